@@ -1,0 +1,92 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::{EventPatch, NewEvent};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub organization_id: String,
+    pub title: String,
+    pub description: String,
+    pub thumbnail_url: Option<String>,
+    pub venue_name: String,
+    pub venue_address: String,
+    pub venue_latitude: Option<f64>,
+    pub venue_longitude: Option<f64>,
+    pub timezone: String,
+    pub hold_minutes: i32,
+    pub waitlist_offer_minutes: i32,
+    pub sales_open: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<EventRow> {
+    sqlx::query_as(
+        "insert into events (id, organization_id, title, description, thumbnail_url, venue_name,
+             venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
+             waitlist_offer_minutes, sales_open)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         returning *",
+    )
+    .bind(id)
+    .bind(&e.organization_id)
+    .bind(&e.title)
+    .bind(&e.description)
+    .bind(&e.thumbnail_url)
+    .bind(&e.venue_name)
+    .bind(&e.venue_address)
+    .bind(e.venue_latitude)
+    .bind(e.venue_longitude)
+    .bind(&e.timezone)
+    .bind(e.hold_minutes)
+    .bind(e.waitlist_offer_minutes)
+    .bind(e.sales_open)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as("select * from events where id = $1").bind(id).fetch_optional(conn).await
+}
+
+/// Applies the fields present in `p`; `for update` is not needed: one statement.
+pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(
+        "update events set
+             title = coalesce($2, title),
+             description = coalesce($3, description),
+             thumbnail_url = coalesce($4, thumbnail_url),
+             venue_name = coalesce($5, venue_name),
+             venue_address = coalesce($6, venue_address),
+             venue_latitude = coalesce($7, venue_latitude),
+             venue_longitude = coalesce($8, venue_longitude),
+             timezone = coalesce($9, timezone),
+             hold_minutes = coalesce($10, hold_minutes),
+             waitlist_offer_minutes = coalesce($11, waitlist_offer_minutes),
+             sales_open = coalesce($12, sales_open),
+             updated_at = now()
+         where id = $1
+         returning *",
+    )
+    .bind(id)
+    .bind(&p.title)
+    .bind(&p.description)
+    .bind(&p.thumbnail_url)
+    .bind(&p.venue_name)
+    .bind(&p.venue_address)
+    .bind(p.venue_latitude)
+    .bind(p.venue_longitude)
+    .bind(&p.timezone)
+    .bind(p.hold_minutes)
+    .bind(p.waitlist_offer_minutes)
+    .bind(p.sales_open)
+    .fetch_optional(conn)
+    .await
+}
+
+/// PostgreSQL knows the IANA time zones; asking it avoids shipping a second copy of the database.
+pub async fn timezone_known(conn: &mut PgConnection, tz: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)").bind(tz).fetch_one(conn).await
+}

@@ -1,0 +1,86 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InventoryRow {
+    pub offer_id: String,
+    pub representation_id: String,
+    pub event_id: String,
+    pub total_stock: i32,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+    pub seated: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Sets the total of a general-admission item, creating it if needed. What is held and sold stays;
+/// the available count absorbs the change, and the table's checks refuse a total below held + sold.
+/// Returns `None` when the item is seated (its total is its seats).
+pub async fn set_total(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    event_id: &str,
+    total: i32,
+) -> sqlx::Result<Option<InventoryRow>> {
+    sqlx::query_as(
+        "insert into inventory (offer_id, representation_id, event_id, total_stock, available)
+         values ($1, $2, $3, $4, $4)
+         on conflict (offer_id, representation_id) do update
+             set total_stock = excluded.total_stock,
+                 available = excluded.total_stock - inventory.held - inventory.sold,
+                 updated_at = now()
+             where not inventory.seated
+         returning *",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(event_id)
+    .bind(total)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Makes the item seated (creating it empty if needed) and locks it for the seats being added.
+/// Returns `None` when it already holds general-admission stock.
+pub async fn lock_seated(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    event_id: &str,
+) -> sqlx::Result<Option<InventoryRow>> {
+    sqlx::query_as(
+        "insert into inventory (offer_id, representation_id, event_id, total_stock, available, seated)
+         values ($1, $2, $3, 0, 0, true)
+         on conflict (offer_id, representation_id) do update
+             set seated = true, updated_at = now()
+             where inventory.seated or inventory.total_stock = 0
+         returning *",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(event_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// New seats are new available stock.
+pub async fn add_seated_stock(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    added: i32,
+) -> sqlx::Result<InventoryRow> {
+    sqlx::query_as(
+        "update inventory
+         set total_stock = total_stock + $3, available = available + $3, updated_at = now()
+         where offer_id = $1 and representation_id = $2
+         returning *",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(added)
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,33 @@
+use sqlx::PgConnection;
+
+/// Labels among `labels` that the representation already has.
+pub async fn existing_labels(
+    conn: &mut PgConnection,
+    representation_id: &str,
+    labels: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select label from seats where representation_id = $1 and label = any($2) order by label")
+        .bind(representation_id)
+        .bind(labels)
+        .fetch_all(conn)
+        .await
+}
+
+/// Inserts every label in one statement; the unique constraint is the judge when two requests race.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    representation_id: &str,
+    offer_id: &str,
+    labels: &[String],
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "insert into seats (representation_id, offer_id, label)
+         select $1, $2, label from unnest($3::text[]) as label",
+    )
+    .bind(representation_id)
+    .bind(offer_id)
+    .bind(labels)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

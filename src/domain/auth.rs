@@ -1,0 +1,78 @@
+//! Who is calling, and what they may do.
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including the admin endpoints.
+    Admin,
+    /// Manage the catalog of one organization's events.
+    Organizer,
+    /// A trusted front end acting for buyers.
+    Client,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Organizer => "organizer",
+            Role::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "organizer" => Some(Role::Organizer),
+            "client" => Some(Role::Client),
+            _ => None,
+        }
+    }
+}
+
+/// The caller behind a valid API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub key_id: uuid::Uuid,
+    pub role: Role,
+    /// The organization an organizer key is limited to.
+    pub organization_id: Option<String>,
+}
+
+impl Principal {
+    /// Admins manage every organization; organizers only their own.
+    pub fn may_manage(&self, organization_id: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Organizer => self.organization_id.as_deref() == Some(organization_id),
+            Role::Client => false,
+        }
+    }
+
+    /// Admins and clients act for buyers.
+    pub fn may_act_for_buyers(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Client)
+    }
+
+    pub fn may_edit_catalog(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Organizer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(role: Role, org: Option<&str>) -> Principal {
+        Principal { key_id: uuid::Uuid::nil(), role, organization_id: org.map(str::to_string) }
+    }
+
+    #[test]
+    fn an_organizer_manages_only_its_own_organization() {
+        let organizer = key(Role::Organizer, Some("BILLY"));
+        assert!(organizer.may_manage("BILLY"));
+        assert!(!organizer.may_manage("OTHER"));
+        assert!(key(Role::Admin, None).may_manage("OTHER"));
+        assert!(!key(Role::Client, None).may_manage("BILLY"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Events, representations, offers, stock and seats: the rules a catalog change must follow.
+//!
+//! Each type is built by the HTTP edge from the request and then `validated()`, which normalizes
+//! text and collects every broken rule. The database checks the same rules again.
+
+use chrono::{DateTime, Utc};
+
+use super::{GeoPoint, ValidationErrors, Validator};
+
+pub const DEFAULT_HOLD_MINUTES: i32 = 10;
+pub const DEFAULT_WAITLIST_OFFER_MINUTES: i32 = 30;
+
+/// A new event, owned by an organization.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub organization_id: String,
+    pub title: String,
+    pub description: String,
+    pub thumbnail_url: Option<String>,
+    pub venue_name: String,
+    pub venue_address: String,
+    pub venue_latitude: Option<f64>,
+    pub venue_longitude: Option<f64>,
+    pub timezone: String,
+    pub hold_minutes: i32,
+    pub waitlist_offer_minutes: i32,
+    pub sales_open: bool,
+}
+
+impl NewEvent {
+    pub fn validated(mut self) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::new("body");
+        self.organization_id = v.required_text("organization_id", &self.organization_id, 100);
+        self.title = v.required_text("title", &self.title, 300);
+        self.venue_name = v.required_text("venue_name", &self.venue_name, 300);
+        self.timezone = v.required_text("timezone", &self.timezone, 64);
+        GeoPoint::validate_optional(
+            &mut v,
+            "venue_latitude",
+            "venue_longitude",
+            self.venue_latitude,
+            self.venue_longitude,
+        );
+        check_hold_minutes(&mut v, self.hold_minutes);
+        check_offer_minutes(&mut v, self.waitlist_offer_minutes);
+        v.finish().map(|()| self)
+    }
+}
+
+/// A partial update of an event: only the fields given change.
+#[derive(Debug, Clone, Default)]
+pub struct EventPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub venue_name: Option<String>,
+    pub venue_address: Option<String>,
+    pub venue_latitude: Option<f64>,
+    pub venue_longitude: Option<f64>,
+    pub timezone: Option<String>,
+    pub hold_minutes: Option<i32>,
+    pub waitlist_offer_minutes: Option<i32>,
+    pub sales_open: Option<bool>,
+}
+
+impl EventPatch {
+    pub fn validated(mut self) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::new("body");
+        if let Some(title) = &self.title {
+            self.title = Some(v.required_text("title", title, 300));
+        }
+        if let Some(name) = &self.venue_name {
+            self.venue_name = Some(v.required_text("venue_name", name, 300));
+        }
+        if let Some(tz) = &self.timezone {
+            self.timezone = Some(v.required_text("timezone", tz, 64));
+        }
+        // a move needs both coordinates, so a half-updated location cannot exist
+        GeoPoint::validate_optional(
+            &mut v,
+            "venue_latitude",
+            "venue_longitude",
+            self.venue_latitude,
+            self.venue_longitude,
+        );
+        if let Some(m) = self.hold_minutes {
+            check_hold_minutes(&mut v, m);
+        }
+        if let Some(m) = self.waitlist_offer_minutes {
+            check_offer_minutes(&mut v, m);
+        }
+        v.finish().map(|()| self)
+    }
+}
+
+fn check_hold_minutes(v: &mut Validator, minutes: i32) {
+    v.check((1..=20).contains(&minutes), "hold_minutes", "must be between 1 and 20");
+}
+
+fn check_offer_minutes(v: &mut Validator, minutes: i32) {
+    v.check((1..=1440).contains(&minutes), "waitlist_offer_minutes", "must be between 1 and 1440");
+}
+
+/// A dated performance of an event.
+#[derive(Debug, Clone)]
+pub struct NewRepresentation {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl NewRepresentation {
+    pub fn validated(self) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::new("body");
+        v.check(self.ends_at > self.starts_at, "ends_at", "must be after starts_at");
+        v.finish().map(|()| self)
+    }
+}
+
+/// A ticket type of an event.
+#[derive(Debug, Clone)]
+pub struct NewOffer {
+    pub name: String,
+    pub description: String,
+    /// Price in minor units (cents).
+    pub price_minor: i64,
+    pub currency: String,
+    pub max_quantity_per_order: i32,
+}
+
+impl NewOffer {
+    pub fn validated(mut self) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::new("body");
+        self.name = v.required_text("name", &self.name, 200);
+        v.check(self.price_minor > 0, "price_minor", "ensure this value is greater than 0");
+        self.currency = self.currency.trim().to_uppercase();
+        v.check(
+            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase()),
+            "currency",
+            "must be a three-letter ISO 4217 code",
+        );
+        v.check(
+            (1..=100).contains(&self.max_quantity_per_order),
+            "max_quantity_per_order",
+            "must be between 1 and 100",
+        );
+        v.finish().map(|()| self)
+    }
+}
+
+/// The total stock of a general-admission inventory item: at least one ticket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StockTotal(i32);
+
+impl StockTotal {
+    pub fn parse(total: i64) -> Result<StockTotal, ValidationErrors> {
+        let mut v = Validator::new("body");
+        v.check(total > 0, "total_stock", "ensure this value is greater than 0");
+        v.check(total <= 1_000_000, "total_stock", "ensure this value is at most 1000000");
+        v.finish().map(|()| StockTotal(total as i32))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Seat labels as stored: trimmed, upper-cased, unique within the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeatLabels(Vec<String>);
+
+impl SeatLabels {
+    pub const MAX_PER_REQUEST: usize = 10_000;
+
+    /// Normalizes every label (`" c5 "` becomes `C5`). Empty labels are a validation error;
+    /// two labels that normalize to the same seat are reported by the caller as a conflict.
+    pub fn parse(raw: &[String]) -> Result<(SeatLabels, Vec<String>), ValidationErrors> {
+        let mut v = Validator::new("body");
+        v.check(!raw.is_empty(), "labels", "must list at least one seat");
+        v.check(
+            raw.len() <= Self::MAX_PER_REQUEST,
+            "labels",
+            format!("at most {} seats per request", Self::MAX_PER_REQUEST),
+        );
+        let mut labels = Vec::with_capacity(raw.len());
+        let mut duplicates = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, label) in raw.iter().enumerate() {
+            let label = label.trim().to_uppercase();
+            if label.is_empty() || label.chars().count() > 32 {
+                v.push(&format!("labels.{i}"), "a seat label has 1 to 32 characters");
+            } else if !seen.insert(label.clone()) {
+                duplicates.push(label);
+            } else {
+                labels.push(label);
+            }
+        }
+        v.finish().map(|()| (SeatLabels(labels), duplicates))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_labels_are_trimmed_and_upper_cased() {
+        let (labels, dups) = SeatLabels::parse(&[" c5 ".into(), "A1".into()]).unwrap();
+        assert_eq!(labels.as_slice(), ["C5", "A1"]);
+        assert!(dups.is_empty());
+    }
+
+    #[test]
+    fn seat_labels_that_normalize_to_the_same_seat_are_duplicates() {
+        let (_, dups) = SeatLabels::parse(&["c5".into(), " C5".into()]).unwrap();
+        assert_eq!(dups, ["C5"]);
+    }
+
+    #[test]
+    fn a_representation_ending_before_it_starts_is_rejected() {
+        let now = Utc::now();
+        let rep = NewRepresentation { starts_at: now, ends_at: now - chrono::Duration::hours(1) };
+        assert!(rep.validated().is_err());
+    }
+}

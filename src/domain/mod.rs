@@ -1,0 +1,17 @@
+//! Validated values and the rules of the catalog. No I/O here: everything is checked before it
+//! reaches the database, and the database checks it again.
+
+mod auth;
+mod catalog;
+mod geo;
+mod user;
+mod validation;
+
+pub use auth::{Principal, Role};
+pub use catalog::{
+    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, NewEvent, NewOffer, NewRepresentation,
+    SeatLabels, StockTotal,
+};
+pub use geo::{GeoPoint, SearchRadius};
+pub use user::NewUser;
+pub use validation::{FieldError, ValidationErrors, Validator};

@@ -1,0 +1,75 @@
+//! Buyers.
+
+use super::{GeoPoint, ValidationErrors, Validator};
+
+/// A buyer as a client front end registers them.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl NewUser {
+    /// Trims names, lower-cases the email (it is unique case-insensitively), checks the location.
+    pub fn validated(mut self) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::new("body");
+        self.first_name = self.first_name.trim().to_string();
+        self.last_name = self.last_name.trim().to_string();
+        v.check(self.first_name.chars().count() <= 100, "first_name", "must be at most 100 characters");
+        v.check(self.last_name.chars().count() <= 100, "last_name", "must be at most 100 characters");
+        self.email = self.email.trim().to_lowercase();
+        v.check(is_plausible_email(&self.email), "email", "must be an email address");
+        self.phone = self.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        if let Some(phone) = &self.phone {
+            let ok = phone.len() <= 32 && phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+            v.check(ok, "phone", "must be a phone number (digits, spaces, + - ( ) .)");
+        }
+        GeoPoint::validate_optional(&mut v, "latitude", "longitude", self.latitude, self.longitude);
+        v.finish().map(|()| self)
+    }
+}
+
+/// One `@` with something on each side, a dot in the domain, no spaces. Deliverability is the
+/// mail server's to judge.
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.contains(char::is_whitespace)
+        && !domain.contains('@')
+        && email.len() <= 254
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(email: &str) -> NewUser {
+        NewUser {
+            first_name: "A".into(),
+            last_name: "B".into(),
+            email: email.into(),
+            phone: None,
+            latitude: None,
+            longitude: None,
+        }
+    }
+
+    #[test]
+    fn an_email_is_trimmed_and_lower_cased() {
+        assert_eq!(user(" Ada@Example.COM ").validated().unwrap().email, "ada@example.com");
+    }
+
+    #[test]
+    fn an_address_without_a_domain_is_rejected() {
+        assert!(user("ada@").validated().is_err());
+        assert!(user("ada").validated().is_err());
+        assert!(user("a b@x.org").validated().is_err());
+    }
+}

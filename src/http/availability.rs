@@ -1,0 +1,94 @@
+//! Availability of one representation: public.
+
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use sqlx::PgPool;
+
+use super::Tag;
+use super::error::ApiError;
+use crate::services;
+
+pub struct AvailabilityApi {
+    pub pool: PgPool,
+}
+
+#[derive(Object)]
+struct Availability {
+    representation_id: String,
+    event_id: String,
+    offers: Vec<OfferAvailability>,
+    /// Every seat of a seated representation, by label.
+    seats: Vec<SeatAvailability>,
+}
+
+/// Counts for one offer: `total = available + held + sold`.
+#[derive(Object)]
+struct OfferAvailability {
+    offer_id: String,
+    offer_name: String,
+    total: i32,
+    available: i32,
+    held: i32,
+    sold: i32,
+    seated: bool,
+}
+
+#[derive(Enum)]
+#[oai(rename_all = "UPPERCASE")]
+enum SeatStatus {
+    Available,
+    Held,
+    Sold,
+}
+
+#[derive(Object)]
+struct SeatAvailability {
+    label: String,
+    offer_id: String,
+    status: SeatStatus,
+    /// When the hold on a `HELD` seat ends.
+    hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[OpenApi(tag = "Tag::Inventory")]
+impl AvailabilityApi {
+    /// Availability of a representation
+    ///
+    /// Public: per offer the counts, per seat its status.
+    #[oai(path = "/representations/:id/availability", method = "get")]
+    async fn availability(&self, id: Path<String>) -> Result<Json<Availability>, ApiError> {
+        let a = services::availability::for_representation(&self.pool, &id).await?;
+        Ok(Json(Availability {
+            representation_id: a.representation_id,
+            event_id: a.event_id,
+            offers: a
+                .offers
+                .into_iter()
+                .map(|o| OfferAvailability {
+                    offer_id: o.offer_id,
+                    offer_name: o.offer_name,
+                    total: o.total_stock,
+                    available: o.available,
+                    held: o.held,
+                    sold: o.sold,
+                    seated: o.seated,
+                })
+                .collect(),
+            seats: a
+                .seats
+                .into_iter()
+                .map(|s| SeatAvailability {
+                    status: match s.status.as_str() {
+                        "HELD" => SeatStatus::Held,
+                        "SOLD" => SeatStatus::Sold,
+                        _ => SeatStatus::Available,
+                    },
+                    label: s.label,
+                    offer_id: s.offer_id,
+                    hold_expires_at: s.hold_expires_at,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,206 @@
+//! Representations, offers, stock and seats: what organizers set up before an on-sale.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sqlx::PgPool;
+
+use super::Tag;
+use super::error::ApiError;
+use super::security::ApiKey;
+use crate::db::{inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow};
+use crate::domain::{NewOffer, NewRepresentation};
+use crate::services;
+
+pub struct CatalogApi {
+    pub pool: PgPool,
+}
+
+/// A dated performance.
+#[derive(Object)]
+pub struct Representation {
+    id: String,
+    event_id: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+impl From<RepresentationRow> for Representation {
+    fn from(r: RepresentationRow) -> Self {
+        Representation { id: r.id, event_id: r.event_id, starts_at: r.starts_at, ends_at: r.ends_at }
+    }
+}
+
+/// A ticket type.
+#[derive(Object)]
+pub struct Offer {
+    id: String,
+    event_id: String,
+    name: String,
+    description: String,
+    kind: String,
+    /// Minor units (cents); null for offers imported without a price.
+    price_minor: Option<i64>,
+    currency: String,
+    max_quantity_per_order: i32,
+}
+
+impl From<OfferRow> for Offer {
+    fn from(o: OfferRow) -> Self {
+        Offer {
+            id: o.id,
+            event_id: o.event_id,
+            name: o.name,
+            description: o.description,
+            kind: o.kind,
+            price_minor: o.price_minor,
+            currency: o.currency,
+            max_quantity_per_order: o.max_quantity_per_order,
+        }
+    }
+}
+
+/// Stock of one offer for one representation: `total_stock = available + held + sold`.
+#[derive(Object)]
+struct Inventory {
+    offer_id: String,
+    representation_id: String,
+    total_stock: i32,
+    available: i32,
+    held: i32,
+    sold: i32,
+    /// Seated stock is its seats.
+    seated: bool,
+}
+
+impl From<InventoryRow> for Inventory {
+    fn from(i: InventoryRow) -> Self {
+        Inventory {
+            offer_id: i.offer_id,
+            representation_id: i.representation_id,
+            total_stock: i.total_stock,
+            available: i.available,
+            held: i.held,
+            sold: i.sold,
+            seated: i.seated,
+        }
+    }
+}
+
+#[derive(Object)]
+struct CreateRepresentation {
+    starts_at: DateTime<Utc>,
+    /// Must be after `starts_at`.
+    ends_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+struct CreateOffer {
+    name: String,
+    #[oai(default)]
+    description: String,
+    /// Minor units (cents), more than 0.
+    price_minor: i64,
+    /// ISO 4217 (default EUR).
+    currency: Option<String>,
+    /// 1 to 100 (default 10).
+    max_quantity_per_order: Option<i32>,
+}
+
+#[derive(Object)]
+struct SetInventory {
+    /// More than 0, and not below what is held and sold.
+    total_stock: i64,
+}
+
+#[derive(Object)]
+struct AddSeats {
+    /// The offer the seats are sold under.
+    offer_id: String,
+    /// Seat labels, trimmed and upper-cased on the way in (`" c5 "` is `C5`).
+    labels: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum CreatedRepresentation {
+    #[oai(status = 201)]
+    Created(Json<Representation>),
+}
+
+#[derive(ApiResponse)]
+enum CreatedOffer {
+    #[oai(status = 201)]
+    Created(Json<Offer>),
+}
+
+#[derive(ApiResponse)]
+enum AddedSeats {
+    /// The seats were added; the item's stock grew by as many.
+    #[oai(status = 201)]
+    Created(Json<Inventory>),
+}
+
+#[OpenApi(tag = "Tag::Inventory")]
+impl CatalogApi {
+    /// Add a representation to an event
+    #[oai(path = "/events/:id/representations", method = "post", tag = "Tag::Events")]
+    async fn add_representation(
+        &self,
+        key: ApiKey,
+        id: Path<String>,
+        body: Json<CreateRepresentation>,
+    ) -> Result<CreatedRepresentation, ApiError> {
+        let rep = NewRepresentation { starts_at: body.0.starts_at, ends_at: body.0.ends_at };
+        let row = services::catalog::add_representation(&self.pool, &key.0, &id, rep).await?;
+        Ok(CreatedRepresentation::Created(Json(row.into())))
+    }
+
+    /// Add an offer (ticket type) to an event
+    #[oai(path = "/events/:id/offers", method = "post", tag = "Tag::Events")]
+    async fn add_offer(
+        &self,
+        key: ApiKey,
+        id: Path<String>,
+        body: Json<CreateOffer>,
+    ) -> Result<CreatedOffer, ApiError> {
+        let b = body.0;
+        let offer = NewOffer {
+            name: b.name,
+            description: b.description,
+            price_minor: b.price_minor,
+            currency: b.currency.unwrap_or_else(|| "EUR".into()),
+            max_quantity_per_order: b.max_quantity_per_order.unwrap_or(10),
+        };
+        let row = services::catalog::add_offer(&self.pool, &key.0, &id, offer).await?;
+        Ok(CreatedOffer::Created(Json(row.into())))
+    }
+
+    /// Set the stock of an offer for a representation
+    ///
+    /// General admission only. Held and sold tickets stay; `available` absorbs the change, so a
+    /// total below held + sold is refused (409 `STOCK_BELOW_COMMITTED`).
+    #[oai(path = "/offers/:offer_id/representations/:representation_id/inventory", method = "put")]
+    async fn set_inventory(
+        &self,
+        key: ApiKey,
+        offer_id: Path<String>,
+        representation_id: Path<String>,
+        body: Json<SetInventory>,
+    ) -> Result<Json<Inventory>, ApiError> {
+        let row =
+            services::catalog::set_inventory(&self.pool, &key.0, &offer_id, &representation_id, body.0.total_stock)
+                .await?;
+        Ok(Json(row.into()))
+    }
+
+    /// Add seats to a representation
+    ///
+    /// Labels are normalized (trimmed, upper-cased). A label that exists already, or twice in
+    /// the request, is a 409 `DUPLICATE_SEAT` and nothing is added.
+    #[oai(path = "/representations/:id/seats", method = "post")]
+    async fn add_seats(&self, key: ApiKey, id: Path<String>, body: Json<AddSeats>) -> Result<AddedSeats, ApiError> {
+        let row = services::catalog::add_seats(&self.pool, &key.0, &body.0.offer_id, &id, &body.0.labels).await?;
+        Ok(AddedSeats::Created(Json(row.into())))
+    }
+}

@@ -1,0 +1,267 @@
+//! Events: create, read, update, search.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sqlx::PgPool;
+
+use super::Tag;
+use super::catalog::{Offer, Representation};
+use super::error::ApiError;
+use super::security::ApiKey;
+use crate::db::{events::EventRow, search::FoundEvent};
+use crate::domain::{
+    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, GeoPoint, NewEvent, SearchRadius,
+};
+use crate::services::{self, catalog::EventDetails, search::EventSearch};
+
+pub struct EventsApi {
+    pub pool: PgPool,
+}
+
+/// A new event.
+#[derive(Object)]
+struct CreateEvent {
+    /// Required for admin keys; an organizer key creates events of its own organization.
+    organization_id: Option<String>,
+    title: String,
+    #[oai(default)]
+    description: String,
+    thumbnail_url: Option<String>,
+    venue_name: String,
+    #[oai(default)]
+    venue_address: String,
+    /// Degrees, -90 to 90; with `venue_longitude`.
+    venue_latitude: Option<f64>,
+    /// Degrees, -180 to 180; with `venue_latitude`.
+    venue_longitude: Option<f64>,
+    /// IANA time zone of the venue (default `UTC`).
+    timezone: Option<String>,
+    /// Minutes a reservation is held for payment, 1 to 20 (default 10).
+    hold_minutes: Option<i32>,
+    /// Minutes a waiting-list offer stays open, 1 to 1440 (default 30).
+    waitlist_offer_minutes: Option<i32>,
+    /// Whether tickets are on sale (default true).
+    sales_open: Option<bool>,
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Object)]
+struct UpdateEvent {
+    title: Option<String>,
+    description: Option<String>,
+    thumbnail_url: Option<String>,
+    venue_name: Option<String>,
+    venue_address: Option<String>,
+    /// Give both coordinates to move the venue.
+    venue_latitude: Option<f64>,
+    venue_longitude: Option<f64>,
+    timezone: Option<String>,
+    hold_minutes: Option<i32>,
+    waitlist_offer_minutes: Option<i32>,
+    /// Open or close sales.
+    sales_open: Option<bool>,
+}
+
+/// An event with its representations and offers.
+#[derive(Object)]
+struct Event {
+    id: String,
+    organization_id: String,
+    title: String,
+    description: String,
+    thumbnail_url: Option<String>,
+    venue_name: String,
+    venue_address: String,
+    venue_latitude: Option<f64>,
+    venue_longitude: Option<f64>,
+    timezone: String,
+    hold_minutes: i32,
+    waitlist_offer_minutes: i32,
+    sales_open: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    representations: Vec<Representation>,
+    offers: Vec<Offer>,
+}
+
+/// An event found by a search.
+#[derive(Object)]
+pub struct EventSummary {
+    id: String,
+    organization_id: String,
+    title: String,
+    description: String,
+    thumbnail_url: Option<String>,
+    venue_name: String,
+    venue_address: String,
+    venue_latitude: Option<f64>,
+    venue_longitude: Option<f64>,
+    timezone: String,
+    sales_open: bool,
+    /// Kilometres from the search point; null without `near`.
+    distance_km: Option<f64>,
+}
+
+/// One page of events.
+#[derive(Object)]
+pub struct EventPage {
+    items: Vec<EventSummary>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+impl From<services::search::SearchPage> for EventPage {
+    fn from(page: services::search::SearchPage) -> Self {
+        EventPage { items: page.items.into_iter().map(EventSummary::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+impl From<FoundEvent> for EventSummary {
+    fn from(f: FoundEvent) -> Self {
+        let e: EventRow = f.event;
+        EventSummary {
+            id: e.id,
+            organization_id: e.organization_id,
+            title: e.title,
+            description: e.description,
+            thumbnail_url: e.thumbnail_url,
+            venue_name: e.venue_name,
+            venue_address: e.venue_address,
+            venue_latitude: e.venue_latitude,
+            venue_longitude: e.venue_longitude,
+            timezone: e.timezone,
+            sales_open: e.sales_open,
+            distance_km: f.distance_km,
+        }
+    }
+}
+
+impl From<EventDetails> for Event {
+    fn from(d: EventDetails) -> Self {
+        let e = d.event;
+        Event {
+            id: e.id,
+            organization_id: e.organization_id,
+            title: e.title,
+            description: e.description,
+            thumbnail_url: e.thumbnail_url,
+            venue_name: e.venue_name,
+            venue_address: e.venue_address,
+            venue_latitude: e.venue_latitude,
+            venue_longitude: e.venue_longitude,
+            timezone: e.timezone,
+            hold_minutes: e.hold_minutes,
+            waitlist_offer_minutes: e.waitlist_offer_minutes,
+            sales_open: e.sales_open,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            representations: d.representations.into_iter().map(Into::into).collect(),
+            offers: d.offers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum CreatedEvent {
+    /// The event was created.
+    #[oai(status = 201)]
+    Created(Json<Event>),
+}
+
+/// Search parameters shared with a user's relevant events.
+pub fn page_limit(limit: Option<u32>) -> i64 {
+    i64::from(limit.unwrap_or(20))
+}
+
+#[OpenApi(tag = "Tag::Events")]
+impl EventsApi {
+    /// Create an event
+    #[oai(path = "/events", method = "post")]
+    async fn create(&self, key: ApiKey, body: Json<CreateEvent>) -> Result<CreatedEvent, ApiError> {
+        let b = body.0;
+        let event = NewEvent {
+            organization_id: b.organization_id.or_else(|| key.0.organization_id.clone()).unwrap_or_default(),
+            title: b.title,
+            description: b.description,
+            thumbnail_url: b.thumbnail_url,
+            venue_name: b.venue_name,
+            venue_address: b.venue_address,
+            venue_latitude: b.venue_latitude,
+            venue_longitude: b.venue_longitude,
+            timezone: b.timezone.unwrap_or_else(|| "UTC".into()),
+            hold_minutes: b.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES),
+            waitlist_offer_minutes: b.waitlist_offer_minutes.unwrap_or(DEFAULT_WAITLIST_OFFER_MINUTES),
+            sales_open: b.sales_open.unwrap_or(true),
+        };
+        let created = services::catalog::create_event(&self.pool, &key.0, event).await?;
+        Ok(CreatedEvent::Created(Json(created.into())))
+    }
+
+    /// Read an event
+    ///
+    /// Public: with its representations and offers.
+    #[oai(path = "/events/:id", method = "get")]
+    async fn get(&self, id: Path<String>) -> Result<Json<Event>, ApiError> {
+        Ok(Json(services::catalog::get_event(&self.pool, &id).await?.into()))
+    }
+
+    /// Update an event
+    ///
+    /// Only the fields given change; this is also how sales are opened and closed.
+    #[oai(path = "/events/:id", method = "patch")]
+    async fn update(&self, key: ApiKey, id: Path<String>, body: Json<UpdateEvent>) -> Result<Json<Event>, ApiError> {
+        let b = body.0;
+        let patch = EventPatch {
+            title: b.title,
+            description: b.description,
+            thumbnail_url: b.thumbnail_url,
+            venue_name: b.venue_name,
+            venue_address: b.venue_address,
+            venue_latitude: b.venue_latitude,
+            venue_longitude: b.venue_longitude,
+            timezone: b.timezone,
+            hold_minutes: b.hold_minutes,
+            waitlist_offer_minutes: b.waitlist_offer_minutes,
+            sales_open: b.sales_open,
+        };
+        Ok(Json(services::catalog::update_event(&self.pool, &key.0, &id, patch).await?.into()))
+    }
+
+    /// Search events
+    ///
+    /// Public. With `near`, only events within `radius_km` (default 50), nearest first, each with
+    /// its distance. `from`/`to` keep events with a representation starting in that window;
+    /// `available=true` keeps events on sale with tickets left (in that window).
+    #[oai(path = "/events", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        /// `LATITUDE,LONGITUDE` in degrees.
+        near: Query<Option<String>>,
+        /// Search radius in km: more than 0, at most 20000.
+        radius_km: Query<Option<f64>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+        #[oai(default)] available: Query<bool>,
+        /// Events per page, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<EventPage>, ApiError> {
+        let near = near.0.as_deref().map(|raw| GeoPoint::parse_query("near", raw)).transpose()?;
+        let radius = SearchRadius::parse("radius_km", radius_km.0.unwrap_or(50.0))?;
+        let query = EventSearch {
+            near,
+            radius,
+            from: from.0,
+            to: to.0,
+            available_only: available.0,
+            limit: page_limit(limit.0),
+            cursor: cursor.0,
+        };
+        Ok(Json(services::search::search(&self.pool, query).await?.into()))
+    }
+}

@@ -1,0 +1,54 @@
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sqlx::PgPool;
+
+use super::Tag;
+
+pub struct OpsApi {
+    pub pool: PgPool,
+}
+
+#[derive(Object)]
+struct Status {
+    /// `ok`, or `unavailable` with the reason.
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum HealthResponse {
+    /// The database answers.
+    #[oai(status = 200)]
+    Ok(Json<Status>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<Status>),
+}
+
+#[OpenApi(tag = "Tag::Operations")]
+impl OpsApi {
+    /// Alive
+    ///
+    /// Answers as long as the process serves HTTP; touches nothing else.
+    #[oai(path = "/ping", method = "get")]
+    async fn ping(&self) -> Json<Status> {
+        Json(Status { status: "ok".into() })
+    }
+
+    /// Database reachable
+    #[oai(path = "/health", method = "get")]
+    async fn health(&self) -> HealthResponse {
+        let probe = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            sqlx::query_scalar::<_, i32>("select 1").fetch_one(&self.pool),
+        )
+        .await;
+        match probe {
+            Ok(Ok(_)) => HealthResponse::Ok(Json(Status { status: "ok".into() })),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check failed");
+                HealthResponse::Unavailable(Json(Status { status: "unavailable: database error".into() }))
+            }
+            Err(_) => HealthResponse::Unavailable(Json(Status { status: "unavailable: database timeout".into() })),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! `Authorization: Bearer KEY` on every protected operation.
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use sqlx::PgPool;
+
+use super::error::ApiError;
+use crate::domain::Principal;
+use crate::services;
+
+/// An API key created with `boxoffice keys create`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_key")]
+pub struct ApiKey(pub Principal);
+
+async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let pool = req.data::<PgPool>().expect("the pool is attached to every request");
+    services::auth::authenticate(pool, &bearer.token).await.map_err(|e| ApiError(e).into())
+}

@@ -1,0 +1,39 @@
+//! Serving the API until shutdown is asked for.
+
+use poem::Server;
+use poem::listener::TcpListener;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HttpConfig;
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(pool: PgPool, config: &HttpConfig, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = crate::http::app(pool, config.body_limit_bytes);
+    Server::new(TcpListener::bind(config.bind_addr))
+        .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(config.shutdown_timeout()))
+        .await
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler can be installed");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        cancel.cancel();
+    });
+    token
+}

@@ -1,0 +1,184 @@
+//! Organizers' catalog management: events, representations, offers, stock and seats.
+
+use sqlx::{PgConnection, PgPool};
+use tracing::instrument;
+
+use super::auth::{require_catalog_editor, require_manager_of};
+use super::{Error, Result};
+use crate::db::{
+    self, events::EventRow, inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow,
+};
+use crate::domain::{
+    EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, SeatLabels, StockTotal, ValidationErrors,
+};
+
+/// An event with its performances and ticket types.
+#[derive(Debug, Clone)]
+pub struct EventDetails {
+    pub event: EventRow,
+    pub representations: Vec<RepresentationRow>,
+    pub offers: Vec<OfferRow>,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn check_timezone(conn: &mut PgConnection, tz: &str) -> Result<()> {
+    if db::events::timezone_known(conn, tz).await? {
+        Ok(())
+    } else {
+        Err(ValidationErrors::single(
+            &["body", "timezone"],
+            format!("unknown time zone '{tz}' (use an IANA name such as Europe/Paris)"),
+        )
+        .into())
+    }
+}
+
+/// Loads an event the caller may manage: 404 if it does not exist, 403 if it is not theirs.
+async fn managed_event(conn: &mut PgConnection, who: &Principal, event_id: &str) -> Result<EventRow> {
+    require_catalog_editor(who)?;
+    let event = db::events::find(conn, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
+    require_manager_of(who, &event.organization_id)?;
+    Ok(event)
+}
+
+#[instrument(skip_all, fields(organization.id = %event.organization_id))]
+pub async fn create_event(pool: &PgPool, who: &Principal, event: NewEvent) -> Result<EventDetails> {
+    require_catalog_editor(who)?;
+    let event = event.validated()?;
+    require_manager_of(who, &event.organization_id)?;
+    let mut tx = pool.begin().await?;
+    check_timezone(&mut tx, &event.timezone).await?;
+    let event = db::events::insert(&mut tx, &new_id(), &event).await?;
+    tx.commit().await?;
+    Ok(EventDetails { event, representations: vec![], offers: vec![] })
+}
+
+pub async fn get_event(pool: &PgPool, event_id: &str) -> Result<EventDetails> {
+    let mut conn = pool.acquire().await?;
+    let event = db::events::find(&mut conn, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
+    let representations = db::representations::list_for_event(&mut conn, event_id).await?;
+    let offers = db::offers::list_for_event(&mut conn, event_id).await?;
+    Ok(EventDetails { event, representations, offers })
+}
+
+#[instrument(skip_all, fields(event.id = %event_id))]
+pub async fn update_event(pool: &PgPool, who: &Principal, event_id: &str, patch: EventPatch) -> Result<EventDetails> {
+    let mut tx = pool.begin().await?;
+    managed_event(&mut tx, who, event_id).await?;
+    let patch = patch.validated()?;
+    if let Some(tz) = &patch.timezone {
+        check_timezone(&mut tx, tz).await?;
+    }
+    db::events::update(&mut tx, event_id, &patch).await?.ok_or_else(|| Error::not_found("event", event_id))?;
+    tx.commit().await?;
+    get_event(pool, event_id).await
+}
+
+#[instrument(skip_all, fields(event.id = %event_id))]
+pub async fn add_representation(
+    pool: &PgPool,
+    who: &Principal,
+    event_id: &str,
+    rep: NewRepresentation,
+) -> Result<RepresentationRow> {
+    let mut tx = pool.begin().await?;
+    managed_event(&mut tx, who, event_id).await?;
+    let rep = rep.validated()?;
+    let row = db::representations::insert(&mut tx, &new_id(), event_id, &rep).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[instrument(skip_all, fields(event.id = %event_id))]
+pub async fn add_offer(pool: &PgPool, who: &Principal, event_id: &str, offer: NewOffer) -> Result<OfferRow> {
+    let mut tx = pool.begin().await?;
+    managed_event(&mut tx, who, event_id).await?;
+    let offer = offer.validated()?;
+    let row = db::offers::insert(&mut tx, &new_id(), event_id, &offer).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Loads the offer and the representation, checks they are one event's and that the caller
+/// manages it. Returns the event id.
+async fn managed_item(
+    conn: &mut PgConnection,
+    who: &Principal,
+    offer_id: &str,
+    representation_id: &str,
+) -> Result<String> {
+    require_catalog_editor(who)?;
+    let offer = db::offers::find(conn, offer_id).await?.ok_or_else(|| Error::not_found("offer", offer_id))?;
+    let rep = db::representations::find(conn, representation_id)
+        .await?
+        .ok_or_else(|| Error::not_found("representation", representation_id))?;
+    if offer.event_id != rep.event_id {
+        return Err(Error::bad_request(
+            "INVALID_REFERENCE",
+            format!("offer '{offer_id}' and representation '{representation_id}' belong to different events"),
+        ));
+    }
+    managed_event(conn, who, &offer.event_id).await?;
+    Ok(offer.event_id)
+}
+
+/// Sets the total stock of a general-admission item; refused below what is held and sold.
+#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
+pub async fn set_inventory(
+    pool: &PgPool,
+    who: &Principal,
+    offer_id: &str,
+    representation_id: &str,
+    total_stock: i64,
+) -> Result<InventoryRow> {
+    let mut tx = pool.begin().await?;
+    let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
+    let total = StockTotal::parse(total_stock)?;
+    let row =
+        db::inventory::set_total(&mut tx, offer_id, representation_id, &event_id, total.get()).await?.ok_or_else(
+            || Error::conflict("SEATED_INVENTORY", "this item is seated: its stock is its seats; add seats instead"),
+        )?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Adds seats to a representation under one offer, labels normalized; each new seat is new
+/// available stock. Any label that exists already, or twice in the request, is a 409.
+#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id, seats = labels.len()))]
+pub async fn add_seats(
+    pool: &PgPool,
+    who: &Principal,
+    offer_id: &str,
+    representation_id: &str,
+    labels: &[String],
+) -> Result<InventoryRow> {
+    let mut tx = pool.begin().await?;
+    let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
+    let (labels, duplicates_in_request) = SeatLabels::parse(labels)?;
+    if !duplicates_in_request.is_empty() {
+        return Err(Error::conflict(
+            "DUPLICATE_SEAT",
+            format!("seat labels repeated in the request: {}", duplicates_in_request.join(", ")),
+        ));
+    }
+    db::inventory::lock_seated(&mut tx, offer_id, representation_id, &event_id).await?.ok_or_else(|| {
+        Error::conflict(
+            "GENERAL_ADMISSION_INVENTORY",
+            "this item already has general-admission stock; seats cannot be added to it",
+        )
+    })?;
+    let taken = db::seats::existing_labels(&mut tx, representation_id, labels.as_slice()).await?;
+    if !taken.is_empty() {
+        return Err(Error::conflict(
+            "DUPLICATE_SEAT",
+            format!("seats already exist in this representation: {}", taken.join(", ")),
+        ));
+    }
+    let added = db::seats::insert_many(&mut tx, representation_id, offer_id, labels.as_slice()).await?;
+    let row = db::inventory::add_seated_stock(&mut tx, offer_id, representation_id, added as i32).await?;
+    tx.commit().await?;
+    Ok(row)
+}

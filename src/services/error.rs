@@ -1,0 +1,75 @@
+//! The one error type of the use cases. The HTTP adapter turns it into the error envelope.
+
+use crate::domain::ValidationErrors;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is well-formed but its values break a rule (422 `VALIDATION_ERROR`).
+    #[error("Validation failed")]
+    Validation(#[from] ValidationErrors),
+    /// A request that cannot be served as asked (400), with a stable status name.
+    #[error("{message}")]
+    BadRequest { status: &'static str, message: String },
+    /// No valid API key (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid key that may not do this (403).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Something named in the request does not exist (404), with a stable status name.
+    #[error("{message}")]
+    NotFound { status: &'static str, message: String },
+    /// The request conflicts with the current state (409), with a stable status name.
+    #[error("{message}")]
+    Conflict { status: &'static str, message: String },
+    /// Anything else: logged with its cause, answered as a bare 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Error::NotFound { status: "NOT_FOUND", message: format!("{what} '{id}' not found") }
+    }
+
+    pub fn conflict(status: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { status, message: message.into() }
+    }
+
+    pub fn bad_request(status: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest { status, message: message.into() }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// Constraint violations are the database judging an invariant: they become client errors
+    /// by constraint name. Anything else is internal.
+    fn from(err: sqlx::Error) -> Self {
+        if let Some(db) = err.as_database_error()
+            && let Some(constraint) = db.constraint()
+            && let Some(mapped) = from_constraint(constraint)
+        {
+            return mapped;
+        }
+        Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+fn from_constraint(constraint: &str) -> Option<Error> {
+    Some(match constraint {
+        "users_email_unique" => Error::conflict("EMAIL_TAKEN", "a user with this email already exists"),
+        "seats_label_unique" => {
+            Error::conflict("DUPLICATE_SEAT", "a seat with this label already exists for this representation")
+        }
+        "events_pkey" => Error::conflict("ALREADY_EXISTS", "an event with this id already exists"),
+        "representations_pkey" => Error::conflict("ALREADY_EXISTS", "a representation with this id already exists"),
+        "offers_pkey" => Error::conflict("ALREADY_EXISTS", "an offer with this id already exists"),
+        "users_pkey" => Error::conflict("ALREADY_EXISTS", "a user with this id already exists"),
+        "inventory_counts_non_negative" | "inventory_books_balance" => {
+            Error::conflict("STOCK_BELOW_COMMITTED", "total stock cannot go below what is held and sold")
+        }
+        _ => return None,
+    })
+}
