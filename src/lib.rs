@@ -6,7 +6,8 @@
 
 pub mod config;
 pub mod db;
-// pub mod dev;
+pub mod dev;
+pub mod devdb;
 pub mod domain;
 pub mod http;
 pub mod server;

@@ -1,1 +1,105 @@
-fn main() {}
+//! `boxoffice`: the API server and the operator's commands.
+//!
+//! - `boxoffice serve`: the HTTP API.
+//! - `boxoffice migrate`: apply the database migrations (ours and the job queue's).
+//! - `boxoffice import DIR`: load a catalog from CSV files, all or nothing.
+//! - `boxoffice keys create --role R [--organization O]`: print a new API key, once.
+//! - `boxoffice dev` (what a bare `cargo run` does): everything in one process, with a private
+//!   PostgreSQL when `DATABASE_URL` is not set.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use boxoffice::config::{DatabaseConfig, HttpConfig};
+use boxoffice::domain::Role;
+use boxoffice::{db, dev, server, services, telemetry};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "boxoffice", version, about = "A ticketing backend for high-demand on-sales")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        http: HttpConfig,
+    },
+    /// Apply the database migrations.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Import a catalog from a directory of CSV files (events, representations, offers, inventory, users).
+    Import {
+        dir: PathBuf,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Everything in one process, for a laptop or a demo.
+    Dev(dev::DevConfig),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (it is stored hashed: this is the only time it is shown).
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The organization an organizer key manages.
+        #[arg(long)]
+        organization: Option<String>,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("'{s}' is not a role: admin, organizer or client"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    telemetry::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve { database, http }) => {
+            let pool = db::connect(database.required_url()?, database.database_max_connections).await?;
+            tracing::info!(bind = %http.bind_addr, "serving the API");
+            server::serve(pool, &http, server::shutdown_on_signal()).await?;
+        }
+        Some(Command::Migrate { database }) => {
+            let pool = db::connect(database.required_url()?, 2).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Some(Command::Import { dir, database }) => {
+            let _ = (dir, database, "the importer is being merged");
+        }
+        Some(Command::Keys { command: KeysCommand::Create { role, organization, database } }) => {
+            let pool = db::connect(database.required_url()?, 2).await?;
+            let created = services::auth::create_key(&pool, role, organization.as_deref()).await?;
+            println!("{}", created.key);
+        }
+        Some(Command::Dev(config)) => dev::run(config).await?,
+        None => {
+            // a bare `cargo run`: the same as `boxoffice dev`, settings from the environment
+            if let Some(Command::Dev(config)) = Cli::parse_from(["boxoffice", "dev"]).command {
+                dev::run(config).await?;
+            }
+        }
+    }
+    Ok(())
+}
