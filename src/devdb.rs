@@ -30,19 +30,11 @@ impl DevDatabase {
     /// Creates the database `boxoffice` if missing. Errors name what to install when no server binaries are found.
     pub async fn start(dir: &Path, port: u16) -> Result<DevDatabase> {
         let tools = Tools::find(running_as_root().await)?;
-        tokio::fs::create_dir_all(dir)
-            .await
-            .with_context(|| format!("could not create {}", dir.display()))?;
+        tokio::fs::create_dir_all(dir).await.with_context(|| format!("could not create {}", dir.display()))?;
         // Absolute, because the tools run from "/" (see Tools::command).
         let dir = tokio::fs::canonicalize(dir).await?;
         let log = dir.parent().unwrap_or(&dir).join("postgres.log");
-        let mut db = DevDatabase {
-            tools,
-            dir,
-            log,
-            port,
-            owns_server: false,
-        };
+        let mut db = DevDatabase { tools, dir, log, port, owns_server: false };
         if db.tools.as_postgres {
             db.hand_over_to_postgres_user().await?;
         }
@@ -88,16 +80,14 @@ impl DevDatabase {
         )?;
         let mut reach = self.tools.command("test");
         reach.arg("-w").arg(&self.dir);
-        run(reach, "runuser -u postgres test -w", "")
-            .await
-            .with_context(|| {
-                format!(
-                    "the `postgres` user cannot reach {} (PostgreSQL refuses to run as root): \
+        run(reach, "runuser -u postgres test -w", "").await.with_context(|| {
+            format!(
+                "the `postgres` user cannot reach {} (PostgreSQL refuses to run as root): \
                  make its parent directories traversable (chmod o+x), move the project \
                  out of e.g. /root, or set DATABASE_URL",
-                    self.dir.display()
-                )
-            })
+                self.dir.display()
+            )
+        })
     }
 
     async fn initdb(&self) -> Result<()> {
@@ -112,30 +102,18 @@ impl DevDatabase {
         // /var/run/postgresql (often not writable); if the path is too long for a
         // socket name we go without one, since we only connect over TCP anyway.
         let socket_dir = self.dir.to_string_lossy();
-        let socket_dir = if socket_dir.len() > 90 {
-            ""
-        } else {
-            &socket_dir
-        };
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {}",
-            self.port,
-            shell_quote(socket_dir)
-        );
+        let socket_dir = if socket_dir.len() > 90 { "" } else { &socket_dir };
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, shell_quote(socket_dir));
         let log = self.log.to_string_lossy().into_owned();
         let mut cmd = self.pg_ctl("start");
         cmd.args(["-w", "-l", &log, "-o", &options]);
         if let Err(error) = run(cmd, "pg_ctl start", "").await {
             // The reason (port taken, bad data directory...) is in the server's log.
             let log_text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail = log_text
-                .lines()
-                .skip(log_text.lines().count().saturating_sub(5));
+            let tail = log_text.lines().skip(log_text.lines().count().saturating_sub(5));
             let tail = tail.collect::<Vec<_>>().join("\n");
             let (port, log) = (self.port, self.log.display());
-            bail!(
-                "could not start the dev database on port {port}: {error:#}\n{log} ends with:\n{tail}"
-            );
+            bail!("could not start the dev database on port {port}: {error:#}\n{log} ends with:\n{tail}");
         }
         self.owns_server = true;
         Ok(())
@@ -144,8 +122,8 @@ impl DevDatabase {
     /// A server left running by an earlier run may listen on another port than asked for.
     fn check_running_port(&self) -> Result<()> {
         let pid_file = self.dir.join("postmaster.pid");
-        let text = std::fs::read_to_string(&pid_file)
-            .with_context(|| format!("could not read {}", pid_file.display()))?;
+        let text =
+            std::fs::read_to_string(&pid_file).with_context(|| format!("could not read {}", pid_file.display()))?;
         let running = text.lines().nth(3).unwrap_or("").trim(); // line 4 holds the port
         let (dir, port) = (self.dir.display(), self.port);
         if running != port.to_string() {
@@ -206,17 +184,12 @@ impl Tools {
             .flatten()
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let version = name
-                    .split('.')
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()
-                    .ok()?;
+                let version = name.split('.').map(str::parse).collect::<Result<_, _>>().ok()?;
                 Some((version, entry.path().join("bin")))
             })
             .collect();
         versioned.sort();
-        let mut candidates =
-            std::env::split_paths(&path).chain(versioned.into_iter().rev().map(|v| v.1));
+        let mut candidates = std::env::split_paths(&path).chain(versioned.into_iter().rev().map(|v| v.1));
         let has_tools = |dir: &Path| SERVER_TOOLS.iter().all(|tool| dir.join(tool).is_file());
         let Some(mut bin) = candidates.find(|dir| has_tools(dir)) else {
             bail!(
@@ -231,16 +204,8 @@ impl Tools {
             bin = real.to_path_buf();
         }
         let createdb = bin.join("createdb");
-        let createdb = if createdb.is_file() {
-            createdb
-        } else {
-            "createdb".into()
-        };
-        Ok(Tools {
-            bin,
-            createdb,
-            as_postgres,
-        })
+        let createdb = if createdb.is_file() { createdb } else { "createdb".into() };
+        Ok(Tools { bin, createdb, as_postgres })
     }
 
     /// A command run as the `postgres` user when we are root, from "/" because that user
@@ -259,8 +224,9 @@ impl Tools {
 }
 
 async fn running_as_root() -> bool {
-    let id = tokio::process::Command::new("id").arg("-u").output().await;
-    id.is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+    // the owner of /proc/self is this process's user; no external program, whatever PATH is
+    use std::os::unix::fs::MetadataExt;
+    tokio::fs::metadata("/proc/self").await.is_ok_and(|m| m.uid() == 0)
 }
 
 /// Runs `cmd`, failing with its output unless it succeeds or reports `harmless`.

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod devdb;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod server;
 pub mod services;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use boxoffice::config::{DatabaseConfig, HttpConfig};
 use boxoffice::domain::Role;
-use boxoffice::{db, dev, server, services, telemetry};
+use boxoffice::{db, dev, import, server, services, telemetry};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -86,7 +86,10 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Some(Command::Import { dir, database }) => {
-            let _ = (dir, database, "the importer is being merged");
+            let pool = db::connect(database.required_url()?, 2).await?;
+            let summary =
+                import::import_catalog(&pool, &dir).await.with_context(|| format!("importing {}", dir.display()))?;
+            println!("{summary}");
         }
         Some(Command::Keys { command: KeysCommand::Create { role, organization, database } }) => {
             let pool = db::connect(database.required_url()?, 2).await?;

@@ -12,20 +12,13 @@ fn free_port() -> u16 {
 }
 
 fn is_ready(url: &str) -> bool {
-    let status = Command::new("pg_isready")
-        .args(["-d", url])
-        .output()
-        .unwrap()
-        .status;
+    let status = Command::new("pg_isready").args(["-d", url]).output().unwrap().status;
     status.success()
 }
 
 /// Runs `sql` with psql and returns its unaligned, tuples-only output.
 fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .unwrap();
+    let out = Command::new("psql").args([url, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "psql -c {sql:?} failed: {stderr}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -47,16 +40,10 @@ async fn dev_database_starts_stops_and_keeps_its_data() {
         Err(e) => panic!("start failed: {e:#}"),
     };
     let url = db.url();
-    assert_eq!(
-        url,
-        format!("postgres://postgres@127.0.0.1:{port}/boxoffice")
-    );
+    assert_eq!(url, format!("postgres://postgres@127.0.0.1:{port}/boxoffice"));
     assert!(is_ready(&url));
     assert_eq!(psql(&url, "select 1"), "1");
-    psql(
-        &url,
-        "create table kept (id int); insert into kept values (42)",
-    );
+    psql(&url, "create table kept (id int); insert into kept values (42)");
 
     // A second start finds the running server and reuses it; stopping or dropping that
     // handle must leave the server to its owner.

@@ -4,8 +4,10 @@ mod support;
 
 mod auth;
 mod catalog;
+mod cli;
 mod errors;
 mod events;
+mod import;
 mod search;
 mod spec;
 mod users;

@@ -110,11 +110,25 @@ impl TestDb {
         TestDb { pool, url, name }
     }
 
+    /// Closes the pool first, so the drop does not have to end connections.
     pub async fn drop_database(self) {
         self.pool.close().await;
-        let mut admin = admin_connection().await;
-        let _ = sqlx::query(AssertSqlSafe(format!("drop database if exists {} with (force)", self.name)))
-            .execute(&mut admin)
-            .await;
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops the database even when the test panicked. Drop cannot await, so a thread with its
+    /// own runtime does it; `with (force)` ends any connection still open.
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = admin_connection().await;
+                let sql = format!("drop database if exists {name} with (force)");
+                let _ = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await;
+            });
+        });
+        let _ = dropped.join();
     }
 }

@@ -1,0 +1,66 @@
+//! Checks of `inventory.csv`: the offer and the representation must exist and share an event,
+//! and stock that is being sold is not rewritten.
+
+use super::{Known, each, merge, unknown};
+use crate::import::Problems;
+use crate::import::existing::Books;
+use crate::import::read::{CatalogFile, Line};
+use crate::import::rows::{InventoryRow, OfferRow, RepresentationRow, Stock};
+
+/// Stock with the event its offer and representation share, ready to be written.
+#[derive(Debug)]
+pub(crate) struct Inventory {
+    pub stock: Stock,
+    pub event_id: String,
+}
+
+pub(super) fn check(rows: &[Line<InventoryRow>], known: &Known, problems: &mut Problems) -> Vec<Line<Inventory>> {
+    each(rows, problems, |_, row| {
+        let (offer, rep) = (row.offer_id.as_str(), row.representation_id.as_str());
+        let offer_event = known.offer_event(offer);
+        let rep_event = known.representation_event(rep);
+        let mut reasons = Vec::new();
+        if offer_event.is_none() && !offer.is_empty() && known.complete(OfferRow::FILE) {
+            reasons.push(unknown("offer_id", offer, OfferRow::FILE));
+        }
+        if rep_event.is_none() && !rep.is_empty() && known.complete(RepresentationRow::FILE) {
+            reasons.push(unknown("representation_id", rep, RepresentationRow::FILE));
+        }
+        if let (Some(o), Some(r)) = (offer_event, rep_event)
+            && o != r
+        {
+            reasons.push(format!("offer {offer} is for event {o} but representation {rep} is for event {r}"));
+        }
+        let stock = merge(Stock::try_from(row), reasons)?;
+
+        let key = (offer.to_owned(), rep.to_owned());
+        if let Some(books) = known.existing.inventory.get(&key) {
+            let what = match &row.inventory_id {
+                Some(id) => format!("stock {id} ({offer} for {rep})"),
+                None => format!("stock of {offer} for {rep}"),
+            };
+            refuse_rewrite(&what, books, &stock)?;
+        }
+        let event_id = offer_event.unwrap_or_default().to_owned();
+        Ok(Inventory { stock, event_id })
+    })
+}
+
+/// Stock that is being sold is not rewritten: open holds would be lost from the books, and
+/// seated stock follows its seats.
+fn refuse_rewrite(what: &str, books: &Books, stock: &Stock) -> Result<(), Vec<String>> {
+    let same = books.total_stock == stock.total_stock && books.available == stock.available;
+    if same || (books.held == 0 && !books.seated) {
+        return Ok(());
+    }
+    let reason = if books.held > 0 {
+        format!(
+            "{what} has {} units held by open reservations: refusing to change total_stock {}, \
+             available {} to {}, {}; import again once the holds are over",
+            books.held, books.total_stock, books.available, stock.total_stock, stock.available
+        )
+    } else {
+        format!("{what} is seated: its stock follows its seats, not the import")
+    };
+    Err(vec![reason])
+}

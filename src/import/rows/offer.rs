@@ -1,0 +1,66 @@
+use serde::Deserialize;
+
+use crate::import::fields::Fields;
+use crate::import::read::CatalogFile;
+use crate::import::values;
+
+/// A row of `offers.csv`: a ticket type of an event.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OfferRow {
+    pub offer_id: String,
+    pub event_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub max_quantity_per_order: String,
+    pub description: Option<String>,
+    pub price: Option<String>,
+    pub currency: Option<String>,
+}
+
+impl CatalogFile for OfferRow {
+    const FILE: &str = "offers.csv";
+    const REQUIRED: &[&str] = &["offer_id", "event_id", "name", "max_quantity_per_order"];
+
+    fn key(&self) -> String {
+        self.offer_id.clone()
+    }
+}
+
+/// An offer ready to be written.
+#[derive(Debug)]
+pub(crate) struct Offer {
+    pub id: String,
+    pub event_id: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub price_minor: Option<i64>,
+    pub currency: String,
+    pub max_quantity_per_order: i32,
+}
+
+impl TryFrom<&OfferRow> for Offer {
+    type Error = Vec<String>;
+
+    fn try_from(row: &OfferRow) -> Result<Self, Self::Error> {
+        let mut f = Fields::default();
+        let id = f.required("offer_id", &row.offer_id);
+        let event_id = f.required("event_id", &row.event_id);
+        let name = f.required("name", &row.name);
+        let max = f.integer("max_quantity_per_order", &row.max_quantity_per_order, 1..=100);
+        let price_minor = row.price.as_deref().and_then(|p| f.take(values::price_minor(p)));
+        let currency = row.currency.as_deref().map(|c| f.take(values::currency(c)));
+        f.finish(|| Offer {
+            id,
+            event_id,
+            name,
+            description: row.description.clone().unwrap_or_default(),
+            kind: row.kind.clone().unwrap_or_else(|| "ticket".to_owned()),
+            price_minor,
+            // the schema's default, written explicitly so that the CSV stays the whole truth
+            currency: currency.flatten().unwrap_or_else(|| "EUR".to_owned()),
+            max_quantity_per_order: max.unwrap_or_default(),
+        })
+    }
+}
