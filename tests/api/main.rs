@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod errors;
 mod events;
+mod idempotency;
 mod import;
 mod search;
 mod spec;
