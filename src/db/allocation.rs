@@ -95,15 +95,7 @@ pub async fn apply(
     .execute(&mut *conn)
     .await?;
     if d.granted > 0 {
-        sqlx::query(
-            "update inventory set available = available - $3, held = held + $3, updated_at = now()
-             where offer_id = $1 and representation_id = $2",
-        )
-        .bind(offer_id)
-        .bind(representation_id)
-        .bind(d.granted)
-        .execute(&mut *conn)
-        .await?;
+        super::inventory::hold_units(conn, offer_id, representation_id, d.granted).await?;
     }
     if !d.seat_holds.is_empty() {
         let (reservations, seats): (Vec<Uuid>, Vec<Uuid>) = d.seat_holds.iter().copied().unzip();

@@ -90,3 +90,13 @@ pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::
 pub async fn timezone_known(conn: &mut PgConnection, tz: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)").bind(tz).fetch_one(conn).await
 }
+
+/// The offer time of the waiting lists of an offer's event.
+pub async fn waitlist_offer_minutes_of_offer(conn: &mut PgConnection, offer_id: &str) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "select e.waitlist_offer_minutes from offers o join events e on e.id = o.event_id where o.id = $1",
+    )
+    .bind(offer_id)
+    .fetch_one(conn)
+    .await
+}

@@ -136,3 +136,34 @@ pub async fn end_hold(
     .await?;
     Ok(())
 }
+
+pub async fn find(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Option<InventoryRow>> {
+    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2")
+        .bind(offer_id)
+        .bind(representation_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Moves `units` from available to held (a hold was granted).
+pub async fn hold_units(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    units: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update inventory set available = available - $3, held = held + $3, updated_at = now()
+         where offer_id = $1 and representation_id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(units)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -8,11 +8,13 @@ pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod offers;
+pub mod report;
 pub mod representations;
 pub mod reservations;
 pub mod search;
 pub mod seats;
 pub mod users;
+pub mod waitlist;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -26,6 +26,8 @@ pub struct ReservationRow {
     pub decided_at: Option<DateTime<Utc>>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// An offer made to someone on the waiting list.
+    pub from_waitlist: bool,
 }
 
 /// The columns of [`ReservationRow`], with the effective status.
@@ -33,7 +35,8 @@ macro_rules! columns {
     () => {
         "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
          case when r.status = 'held' and r.hold_expires_at <= now() then 'expired' else r.status end as status,
-         r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at"
+         r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at,
+         r.from_waitlist"
     };
 }
 
@@ -210,5 +213,37 @@ pub async fn items_with_stale_pending(
     )
     .bind(older_than_ms)
     .fetch_all(conn)
+    .await
+}
+
+/// Creates holds for people of a waiting list: `(reservation id, user, quantity)`, each held for
+/// `minutes`. Returns when they end (one time for the whole set).
+pub async fn insert_offer_holds(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    holds: &[(Uuid, String, i32)],
+    minutes: i32,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let ids: Vec<Uuid> = holds.iter().map(|h| h.0).collect();
+    let users: Vec<&str> = holds.iter().map(|h| h.1.as_str()).collect();
+    let quantities: Vec<i32> = holds.iter().map(|h| h.2).collect();
+    sqlx::query_scalar(
+        "with inserted as (
+             insert into reservations (id, user_id, offer_id, representation_id, quantity, hold_minutes, status,
+                 decided_at, hold_expires_at, from_waitlist)
+             select id, user_id, $1, $2, quantity, $3, 'held', now(), now() + make_interval(mins => $3), true
+             from unnest($4::uuid[], $5::text[], $6::int[]) as t(id, user_id, quantity)
+             returning hold_expires_at
+         )
+         select max(hold_expires_at) from inserted",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(minutes)
+    .bind(&ids)
+    .bind(&users)
+    .bind(&quantities)
+    .fetch_one(conn)
     .await
 }

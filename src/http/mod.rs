@@ -8,9 +8,12 @@ mod events;
 mod idempotency;
 pub mod middleware;
 mod ops;
+mod optional_json;
+mod report;
 mod reservations;
 mod security;
 mod users;
+mod waitlist;
 
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route};
@@ -34,6 +37,8 @@ enum Tag {
     Users,
     /// Reservations: queued, decided in arrival order, held, confirmed or released.
     Reservations,
+    /// Waiting lists: join when sold out; freed tickets are offered in line order.
+    Waitlists,
 }
 
 pub type Api = (
@@ -43,6 +48,8 @@ pub type Api = (
     availability::AvailabilityApi,
     users::UsersApi,
     reservations::ReservationsApi,
+    waitlist::WaitlistApi,
+    report::ReportApi,
 );
 
 pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
@@ -53,6 +60,8 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         availability::AvailabilityApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi { pool: pool.clone(), intake },
+        waitlist::WaitlistApi { pool: pool.clone() },
+        report::ReportApi { pool: pool.clone() },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
         .description(

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::Tag;
 use super::error::ApiError;
 use super::middleware::RequestId;
+use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use crate::db::reservations::ReservationRow;
 use crate::domain::{ReservationRequest, ValidationErrors};
@@ -165,17 +166,18 @@ impl ReservationsApi {
     /// Confirm a hold
     ///
     /// The held tickets become sold. Idempotent: confirming again returns the reservation as it is.
-    /// A hold past its time is refused (409 `HOLD_EXPIRED`) and reads `expired`. Send `{}` when
-    /// there is no payment reference.
+    /// A hold past its time is refused (409 `HOLD_EXPIRED`) and reads `expired`. The body
+    /// (a payment reference) is optional.
     #[oai(path = "/reservations/:id/confirm", method = "post")]
     async fn confirm(
         &self,
         key: ApiKey,
         id: Path<String>,
-        body: Json<ConfirmReservation>,
+        body: OptionalJson<ConfirmReservation>,
     ) -> Result<Json<Reservation>, ApiError> {
         let id = reservation_id(&id)?;
-        let reference = body.0.payment_reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let reference = body.0.and_then(|b| b.payment_reference);
+        let reference = reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
         Ok(Json(services::reservations::confirm(&self.pool, &key.0, id, reference).await?.into()))
     }
 

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::PgPool;
 use tracing::instrument;
 
+use super::stock;
 use crate::db::{self, allocation::Decisions};
 use crate::domain::RejectionReason;
 use crate::jobs;
@@ -42,21 +43,27 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     let Some(_) = db::inventory::lock(&mut tx, offer_id, representation_id).await? else {
         return Ok((Outcome::default(), false));
     };
-    // stock of holds past their time is available to this batch
-    let expired = db::reservations::expire_due_holds(&mut tx, offer_id, representation_id).await?;
-    let item = db::inventory::lock(&mut tx, offer_id, representation_id).await?.expect("locked above");
+    // stock of holds past their time is available, and goes to the waiting list first
+    let settled = stock::settle(&mut tx, offer_id, representation_id).await?;
+    let expired = settled.expired;
     let pending = db::allocation::pending(&mut tx, offer_id, representation_id, BATCH).await?;
     if pending.is_empty() {
         tx.commit().await?;
         return Ok((Outcome { expired: expired.len(), ..Outcome::default() }, false));
     }
+    // while people wait on the list, what is free is owed to them: public requests get none
+    let available = if db::waitlist::anyone_waiting(&mut tx, offer_id, representation_id).await? {
+        0
+    } else {
+        db::inventory::find(&mut tx, offer_id, representation_id).await?.map_or(0, |i| i.available)
+    };
     let labels: Vec<String> = pending.iter().flat_map(|p| p.seat_labels.iter().flatten().cloned()).collect();
     let seats = if labels.is_empty() {
         vec![]
     } else {
         db::allocation::seats(&mut tx, offer_id, representation_id, &labels).await?
     };
-    let decisions = decide(&pending, item.available, &seats);
+    let decisions = decide(&pending, available, &seats);
     db::allocation::apply(&mut tx, offer_id, representation_id, &decisions).await?;
     let held: Vec<_> =
         decisions.ids.iter().zip(&decisions.statuses).filter(|(_, s)| **s == "held").map(|(id, _)| *id).collect();

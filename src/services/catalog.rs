@@ -4,7 +4,7 @@ use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 
 use super::auth::{require_catalog_editor, require_manager_of};
-use super::{Error, Result};
+use super::{Error, Result, stock};
 use crate::db::{
     self, events::EventRow, inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow,
 };
@@ -116,10 +116,9 @@ async fn managed_item(
         .await?
         .ok_or_else(|| Error::not_found("representation", representation_id))?;
     if offer.event_id != rep.event_id {
-        return Err(Error::bad_request(
-            "INVALID_REFERENCE",
-            format!("offer '{offer_id}' and representation '{representation_id}' belong to different events"),
-        ));
+        return Err(Error::invalid_reference(format!(
+            "offer '{offer_id}' and representation '{representation_id}' belong to different events"
+        )));
     }
     managed_event(conn, who, &offer.event_id).await?;
     Ok(offer.event_id)
@@ -139,12 +138,16 @@ pub async fn set_inventory(
     let total = StockTotal::parse(total_stock)?;
     // lapsed holds are not held: end them first, so the floor is what is really held and sold
     if db::inventory::lock(&mut tx, offer_id, representation_id).await?.is_some() {
-        db::reservations::expire_due_holds(&mut tx, offer_id, representation_id).await?;
+        stock::settle(&mut tx, offer_id, representation_id).await?;
     }
-    let row =
-        db::inventory::set_total(&mut tx, offer_id, representation_id, &event_id, total.get()).await?.ok_or_else(
-            || Error::conflict("SEATED_INVENTORY", "this item is seated: its stock is its seats; add seats instead"),
-        )?;
+    db::inventory::set_total(&mut tx, offer_id, representation_id, &event_id, total.get()).await?.ok_or_else(|| {
+        Error::conflict("SEATED_INVENTORY", "this item is seated: its stock is its seats; add seats instead")
+    })?;
+    // stock added goes to the waiting list first
+    stock::promote(&mut tx, offer_id, representation_id).await?;
+    let row = db::inventory::find(&mut tx, offer_id, representation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("inventory of {offer_id}/{representation_id} vanished"))?;
     tx.commit().await?;
     Ok(row)
 }

@@ -38,6 +38,12 @@ impl Error {
         Error::Conflict { status, message: message.into() }
     }
 
+    /// An offer and a representation that do not make an item (404, as the waiting-list contract
+    /// names it).
+    pub fn invalid_reference(message: impl Into<String>) -> Self {
+        Error::NotFound { status: "INVALID_REFERENCE", message: message.into() }
+    }
+
     pub fn bad_request(status: &'static str, message: impl Into<String>) -> Self {
         Error::BadRequest { status, message: message.into() }
     }
@@ -63,6 +69,7 @@ fn from_constraint(constraint: &str) -> Option<Error> {
         "seats_label_unique" => {
             Error::conflict("DUPLICATE_SEAT", "a seat with this label already exists for this representation")
         }
+        "waitlist_entries_one_active" => Error::conflict("USER_ALREADY_ON_WAITLIST", "User is already on the waitlist"),
         "events_pkey" => Error::conflict("ALREADY_EXISTS", "an event with this id already exists"),
         "representations_pkey" => Error::conflict("ALREADY_EXISTS", "a representation with this id already exists"),
         "offers_pkey" => Error::conflict("ALREADY_EXISTS", "an offer with this id already exists"),

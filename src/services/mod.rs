@@ -8,8 +8,11 @@ pub mod catalog;
 mod error;
 pub mod expiry;
 pub mod intake;
+pub mod report;
 pub mod reservations;
 pub mod search;
+pub mod stock;
 pub mod users;
+pub mod waitlist;
 
 pub use error::{Error, Result};

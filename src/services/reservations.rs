@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::auth::require_buyer_agent;
 use super::intake::Intake;
+use super::stock;
 use super::{Error, Result};
 use crate::db::{self, reservations::NewReservation, reservations::ReservationRow};
 use crate::domain::{Principal, ReservationRequest, ReservationStatus, ValidReservation, ValidationErrors};
@@ -50,10 +51,7 @@ async fn check_against_catalog(conn: &mut PgConnection, r: &ValidReservation) ->
     let Some(offer_event) = f.offer_event else { return Err(Error::not_found("offer", &r.offer_id)) };
     let Some(rep_event) = f.rep_event else { return Err(Error::not_found("representation", &r.representation_id)) };
     if offer_event != rep_event {
-        return Err(Error::bad_request(
-            "INVALID_REFERENCE",
-            "the offer and the representation belong to different events",
-        ));
+        return Err(Error::invalid_reference("the offer and the representation belong to different events"));
     }
     let Some(seated) = f.seated else {
         return Err(Error::conflict("NOT_ON_SALE", "no stock is set for this offer and representation"));
@@ -152,6 +150,7 @@ pub async fn confirm(
     let r = locked(&mut tx, id).await?;
     if let Some(done) = db::reservations::confirm_held(&mut tx, id, payment_reference).await? {
         db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, true).await?;
+        db::waitlist::end_offers(&mut tx, &[id], "converted").await?;
         tx.commit().await?;
         return Ok(done);
     }
@@ -161,7 +160,7 @@ pub async fn confirm(
         ReservationStatus::Confirmed | ReservationStatus::Fulfilled => Ok(current),
         ReservationStatus::Expired => {
             // the stock comes back now rather than when the job runs
-            db::reservations::expire_due_holds(&mut tx, &r.offer_id, &r.representation_id).await?;
+            stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
             tx.commit().await?;
             Err(Error::conflict("HOLD_EXPIRED", "the hold has expired; the tickets went back on sale"))
         }
@@ -182,6 +181,9 @@ pub async fn release(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Reserva
     let r = locked(&mut tx, id).await?;
     if let Some(done) = db::reservations::release_held(&mut tx, id).await? {
         db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, false).await?;
+        // releasing a list offer is how its holder declines it; either way the stock moves on
+        db::waitlist::end_offers(&mut tx, &[id], "declined").await?;
+        stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
         tx.commit().await?;
         return Ok(done);
     }
@@ -190,7 +192,7 @@ pub async fn release(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Reserva
     match status_of(&current) {
         ReservationStatus::Released | ReservationStatus::Rejected => Ok(current),
         ReservationStatus::Expired => {
-            db::reservations::expire_due_holds(&mut tx, &r.offer_id, &r.representation_id).await?;
+            stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
             tx.commit().await?;
             Ok(current)
         }

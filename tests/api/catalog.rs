@@ -90,7 +90,7 @@ async fn stock_for_unknown_or_mismatched_ids_is_refused() {
     let (_, other_rep, _) = app.create_catalog("BILLY").await;
     app.put(&inventory_path(&offer, &other_rep), Some(&app.admin), json!({"total_stock": 1}))
         .await
-        .expect_error(StatusCode::BAD_REQUEST, "INVALID_REFERENCE");
+        .expect_error(StatusCode::NOT_FOUND, "INVALID_REFERENCE");
     app.get("/api/representations/rep_nope/availability", None).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     app.finish().await;
 }

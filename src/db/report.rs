@@ -1,0 +1,70 @@
+//! An event's figures, per representation and offer, in one query.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportLine {
+    pub representation_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub offer_id: String,
+    pub offer_name: String,
+    pub currency: String,
+    pub total: i32,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+    /// sold x price, in minor units (0 for offers without a price).
+    pub revenue_minor: i64,
+    pub holds_expired: i64,
+    pub waitlist_joined: i64,
+    pub waitlist_offered: i64,
+    pub waitlist_converted: i64,
+    pub waitlist_declined: i64,
+    pub waitlist_expired: i64,
+    pub waitlist_left: i64,
+    pub waitlist_waiting: i64,
+    /// Median seconds from an offer to its confirmation.
+    pub median_offer_to_conversion_secs: Option<f64>,
+}
+
+pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<ReportLine>> {
+    sqlx::query_as(
+        "select i.representation_id, rp.starts_at, i.offer_id, o.name as offer_name, o.currency::text as currency,
+                i.total_stock as total, i.available + h.lapsed as available, i.held - h.lapsed as held, i.sold,
+                i.sold::bigint * coalesce(o.price_minor, 0) as revenue_minor,
+                h.expired + h.lapsed_count as holds_expired,
+                w.joined as waitlist_joined, w.offered as waitlist_offered, w.converted as waitlist_converted,
+                w.declined as waitlist_declined, w.expired as waitlist_expired, w.left_ as waitlist_left,
+                w.waiting as waitlist_waiting, w.median_secs as median_offer_to_conversion_secs
+         from inventory i
+         join offers o on o.id = i.offer_id
+         join representations rp on rp.id = i.representation_id
+         cross join lateral (
+             select coalesce(sum(r.quantity) filter (where r.status = 'held' and r.hold_expires_at <= now()), 0)::int as lapsed,
+                    count(*) filter (where r.status = 'held' and r.hold_expires_at <= now()) as lapsed_count,
+                    count(*) filter (where r.status = 'expired') as expired
+             from reservations r
+             where r.offer_id = i.offer_id and r.representation_id = i.representation_id
+               and r.status in ('held', 'expired')
+         ) h
+         cross join lateral (
+             select count(*) as joined,
+                    count(*) filter (where e.offered_at is not null) as offered,
+                    count(*) filter (where e.status = 'converted') as converted,
+                    count(*) filter (where e.status = 'declined') as declined,
+                    count(*) filter (where e.status = 'expired') as expired,
+                    count(*) filter (where e.status = 'left') as left_,
+                    count(*) filter (where e.status = 'waiting') as waiting,
+                    percentile_cont(0.5) within group (order by extract(epoch from e.ended_at - e.offered_at))
+                        filter (where e.status = 'converted') as median_secs
+             from waitlist_entries e
+             where e.offer_id = i.offer_id and e.representation_id = i.representation_id
+         ) w
+         where i.event_id = $1
+         order by rp.starts_at, rp.id, o.id",
+    )
+    .bind(event_id)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,153 @@
+//! Waiting lists, served with the existing service's error names and order of checks (see
+//! ../shared/notes/WAITLIST_CONTRACT.md): user, then offer and representation, then "sold out",
+//! then quantity, then "already on the list".
+
+use sqlx::{PgConnection, PgPool};
+use tracing::instrument;
+
+use super::auth::require_buyer_agent;
+use super::{Error, Result, stock};
+use crate::db::{self, waitlist::EntryRow};
+use crate::domain::Principal;
+
+/// One list: an offer of a representation.
+#[derive(Debug, Clone, Copy)]
+pub struct List<'a> {
+    pub offer_id: &'a str,
+    pub representation_id: &'a str,
+}
+
+async fn check_user(conn: &mut PgConnection, user_id: &str) -> Result<()> {
+    match db::users::find(conn, user_id).await? {
+        Some(_) => Ok(()),
+        None => {
+            Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: format!("User {user_id} does not exist") })
+        }
+    }
+}
+
+/// The offer and the representation exist and belong to one event; returns the offer's maximum
+/// per order.
+async fn check_list(conn: &mut PgConnection, list: List<'_>) -> Result<i32> {
+    let invalid = Error::invalid_reference;
+    let offer = db::offers::find(conn, list.offer_id)
+        .await?
+        .ok_or_else(|| invalid(format!("Offer {} does not exist", list.offer_id)))?;
+    let rep = db::representations::find(conn, list.representation_id)
+        .await?
+        .ok_or_else(|| invalid(format!("Representation {} does not exist", list.representation_id)))?;
+    if offer.event_id != rep.event_id {
+        return Err(invalid(format!(
+            "Offer {} and representation {} belong to different events",
+            list.offer_id, list.representation_id
+        )));
+    }
+    Ok(offer.max_quantity_per_order)
+}
+
+/// Joins the list at its end. Possible only while nothing is available.
+#[instrument(skip_all, fields(offer.id = list.offer_id, representation.id = list.representation_id))]
+pub async fn join(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str, quantity: i64) -> Result<EntryRow> {
+    require_buyer_agent(who)?;
+    let mut tx = pool.begin().await?;
+    check_user(&mut tx, user_id).await?;
+    let max = check_list(&mut tx, list).await?;
+    // under the item's lock, after lapsed holds are ended: "sold out" is exact
+    if db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?.is_some() {
+        stock::settle(&mut tx, list.offer_id, list.representation_id).await?;
+        let item = db::inventory::find(&mut tx, list.offer_id, list.representation_id).await?;
+        if let Some(item) = item.filter(|i| i.available > 0 || i.seated) {
+            let message = if item.seated {
+                "Waiting lists are for general admission; choose among the seats still available"
+            } else {
+                "Tickets are still available for this offer and representation"
+            };
+            return Err(Error::bad_request("WAITLIST_NOT_AVAILABLE", message));
+        }
+    }
+    if quantity <= 0 || quantity > i64::from(max) {
+        return Err(Error::bad_request(
+            "INVALID_QUANTITY",
+            format!("Quantity must be between 1 and {max} for this offer"),
+        ));
+    }
+    let entry = db::waitlist::insert(&mut tx, user_id, list.offer_id, list.representation_id, quantity as i32).await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// The user's entry with its exact rank.
+pub async fn position(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str) -> Result<EntryRow> {
+    require_buyer_agent(who)?;
+    let mut conn = pool.acquire().await?;
+    check_user(&mut conn, user_id).await?;
+    check_list(&mut conn, list).await?;
+    db::waitlist::active_of_user(&mut conn, list.offer_id, list.representation_id, user_id)
+        .await?
+        .ok_or_else(not_on_list)
+}
+
+fn not_on_list() -> Error {
+    Error::NotFound { status: "USER_NOT_ON_WAITLIST", message: "User is not on the waitlist".into() }
+}
+
+/// Leaves the list. Leaving with an open offer declines it, and the stock moves on at once.
+#[instrument(skip_all, fields(offer.id = list.offer_id, representation.id = list.representation_id))]
+pub async fn leave(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str) -> Result<()> {
+    require_buyer_agent(who)?;
+    let mut tx = pool.begin().await?;
+    check_user(&mut tx, user_id).await?;
+    check_list(&mut tx, list).await?;
+    db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?;
+    let entry = db::waitlist::active_of_user(&mut tx, list.offer_id, list.representation_id, user_id)
+        .await?
+        .ok_or_else(not_on_list)?;
+    if entry.status == "offered"
+        && let Some(reservation_id) = entry.reservation_id
+        && let Some(held) = db::reservations::release_held(&mut tx, reservation_id).await?
+    {
+        db::inventory::end_hold(&mut tx, list.offer_id, list.representation_id, held.quantity, false).await?;
+        db::waitlist::end_offers(&mut tx, &[reservation_id], "declined").await?;
+    } else if !db::waitlist::leave_waiting(&mut tx, entry.id).await? {
+        // an offer that lapsed a moment ago: settle below ends it
+        db::waitlist::end_offers(&mut tx, &entry.reservation_id.into_iter().collect::<Vec<_>>(), "declined").await?;
+    }
+    stock::settle(&mut tx, list.offer_id, list.representation_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A page of the line, by position.
+#[derive(Debug)]
+pub struct LinePage {
+    pub items: Vec<EntryRow>,
+    pub total_count: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+impl LinePage {
+    /// At least one page, even when the line is empty.
+    pub fn total_pages(&self) -> i64 {
+        ((self.total_count + self.page_size - 1) / self.page_size).max(1)
+    }
+}
+
+pub async fn line(pool: &PgPool, who: &Principal, list: List<'_>, limit: i64, page: i64) -> Result<LinePage> {
+    require_buyer_agent(who)?;
+    let mut conn = pool.acquire().await?;
+    check_list(&mut conn, list).await?;
+    let offset = (page - 1).saturating_mul(limit);
+    let (items, total_count) =
+        db::waitlist::page(&mut conn, list.offer_id, list.representation_id, limit, offset).await?;
+    // row_number() is computed before the offset: positions are ranks in the whole line
+    Ok(LinePage { items, total_count, page, page_size: limit })
+}
+
+/// Every entry of a user, with state, rank and open offer.
+pub async fn of_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<Vec<EntryRow>> {
+    require_buyer_agent(who)?;
+    let mut conn = pool.acquire().await?;
+    db::users::find(&mut conn, user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
+    Ok(db::waitlist::of_user(&mut conn, user_id).await?)
+}
