@@ -1,4 +1,4 @@
-//! `boxoffice dev`: the API (and, as they arrive, every worker) in one process, on the database
+//! `boxoffice dev`: the API, the workers and the scheduler in one process, on the database
 //! at `DATABASE_URL` or on a private PostgreSQL whose data stays in the project between runs.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use crate::config::{DatabaseConfig, HttpConfig};
 use crate::devdb::DevDatabase;
 use crate::domain::Role;
+use crate::jobs::runtime::{self, Roles};
+use crate::jobs::sweeps;
 use crate::{db, server, services};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -61,7 +63,13 @@ async fn serve_everything(
     println!("  docs:      http://{addr}/docs");
     println!("  database:  {url}");
     println!("  admin key: {admin_key}");
-    server::serve(pool, &config.http, shutdown).await?;
+    let workers = tokio::spawn(runtime::run(pool.clone(), Roles { reservations: true }, shutdown.clone()));
+    let scheduler = tokio::spawn(sweeps::run(pool.clone(), shutdown.clone()));
+    let served = server::serve(pool, &config.http, shutdown.clone()).await;
+    shutdown.cancel();
+    workers.await??;
+    scheduler.await?;
+    served?;
     Ok(())
 }
 

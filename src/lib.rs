@@ -11,6 +11,7 @@ pub mod devdb;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod server;
 pub mod services;
 pub mod telemetry;

@@ -21,9 +21,17 @@ pub struct SeatState {
 }
 
 pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<OfferStock>> {
+    // holds past their time count as available at once, before a job has moved the books
     sqlx::query_as(
-        "select i.offer_id, o.name as offer_name, i.total_stock, i.available, i.held, i.sold, i.seated
-         from inventory i join offers o on o.id = i.offer_id
+        "select i.offer_id, o.name as offer_name, i.total_stock,
+                i.available + x.lapsed as available, i.held - x.lapsed as held, i.sold, i.seated
+         from inventory i
+         join offers o on o.id = i.offer_id
+         cross join lateral (
+             select coalesce(sum(r.quantity), 0)::int as lapsed from reservations r
+             where r.offer_id = i.offer_id and r.representation_id = i.representation_id
+               and r.status = 'held' and r.hold_expires_at <= now()
+         ) x
          where i.representation_id = $1
          order by i.offer_id",
     )
@@ -33,10 +41,17 @@ pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::R
 }
 
 pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SeatState>> {
-    // Until reservations exist every seat is available; reservations will join their seats here.
     sqlx::query_as(
-        "select label, offer_id, 'AVAILABLE' as status, null::timestamptz as hold_expires_at
-         from seats where representation_id = $1 order by label",
+        "select s.label, s.offer_id,
+                case when r.status in ('confirmed', 'fulfilled') then 'SOLD'
+                     when r.status = 'held' and r.hold_expires_at > now() then 'HELD'
+                     else 'AVAILABLE' end as status,
+                case when r.status = 'held' and r.hold_expires_at > now() then r.hold_expires_at end as hold_expires_at
+         from seats s
+         left join reservation_seats rs on rs.seat_id = s.id and rs.active
+         left join reservations r on r.id = rs.reservation_id
+         where s.representation_id = $1
+         order by s.label",
     )
     .bind(representation_id)
     .fetch_all(conn)

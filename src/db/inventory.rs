@@ -84,3 +84,55 @@ pub async fn add_seated_stock(
     .fetch_one(conn)
     .await
 }
+
+/// Locks the item for a transaction that moves its books: every writer takes this lock first, so
+/// writers of one item never deadlock and decide in turn.
+pub async fn lock(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Option<InventoryRow>> {
+    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for update")
+        .bind(offer_id)
+        .bind(representation_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Like [`lock`], but gives up at once when another transaction has it (sweeps move on).
+pub async fn try_lock(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Option<InventoryRow>> {
+    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for update skip locked")
+        .bind(offer_id)
+        .bind(representation_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Moves `quantity` units of a hold to the books' `sold` (confirm) or `available` (release).
+pub async fn end_hold(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    quantity: i32,
+    sold: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update inventory
+         set held = held - $3,
+             sold = sold + case when $4 then $3 else 0 end,
+             available = available + case when $4 then 0 else $3 end,
+             updated_at = now()
+         where offer_id = $1 and representation_id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(quantity)
+    .bind(sold)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

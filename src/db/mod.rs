@@ -1,12 +1,14 @@
 //! SQL. Functions take a connection (or a transaction) so the caller decides the transaction.
 //! Queries are checked at run time (`sqlx::query_as`) so builds never need a database.
 
+pub mod allocation;
 pub mod api_keys;
 pub mod availability;
 pub mod events;
 pub mod inventory;
 pub mod offers;
 pub mod representations;
+pub mod reservations;
 pub mod search;
 pub mod seats;
 pub mod users;

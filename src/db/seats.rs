@@ -31,3 +31,18 @@ pub async fn insert_many(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Labels among `labels` that exist in the representation under this offer.
+pub async fn existing_labels_of_offer(
+    conn: &mut PgConnection,
+    representation_id: &str,
+    offer_id: &str,
+    labels: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select label from seats where representation_id = $1 and offer_id = $2 and label = any($3)")
+        .bind(representation_id)
+        .bind(offer_id)
+        .bind(labels)
+        .fetch_all(conn)
+        .await
+}

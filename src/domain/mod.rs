@@ -4,6 +4,7 @@
 mod auth;
 mod catalog;
 mod geo;
+mod reservation;
 mod user;
 mod validation;
 
@@ -13,5 +14,6 @@ pub use catalog::{
     SeatLabels, StockTotal,
 };
 pub use geo::{GeoPoint, SearchRadius};
+pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use user::NewUser;
 pub use validation::{FieldError, ValidationErrors, Validator};

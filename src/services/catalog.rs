@@ -137,6 +137,10 @@ pub async fn set_inventory(
     let mut tx = pool.begin().await?;
     let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
     let total = StockTotal::parse(total_stock)?;
+    // lapsed holds are not held: end them first, so the floor is what is really held and sold
+    if db::inventory::lock(&mut tx, offer_id, representation_id).await?.is_some() {
+        db::reservations::expire_due_holds(&mut tx, offer_id, representation_id).await?;
+    }
     let row =
         db::inventory::set_total(&mut tx, offer_id, representation_id, &event_id, total.get()).await?.ok_or_else(
             || Error::conflict("SEATED_INVENTORY", "this item is seated: its stock is its seats; add seats instead"),

@@ -147,3 +147,107 @@ impl TestApp {
         (event, rep, offer)
     }
 }
+
+/// Reservation workers running in this process until dropped.
+pub struct Workers {
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Worker processes (the real binary) until dropped.
+pub struct WorkerProcesses(Vec<std::process::Child>);
+
+impl Drop for WorkerProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl TestApp {
+    /// Reservation workers and the scheduler's sweeps, in-process.
+    pub fn start_workers(&self) -> Workers {
+        use boxoffice::jobs::{runtime, sweeps};
+        let stop = tokio_util::sync::CancellationToken::new();
+        let roles = runtime::Roles { reservations: true };
+        tokio::spawn(runtime::run(self.db.pool.clone(), roles, stop.clone()));
+        tokio::spawn(sweeps::run(self.db.pool.clone(), stop.clone()));
+        Workers { stop }
+    }
+
+    /// `n` `reservation-worker` processes on this test's database.
+    pub fn start_worker_processes(&self, n: usize) -> WorkerProcesses {
+        let children = (0..n)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_reservation-worker"))
+                    .env("DATABASE_URL", &self.db.url)
+                    .env("RUST_LOG", "warn")
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("the worker binary runs")
+            })
+            .collect();
+        WorkerProcesses(children)
+    }
+
+    /// A buyer; returns the id.
+    pub async fn create_user(&self) -> String {
+        let email = format!("{}@buyers.test", uuid::Uuid::new_v4().simple());
+        let reply = self.post("/api/users", Some(&self.client), json!({"email": email})).await;
+        reply.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_string()
+    }
+
+    /// Many buyers at once, straight into the table; returns their ids.
+    pub async fn create_users(&self, n: usize) -> Vec<String> {
+        sqlx::query_scalar(
+            "insert into users (id, email) select 'u' || g || '_' || $2, 'u' || g || '_' || $2 || '@buyers.test'
+             from generate_series(1, $1) g returning id",
+        )
+        .bind(n as i32)
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
+    /// An on-sale item: event, representation, offer with `stock` general-admission tickets.
+    pub async fn on_sale(&self, stock: i64) -> (String, String, String) {
+        let (event, rep, offer) = self.create_catalog("BILLY").await;
+        let path = format!("/api/offers/{offer}/representations/{rep}/inventory");
+        self.put(&path, Some(&self.admin), json!({"total_stock": stock})).await.expect(StatusCode::OK);
+        (event, rep, offer)
+    }
+
+    /// Polls a reservation until a worker has decided it (20 s at most).
+    pub async fn decided(&self, id: &str) -> Value {
+        for _ in 0..400 {
+            let body = self.get(&format!("/api/reservations/{id}"), Some(&self.client)).await.expect(StatusCode::OK);
+            if body["status"] != "pending" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("reservation {id} was not decided in 20 s");
+    }
+
+    /// The item's books: (total, available, held, sold), checking they balance.
+    pub async fn books(&self, offer: &str, rep: &str) -> (i32, i32, i32, i32) {
+        let row: (i32, i32, i32, i32) = sqlx::query_as(
+            "select total_stock, available, held, sold from inventory where offer_id = $1 and representation_id = $2",
+        )
+        .bind(offer)
+        .bind(rep)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(row.0, row.1 + row.2 + row.3, "the books balance");
+        row
+    }
+}

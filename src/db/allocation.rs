@@ -1,0 +1,127 @@
+//! What a reservation worker reads and writes to decide one item's pending reservations. The
+//! caller holds the item's lock ([`super::inventory::lock`]) for the whole transaction, so the
+//! decisions of one item are serialized, and FIFO holds by construction.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Pending {
+    pub id: Uuid,
+    pub quantity: i32,
+    pub seat_labels: Option<Vec<String>>,
+    pub hold_minutes: i32,
+}
+
+/// The oldest pending reservations of the item, in arrival order.
+pub async fn pending(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Pending>> {
+    sqlx::query_as(
+        "select id, quantity, seat_labels, hold_minutes from reservations
+         where offer_id = $1 and representation_id = $2 and status = 'pending'
+         order by seq limit $3",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SeatTaken {
+    pub id: Uuid,
+    pub label: String,
+    /// Held by a live hold or sold.
+    pub taken: bool,
+}
+
+/// The item's seats among `labels`, and whether each is taken.
+pub async fn seats(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    labels: &[String],
+) -> sqlx::Result<Vec<SeatTaken>> {
+    sqlx::query_as(
+        "select s.id, s.label,
+                exists (select 1 from reservation_seats rs where rs.seat_id = s.id and rs.active) as taken
+         from seats s
+         where s.representation_id = $2 and s.offer_id = $1 and s.label = any($3)",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(labels)
+    .fetch_all(conn)
+    .await
+}
+
+/// The decisions of one batch, in parallel arrays.
+#[derive(Debug, Default)]
+pub struct Decisions {
+    pub ids: Vec<Uuid>,
+    pub statuses: Vec<&'static str>,
+    pub reasons: Vec<Option<&'static str>>,
+    pub hold_minutes: Vec<i32>,
+    /// Units granted in total (the item's books move by this).
+    pub granted: i32,
+    /// Seats of granted seated reservations: (reservation, seat).
+    pub seat_holds: Vec<(Uuid, Uuid)>,
+}
+
+/// Writes a batch of decisions, the books and the seat holds. The checks on `inventory` and the
+/// unique index on active seats refuse anything that would oversell, whatever the code above did.
+pub async fn apply(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    d: &Decisions,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update reservations r
+         set status = d.status, reason = d.reason, decided_at = now(),
+             hold_expires_at = case when d.status = 'held' then now() + make_interval(mins => d.hold_minutes) end
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as d(id, status, reason, hold_minutes)
+         where r.id = d.id and r.status = 'pending'",
+    )
+    .bind(&d.ids)
+    .bind(&d.statuses)
+    .bind(&d.reasons)
+    .bind(&d.hold_minutes)
+    .execute(&mut *conn)
+    .await?;
+    if d.granted > 0 {
+        sqlx::query(
+            "update inventory set available = available - $3, held = held + $3, updated_at = now()
+             where offer_id = $1 and representation_id = $2",
+        )
+        .bind(offer_id)
+        .bind(representation_id)
+        .bind(d.granted)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !d.seat_holds.is_empty() {
+        let (reservations, seats): (Vec<Uuid>, Vec<Uuid>) = d.seat_holds.iter().copied().unzip();
+        sqlx::query(
+            "insert into reservation_seats (reservation_id, seat_id) select * from unnest($1::uuid[], $2::uuid[])",
+        )
+        .bind(&reservations)
+        .bind(&seats)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// When the holds of a batch end: one expiry job per distinct time.
+pub async fn hold_ends(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar("select distinct hold_expires_at from reservations where id = any($1) and status = 'held'")
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}

@@ -1,0 +1,214 @@
+//! Reservations: the FIFO queue of requests, holds, and their ends.
+//!
+//! Every read goes through `effective status`: a hold whose time has passed reads as `expired`
+//! even before a job has released its stock.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReservationRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub user_id: String,
+    pub offer_id: String,
+    pub representation_id: String,
+    pub quantity: i32,
+    pub seat_labels: Option<Vec<String>>,
+    pub hold_minutes: i32,
+    /// The effective status (see the module comment).
+    pub status: String,
+    pub reason: Option<String>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub payment_reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`ReservationRow`], with the effective status.
+macro_rules! columns {
+    () => {
+        "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
+         case when r.status = 'held' and r.hold_expires_at <= now() then 'expired' else r.status end as status,
+         r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at"
+    };
+}
+
+/// A reservation to store as pending.
+#[derive(Debug, Clone)]
+pub struct NewReservation {
+    pub id: Uuid,
+    pub user_id: String,
+    pub offer_id: String,
+    pub representation_id: String,
+    pub quantity: i32,
+    pub seat_labels: Option<Vec<String>>,
+    pub hold_minutes: i32,
+    pub api_key_id: Uuid,
+    pub request_id: Option<String>,
+}
+
+/// Stores many pending reservations in one statement, their `seq` in the order given.
+pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> sqlx::Result<Vec<ReservationRow>> {
+    let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+    let users: Vec<&str> = batch.iter().map(|r| r.user_id.as_str()).collect();
+    let offers: Vec<&str> = batch.iter().map(|r| r.offer_id.as_str()).collect();
+    let reps: Vec<&str> = batch.iter().map(|r| r.representation_id.as_str()).collect();
+    let quantities: Vec<i32> = batch.iter().map(|r| r.quantity).collect();
+    // arrays of arrays must be rectangular in PostgreSQL: seats travel as JSON
+    let seats: Vec<Option<serde_json::Value>> =
+        batch.iter().map(|r| r.seat_labels.as_ref().map(|s| serde_json::json!(s))).collect();
+    let holds: Vec<i32> = batch.iter().map(|r| r.hold_minutes).collect();
+    let keys: Vec<Uuid> = batch.iter().map(|r| r.api_key_id).collect();
+    let request_ids: Vec<Option<&str>> = batch.iter().map(|r| r.request_id.as_deref()).collect();
+    sqlx::query_as(concat!(
+        "with inserted as (
+             insert into reservations (id, user_id, offer_id, representation_id, quantity, seat_labels,
+                 hold_minutes, api_key_id, request_id)
+             select id, user_id, offer_id, representation_id, quantity,
+                    case when seats is null then null else array(select jsonb_array_elements_text(seats)) end,
+                    hold_minutes, api_key_id, request_id
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[], $9::text[])
+                 with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id, request_id, n)
+             order by n
+             returning *
+         )
+         select ",
+        columns!(),
+        " from inserted r order by r.seq"
+    ))
+    .bind(&ids)
+    .bind(&users)
+    .bind(&offers)
+    .bind(&reps)
+    .bind(&quantities)
+    .bind(&seats)
+    .bind(&holds)
+    .bind(&keys)
+    .bind(&request_ids)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+    sqlx::query_as(concat!("select ", columns!(), " from reservations r where r.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The decided ones among `ids`, for callers waiting on a decision.
+pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from reservations r where r.id = any($1) and r.status <> 'pending'"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Confirms a live hold. `None` when it is not a live hold (any more).
+pub async fn confirm_held(
+    conn: &mut PgConnection,
+    id: Uuid,
+    payment_reference: Option<&str>,
+) -> sqlx::Result<Option<ReservationRow>> {
+    sqlx::query_as(concat!(
+        "with done as (
+             update reservations set status = 'confirmed', confirmed_at = now(),
+                 payment_reference = coalesce($2, payment_reference)
+             where id = $1 and status = 'held' and hold_expires_at > now()
+             returning *
+         )
+         select ",
+        columns!(),
+        " from done r"
+    ))
+    .bind(id)
+    .bind(payment_reference)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Releases a live hold. `None` when it is not a live hold (any more).
+pub async fn release_held(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+    sqlx::query_as(concat!(
+        "with done as (
+             update reservations set status = 'released', ended_at = now()
+             where id = $1 and status = 'held' and hold_expires_at > now()
+             returning *
+         ), freed as (
+             update reservation_seats set active = false
+             where reservation_id in (select id from done) and active
+         )
+         select ",
+        columns!(),
+        " from done r"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ends every hold of the item whose time has passed and gives its stock back, in one statement.
+/// Returns the ids of the holds it ended. The caller holds the item's lock.
+pub async fn expire_due_holds(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "with expired as (
+             update reservations set status = 'expired', ended_at = now()
+             where offer_id = $1 and representation_id = $2 and status = 'held' and hold_expires_at <= now()
+             returning id, quantity
+         ), freed as (
+             update reservation_seats set active = false
+             where reservation_id in (select id from expired) and active
+         ), books as (
+             update inventory
+             set held = held - (select coalesce(sum(quantity), 0) from expired),
+                 available = available + (select coalesce(sum(quantity), 0) from expired),
+                 updated_at = now()
+             where offer_id = $1 and representation_id = $2 and exists (select 1 from expired)
+         )
+         select id from expired",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Items with holds past their time, oldest first: what the expiry sweep has to do.
+pub async fn items_with_due_holds(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "select offer_id, representation_id from reservations
+         where status = 'held' and hold_expires_at <= now()
+         group by offer_id, representation_id
+         order by min(hold_expires_at)
+         limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Items with reservations pending for longer than `older_than_ms`: a wake-up was missed.
+pub async fn items_with_stale_pending(
+    conn: &mut PgConnection,
+    older_than_ms: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "select distinct offer_id, representation_id from reservations
+         where status = 'pending' and created_at < now() - make_interval(secs => $1::float8 / 1000)",
+    )
+    .bind(older_than_ms)
+    .fetch_all(conn)
+    .await
+}

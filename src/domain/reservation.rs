@@ -1,0 +1,185 @@
+//! What a reservation asks for, and the states it goes through.
+
+use super::{SeatLabels, ValidationErrors, Validator};
+
+/// ```text
+/// pending --(worker allocates)--> held --(confirm)--> confirmed --(tickets issued)--> fulfilled
+///    \--(no stock / seat taken)--> rejected   \--(hold_expires_at passes)--> expired
+///                                              \--(release)----------------> released
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Pending,
+    Held,
+    Confirmed,
+    Fulfilled,
+    Rejected,
+    Expired,
+    Released,
+}
+
+impl ReservationStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "held" => Self::Held,
+            "confirmed" => Self::Confirmed,
+            "fulfilled" => Self::Fulfilled,
+            "rejected" => Self::Rejected,
+            "expired" => Self::Expired,
+            "released" => Self::Released,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Held => "held",
+            Self::Confirmed => "confirmed",
+            Self::Fulfilled => "fulfilled",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Released => "released",
+        }
+    }
+
+    /// Decided: no longer waiting for a worker.
+    pub fn is_decided(self) -> bool {
+        self != Self::Pending
+    }
+}
+
+/// Why a worker rejected a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionReason {
+    /// Not enough tickets left at its turn.
+    SoldOut,
+    /// At least one of the seats asked for is held or sold.
+    SeatUnavailable,
+}
+
+impl RejectionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SoldOut => "SOLD_OUT",
+            Self::SeatUnavailable => "SEAT_UNAVAILABLE",
+        }
+    }
+}
+
+/// A reservation as the client sends it: a quantity, or seats (whose count is the quantity).
+#[derive(Debug, Clone)]
+pub struct ReservationRequest {
+    pub user_id: String,
+    pub offer_id: String,
+    pub representation_id: String,
+    pub quantity: Option<i32>,
+    pub seats: Option<Vec<String>>,
+    pub hold_minutes: Option<i32>,
+}
+
+/// A request whose shape is right: what the catalog still has to agree with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidReservation {
+    pub user_id: String,
+    pub offer_id: String,
+    pub representation_id: String,
+    pub quantity: i32,
+    /// Normalized labels, for a seated request.
+    pub seat_labels: Option<Vec<String>>,
+    /// `None` takes the event's hold time.
+    pub hold_minutes: Option<i32>,
+}
+
+impl ReservationRequest {
+    /// Checks what can be checked without the catalog.
+    pub fn validated(self) -> Result<ValidReservation, ValidationErrors> {
+        let mut v = Validator::new("body");
+        let user_id = v.required_text("user_id", &self.user_id, 100);
+        let offer_id = v.required_text("offer_id", &self.offer_id, 100);
+        let representation_id = v.required_text("representation_id", &self.representation_id, 100);
+        if let Some(m) = self.hold_minutes {
+            v.check((1..=20).contains(&m), "hold_minutes", "must be between 1 and 20");
+        }
+        let (quantity, seat_labels) = match (self.quantity, self.seats) {
+            (_, Some(seats)) => {
+                let labels = match SeatLabels::parse(&seats) {
+                    Ok((labels, duplicates)) => {
+                        v.check(
+                            duplicates.is_empty(),
+                            "seats",
+                            format!("seats listed twice: {}", duplicates.join(", ")),
+                        );
+                        labels.as_slice().to_vec()
+                    }
+                    Err(errors) => {
+                        for e in errors.0 {
+                            let field = e.loc[1..].join(".").replacen("labels", "seats", 1);
+                            v.push(&field, e.msg);
+                        }
+                        vec![]
+                    }
+                };
+                v.check(labels.len() <= 100, "seats", "at most 100 seats per reservation");
+                if let Some(q) = self.quantity {
+                    v.check(q as usize == seats.len(), "quantity", "must equal the number of seats, or be left out");
+                }
+                (labels.len() as i32, Some(labels))
+            }
+            (Some(q), None) => {
+                v.check(q >= 1, "quantity", "ensure this value is greater than 0");
+                (q, None)
+            }
+            (None, None) => {
+                v.push("quantity", "give a quantity or a list of seats");
+                (0, None)
+            }
+        };
+        v.finish()?;
+        Ok(ValidReservation {
+            user_id,
+            offer_id,
+            representation_id,
+            quantity,
+            seat_labels,
+            hold_minutes: self.hold_minutes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(quantity: Option<i32>, seats: Option<Vec<&str>>, hold: Option<i32>) -> ReservationRequest {
+        ReservationRequest {
+            user_id: "u".into(),
+            offer_id: "o".into(),
+            representation_id: "r".into(),
+            quantity,
+            seats: seats.map(|s| s.into_iter().map(String::from).collect()),
+            hold_minutes: hold,
+        }
+    }
+
+    #[test]
+    fn a_zero_quantity_or_a_hold_out_of_range_is_rejected() {
+        assert!(request(Some(0), None, None).validated().is_err());
+        assert!(request(Some(1), None, Some(0)).validated().is_err());
+        assert!(request(Some(1), None, Some(21)).validated().is_err());
+        assert!(request(None, None, None).validated().is_err());
+    }
+
+    #[test]
+    fn seats_are_normalized_and_give_the_quantity() {
+        let valid = request(None, Some(vec![" a1", "b2 "]), Some(5)).validated().unwrap();
+        assert_eq!(valid.quantity, 2);
+        assert_eq!(valid.seat_labels.unwrap(), ["A1", "B2"]);
+    }
+
+    #[test]
+    fn a_seat_listed_twice_is_rejected() {
+        assert!(request(None, Some(vec!["a1", "A1"]), None).validated().is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Reservations: ask, read, confirm, release.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Tag;
+use super::error::ApiError;
+use super::middleware::RequestId;
+use super::security::ApiKey;
+use crate::db::reservations::ReservationRow;
+use crate::domain::{ReservationRequest, ValidationErrors};
+use crate::services::{self, Error, intake::Intake};
+
+pub struct ReservationsApi {
+    pub pool: PgPool,
+    pub intake: Intake,
+}
+
+/// A request for tickets: a `quantity` (general admission) or `seats` (their count is the quantity).
+#[derive(Object)]
+struct CreateReservation {
+    user_id: String,
+    offer_id: String,
+    representation_id: String,
+    /// 1 to the offer's `max_quantity_per_order`.
+    quantity: Option<i32>,
+    /// Seat labels (normalized: `" c5 "` is `C5`); all or nothing.
+    seats: Option<Vec<String>>,
+    /// Minutes the tickets are held once granted, 1 to 20 (default: the event's hold time).
+    hold_minutes: Option<i32>,
+}
+
+#[derive(Object)]
+struct ConfirmReservation {
+    /// The payment's reference in the shop's payment system.
+    payment_reference: Option<String>,
+}
+
+/// A reservation and where it stands.
+#[derive(Object)]
+struct Reservation {
+    id: Uuid,
+    /// `pending`, `held`, `confirmed`, `fulfilled`, `rejected`, `expired` or `released`. A hold
+    /// past its time reads `expired` at once.
+    status: String,
+    /// Why it was rejected: `SOLD_OUT`, `SEAT_UNAVAILABLE`.
+    reason: Option<String>,
+    user_id: String,
+    offer_id: String,
+    representation_id: String,
+    quantity: i32,
+    seats: Option<Vec<String>>,
+    hold_minutes: i32,
+    /// When a hold ends unless confirmed (the database's clock).
+    hold_expires_at: Option<DateTime<Utc>>,
+    payment_reference: Option<String>,
+    created_at: DateTime<Utc>,
+    decided_at: Option<DateTime<Utc>>,
+    confirmed_at: Option<DateTime<Utc>>,
+    /// When the hold expired or was released.
+    ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<ReservationRow> for Reservation {
+    fn from(r: ReservationRow) -> Self {
+        Reservation {
+            id: r.id,
+            status: r.status,
+            reason: r.reason,
+            user_id: r.user_id,
+            offer_id: r.offer_id,
+            representation_id: r.representation_id,
+            quantity: r.quantity,
+            seats: r.seat_labels,
+            hold_minutes: r.hold_minutes,
+            hold_expires_at: r.hold_expires_at,
+            payment_reference: r.payment_reference,
+            created_at: r.created_at,
+            decided_at: r.decided_at,
+            confirmed_at: r.confirmed_at,
+            ended_at: r.ended_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// Decided (when asked to wait and the decision came in time).
+    #[oai(status = 200)]
+    Decided(Json<Reservation>),
+    /// Queued: poll `Location` for the decision.
+    #[oai(status = 202)]
+    Accepted(Json<Reservation>, #[oai(header = "Location")] String),
+}
+
+/// The longest a caller may wait for a decision.
+const MAX_WAIT_SECS: f64 = 30.0;
+
+/// `5`, `5s` or `2.5`: seconds, 0 to 30.
+fn parse_wait(raw: &str) -> Result<Duration, ValidationErrors> {
+    let seconds = raw.trim().trim_end_matches('s').parse::<f64>().ok().filter(|s| s.is_finite());
+    match seconds {
+        Some(s) if (0.0..=MAX_WAIT_SECS).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(ValidationErrors::single(&["query", "wait"], "seconds to wait, from 0 to 30 (e.g. 5 or 5s)")),
+    }
+}
+
+/// Ids are UUIDs; anything else names no reservation.
+fn reservation_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError(Error::not_found("reservation", raw)))
+}
+
+#[OpenApi(tag = "Tag::Reservations")]
+impl ReservationsApi {
+    /// Ask for tickets
+    ///
+    /// Validated at once; a valid request is queued as `pending` and decided by a reservation
+    /// worker in arrival order: `held` (until `hold_expires_at`) or `rejected` with a reason.
+    /// With `wait`, the answer comes as soon as it is decided (200), or at the end of the wait
+    /// still pending (202).
+    #[oai(path = "/reservations", method = "post")]
+    async fn create(
+        &self,
+        req: &Request,
+        key: ApiKey,
+        /// Seconds to wait for the decision, 0 to 30.
+        wait: Query<Option<String>>,
+        body: Json<CreateReservation>,
+    ) -> Result<Created, ApiError> {
+        let wait = wait.0.as_deref().map(parse_wait).transpose()?;
+        let b = body.0;
+        let request = ReservationRequest {
+            user_id: b.user_id,
+            offer_id: b.offer_id,
+            representation_id: b.representation_id,
+            quantity: b.quantity,
+            seats: b.seats,
+            hold_minutes: b.hold_minutes,
+        };
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let row = services::reservations::create(&self.pool, &self.intake, &key.0, request, request_id).await?;
+        if let Some(wait) = wait
+            && let Some(decided) = self.intake.wait_for_decision(row.id, wait).await
+        {
+            return Ok(Created::Decided(Json(decided.into())));
+        }
+        let location = format!("/api/reservations/{}", row.id);
+        Ok(Created::Accepted(Json(row.into()), location))
+    }
+
+    /// Read a reservation
+    #[oai(path = "/reservations/:id", method = "get")]
+    async fn get(&self, key: ApiKey, id: Path<String>) -> Result<Json<Reservation>, ApiError> {
+        let id = reservation_id(&id)?;
+        Ok(Json(services::reservations::get(&self.pool, &key.0, id).await?.into()))
+    }
+
+    /// Confirm a hold
+    ///
+    /// The held tickets become sold. Idempotent: confirming again returns the reservation as it is.
+    /// A hold past its time is refused (409 `HOLD_EXPIRED`) and reads `expired`. Send `{}` when
+    /// there is no payment reference.
+    #[oai(path = "/reservations/:id/confirm", method = "post")]
+    async fn confirm(
+        &self,
+        key: ApiKey,
+        id: Path<String>,
+        body: Json<ConfirmReservation>,
+    ) -> Result<Json<Reservation>, ApiError> {
+        let id = reservation_id(&id)?;
+        let reference = body.0.payment_reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        Ok(Json(services::reservations::confirm(&self.pool, &key.0, id, reference).await?.into()))
+    }
+
+    /// Release a hold
+    ///
+    /// The held tickets go back on sale. Idempotent: releasing again returns the reservation as it
+    /// is. A confirmed reservation cannot be released (409 `ALREADY_CONFIRMED`).
+    #[oai(path = "/reservations/:id/release", method = "post")]
+    async fn release(&self, key: ApiKey, id: Path<String>) -> Result<Json<Reservation>, ApiError> {
+        let id = reservation_id(&id)?;
+        Ok(Json(services::reservations::release(&self.pool, &key.0, id).await?.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_takes_seconds_with_or_without_a_unit() {
+        assert_eq!(parse_wait("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_wait("2.5").unwrap(), Duration::from_millis(2500));
+        assert!(parse_wait("31").is_err());
+        assert!(parse_wait("-1").is_err());
+        assert!(parse_wait("soon").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! Runs a job's work with what apalis 1.0 does not do reliably itself: a timeout, panic capture,
+//! and retries with backoff that respect `max_attempts`.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use apalis::prelude::{AbortError, BoxDynError};
+use futures::FutureExt;
+use sqlx::PgPool;
+
+/// How long one run of a job may take before it counts as failed.
+pub const JOB_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth trying again later (database hiccup, receiver down...).
+    #[error(transparent)]
+    Transient(anyhow::Error),
+    /// Will never succeed: the job is killed, not retried.
+    #[error(transparent)]
+    Permanent(anyhow::Error),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Transient(e.into())
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        JobError::Transient(e)
+    }
+}
+
+/// Exponential: 1 s, 2 s, 4 s... capped at 5 minutes.
+pub fn backoff(attempt: usize) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(8).saturating_sub(1)).min(Duration::from_secs(300))
+}
+
+/// Runs `work`; on a transient failure, timeout or panic, moves the job's `run_at` forward by the
+/// backoff and returns the error (apalis marks it failed and fetches it again once due, until
+/// `max_attempts`); on a permanent failure, aborts it.
+pub async fn guard<F>(pool: &PgPool, job_id: &str, attempt: usize, what: &str, work: F) -> Result<(), BoxDynError>
+where
+    F: Future<Output = Result<(), JobError>>,
+{
+    let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work).catch_unwind()).await;
+    let error = match outcome {
+        Ok(Ok(Ok(()))) => return Ok(()),
+        Ok(Ok(Err(JobError::Permanent(e)))) => {
+            tracing::error!(job.id = job_id, job.kind = what, error = ?e, "job failed for good");
+            return Err(AbortError::new(e.to_string()).into());
+        }
+        Ok(Ok(Err(JobError::Transient(e)))) => e,
+        Ok(Err(panic)) => {
+            let message =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            anyhow::anyhow!("job panicked: {}", message.unwrap_or_default())
+        }
+        Err(_) => anyhow::anyhow!("job timed out after {JOB_TIMEOUT:?}"),
+    };
+    let delay = backoff(attempt);
+    tracing::warn!(job.id = job_id, job.kind = what, attempt, retry_in = ?delay, error = %error, "job failed, will retry");
+    let moved = sqlx::query("update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1")
+        .bind(job_id)
+        .bind(delay.as_secs_f64())
+        .execute(pool)
+        .await;
+    if let Err(e) = moved {
+        tracing::warn!(job.id = job_id, error = %e, "could not schedule the retry");
+    }
+    Err(error.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(30), Duration::from_secs(128));
+    }
+}

@@ -1,0 +1,26 @@
+//! Job handlers: decode, call one service, report through [`super::guard`].
+
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use sqlx::PgPool;
+
+use super::{AllocateItem, ExpireHolds, guard};
+use crate::services;
+
+pub async fn allocate(job: AllocateItem, pool: Data<PgPool>, id: TaskId, attempt: Attempt) -> Result<(), BoxDynError> {
+    guard(&pool, &id.to_string(), attempt.current(), "allocate", async {
+        let outcome = services::allocation::allocate_item(&pool, &job.offer_id, &job.representation_id).await?;
+        if outcome != Default::default() {
+            tracing::debug!(offer.id = %job.offer_id, representation.id = %job.representation_id, ?outcome, "allocated");
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub async fn expire(job: ExpireHolds, pool: Data<PgPool>, id: TaskId, attempt: Attempt) -> Result<(), BoxDynError> {
+    guard(&pool, &id.to_string(), attempt.current(), "expire", async {
+        services::expiry::expire_when_due(&pool, &job.offer_id, &job.representation_id, job.due_at).await?;
+        Ok(())
+    })
+    .await
+}

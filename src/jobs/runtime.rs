@@ -1,0 +1,78 @@
+//! Wiring apalis workers: which queue, how they poll, how many at once, how they stop.
+
+use std::time::Duration;
+
+use apalis::prelude::BackendExt;
+use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis_postgres::{Config, PostgresStorage};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{AllocateItem, EXPIRATIONS, ExpireHolds, RESERVATIONS, handlers};
+
+/// Unique per process, so a restart never reuses the name of a worker whose jobs are still
+/// marked running (apalis would leave them so forever).
+pub fn worker_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let suffix: u32 = rand::random();
+    format!("{role}-{}-{}-{suffix:08x}", host.trim(), std::process::id())
+}
+
+/// A dead worker's jobs go back to the queue after 5 s x 6 = 30 s, not apalis's default 5 minutes.
+fn config(queue: &str, batch_size: usize) -> Config {
+    Config::default()
+        .queue(queue)
+        .batch_size(batch_size)
+        .heartbeat_interval(Duration::from_secs(5))
+        .missed_heartbeats(6)
+}
+
+/// Which workers a process runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles {
+    /// Decide reservations, and end holds when their time comes.
+    pub reservations: bool,
+}
+
+/// Runs the workers of `roles` until `shutdown`, letting in-flight jobs finish.
+pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut monitor = Monitor::new().shutdown_timeout(Duration::from_secs(20)).should_restart(|ctx, error| {
+        tracing::warn!(worker = %ctx.name(), %error, "worker stopped on an error; restarting it");
+        true
+    });
+    if roles.reservations {
+        let p = pool.clone();
+        monitor = monitor.register(move |_| {
+            // new reservations notify at once; the interval catches retries and anything missed
+            let backend = PostgresStorage::<AllocateItem>::new(&p)
+                .with_config(config(RESERVATIONS, 20))
+                .with_pubsub()
+                .poll_with_interval(Duration::from_secs(1));
+            WorkerBuilder::new(worker_name("reservations"))
+                .backend(backend)
+                .data(p.clone())
+                .concurrency(4)
+                .build(handlers::allocate)
+        });
+        let p = pool.clone();
+        monitor = monitor.register(move |_| {
+            // expiry jobs are inserted already delayed: no notification reaches a worker when they
+            // come due, so only a short polling interval keeps the expiry lag small
+            let backend = PostgresStorage::<ExpireHolds>::new(&p)
+                .with_config(config(EXPIRATIONS, 50))
+                .poll_with_interval(Duration::from_millis(200));
+            WorkerBuilder::new(worker_name("expirations"))
+                .backend(backend)
+                .data(p.clone())
+                .concurrency(8)
+                .build(handlers::expire)
+        });
+    }
+    monitor
+        .run_with_signal(async move {
+            shutdown.cancelled().await;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The scheduler's periodic sweeps. Each is set-based, takes item locks with `skip locked`, and is
+//! harmless when two scheduler replicas run it at the same moment.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::{db, services};
+
+/// How often the sweeps run.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// A reservation pending longer than this lost its wake-up (a worker crashed...): wake its item.
+const STALE_PENDING_MS: i64 = 5_000;
+/// Finished jobs are kept this long for inspection, then deleted.
+const KEEP_FINISHED_JOBS_HOURS: i32 = 24;
+
+/// Runs every sweep each tick until `shutdown`.
+pub async fn run(pool: PgPool, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        ticks += 1;
+        if let Err(e) = services::expiry::sweep(&pool).await {
+            tracing::warn!(error = ?e, "expiry sweep failed");
+        }
+        if let Err(e) = wake_stale_pending(&pool).await {
+            tracing::warn!(error = ?e, "pending sweep failed");
+        }
+        if ticks % 600 == 1
+            && let Err(e) = prune_finished_jobs(&pool).await
+        {
+            tracing::warn!(error = ?e, "pruning finished jobs failed");
+        }
+    }
+}
+
+/// Enqueues an allocation for items whose reservations wait too long: a lost wake-up costs
+/// seconds, not a stuck buyer.
+pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let items = db::reservations::items_with_stale_pending(&mut tx, STALE_PENDING_MS).await?;
+    for (offer_id, representation_id) in &items {
+        super::enqueue_allocation(&mut tx, offer_id, representation_id).await?;
+    }
+    tx.commit().await?;
+    if !items.is_empty() {
+        tracing::warn!(items = items.len(), "woke items with stale pending reservations");
+    }
+    Ok(items.len())
+}
+
+/// apalis never deletes finished jobs nor dead workers' rows. Jobs first: `jobs.lock_by`
+/// references `workers.id`.
+pub async fn prune_finished_jobs(pool: &PgPool) -> anyhow::Result<u64> {
+    let jobs = sqlx::query(
+        "delete from apalis.jobs where status in ('Done', 'Killed')
+         and coalesce(done_at, run_at) < now() - make_interval(hours => $1)",
+    )
+    .bind(KEEP_FINISHED_JOBS_HOURS)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "delete from apalis.workers w where last_seen < now() - interval '1 hour'
+         and not exists (select 1 from apalis.jobs j where j.lock_by = w.id)",
+    )
+    .execute(pool)
+    .await?;
+    Ok(jobs)
+}

@@ -1,0 +1,136 @@
+//! The API's way into the reservation queue, built for an on-sale.
+//!
+//! One transaction per request would spend a commit (and a job insert through apalis's NOTIFY
+//! trigger) per buyer. Instead, requests are handed to a batcher: it stores every request waiting
+//! at that moment in one multi-row insert, enqueues one allocation job per item touched, commits,
+//! and answers each caller. Batches are written one after another, so within this process arrival
+//! order (`seq`) is commit order, which keeps allocation FIFO.
+//!
+//! It also answers callers who wait for a decision (`?wait=`): one query per tick for all of them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{Error, Result};
+use crate::db::reservations::{NewReservation, ReservationRow};
+use crate::{db, jobs};
+
+/// Requests stored per transaction at most.
+const MAX_BATCH: usize = 1000;
+/// How often waiting callers are checked for a decision.
+const WAIT_TICK: Duration = Duration::from_millis(20);
+
+type Reply = oneshot::Sender<Result<ReservationRow>>;
+
+/// Handle to the batcher and the decision watcher. Cheap to clone.
+#[derive(Clone)]
+pub struct Intake {
+    submissions: mpsc::Sender<(NewReservation, Reply)>,
+    waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<ReservationRow>>>>>,
+}
+
+impl Intake {
+    /// Starts the batcher and the watcher on the current runtime.
+    pub fn start(pool: PgPool) -> Intake {
+        let (submissions, rx) = mpsc::channel(MAX_BATCH * 4);
+        let intake = Intake { submissions, waiters: Default::default() };
+        tokio::spawn(run_batcher(pool.clone(), rx));
+        tokio::spawn(run_watcher(pool, intake.waiters.clone()));
+        intake
+    }
+
+    /// Stores the reservation as pending (with its allocation job) and returns it.
+    pub async fn submit(&self, reservation: NewReservation) -> Result<ReservationRow> {
+        let (reply, answer) = oneshot::channel();
+        self.submissions
+            .send((reservation, reply))
+            .await
+            .map_err(|_| anyhow::anyhow!("the reservation batcher stopped"))?;
+        answer.await.map_err(|_| anyhow::anyhow!("the reservation batcher dropped a request"))?
+    }
+
+    /// Waits up to `timeout` for the reservation to be decided; `None` if it still is not.
+    pub async fn wait_for_decision(&self, id: Uuid, timeout: Duration) -> Option<ReservationRow> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().await.entry(id).or_default().push(tx);
+        let decided = tokio::time::timeout(timeout, rx).await.ok().and_then(Result::ok);
+        if decided.is_none() {
+            let mut waiters = self.waiters.lock().await;
+            if let Some(list) = waiters.get_mut(&id) {
+                list.retain(|w| !w.is_closed());
+                if list.is_empty() {
+                    waiters.remove(&id);
+                }
+            }
+        }
+        decided
+    }
+}
+
+async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<(NewReservation, Reply)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // recv_many waits for at least one, then takes whatever else is already queued
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (reservations, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        match store(&pool, &reservations).await {
+            Ok(rows) => {
+                for (row, reply) in rows.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(row));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, batch = reservations.len(), "storing a batch of reservations failed");
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("storing the reservation failed"))));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction: the reservations, and one allocation job per item they touch.
+async fn store(pool: &PgPool, reservations: &[NewReservation]) -> anyhow::Result<Vec<ReservationRow>> {
+    let mut tx = pool.begin().await?;
+    let rows = db::reservations::insert_many(&mut tx, reservations).await?;
+    let items: BTreeSet<(&str, &str)> =
+        reservations.iter().map(|r| (r.offer_id.as_str(), r.representation_id.as_str())).collect();
+    for (offer_id, representation_id) in items {
+        jobs::enqueue_allocation(&mut tx, offer_id, representation_id).await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn run_watcher(
+    pool: PgPool,
+    waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<ReservationRow>>>>>,
+) {
+    let mut tick = tokio::time::interval(WAIT_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ids: Vec<Uuid> = waiters.lock().await.keys().copied().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let decided = match pool.acquire().await {
+            Ok(mut conn) => db::reservations::find_decided(&mut conn, &ids).await,
+            Err(e) => Err(e),
+        };
+        match decided {
+            Ok(rows) => {
+                let mut waiters = waiters.lock().await;
+                for row in rows {
+                    for w in waiters.remove(&row.id).unwrap_or_default() {
+                        let _ = w.send(row.clone());
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "checking reservations for decisions failed"),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Reservations from the buyer's side: ask, read, confirm, release.
+
+use sqlx::{PgConnection, PgPool};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::auth::require_buyer_agent;
+use super::intake::Intake;
+use super::{Error, Result};
+use crate::db::{self, reservations::NewReservation, reservations::ReservationRow};
+use crate::domain::{Principal, ReservationRequest, ReservationStatus, ValidReservation, ValidationErrors};
+
+/// What the catalog says about a reservation's item, read in one round trip.
+#[derive(Debug, sqlx::FromRow)]
+struct ItemFacts {
+    user_exists: bool,
+    offer_event: Option<String>,
+    rep_event: Option<String>,
+    max_quantity_per_order: Option<i32>,
+    rep_over: Option<bool>,
+    sales_open: Option<bool>,
+    event_hold_minutes: Option<i32>,
+    seated: Option<bool>,
+}
+
+async fn item_facts(conn: &mut PgConnection, r: &ValidReservation) -> sqlx::Result<ItemFacts> {
+    sqlx::query_as(
+        "select exists (select 1 from users where id = $3) as user_exists,
+                o.event_id as offer_event, rp.event_id as rep_event, o.max_quantity_per_order,
+                rp.ends_at <= now() as rep_over, e.sales_open, e.hold_minutes as event_hold_minutes, i.seated
+         from (select 1) as one
+         left join offers o on o.id = $1
+         left join representations rp on rp.id = $2
+         left join events e on e.id = o.event_id
+         left join inventory i on i.offer_id = $1 and i.representation_id = $2",
+    )
+    .bind(&r.offer_id)
+    .bind(&r.representation_id)
+    .bind(&r.user_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Checks the request against the catalog, in the order a client can act on; returns the hold time.
+async fn check_against_catalog(conn: &mut PgConnection, r: &ValidReservation) -> Result<i32> {
+    let f = item_facts(conn, r).await?;
+    if !f.user_exists {
+        return Err(Error::not_found("user", &r.user_id));
+    }
+    let Some(offer_event) = f.offer_event else { return Err(Error::not_found("offer", &r.offer_id)) };
+    let Some(rep_event) = f.rep_event else { return Err(Error::not_found("representation", &r.representation_id)) };
+    if offer_event != rep_event {
+        return Err(Error::bad_request(
+            "INVALID_REFERENCE",
+            "the offer and the representation belong to different events",
+        ));
+    }
+    let Some(seated) = f.seated else {
+        return Err(Error::conflict("NOT_ON_SALE", "no stock is set for this offer and representation"));
+    };
+    if f.sales_open != Some(true) {
+        return Err(Error::conflict("SALES_CLOSED", "sales are closed for this event"));
+    }
+    if f.rep_over == Some(true) {
+        return Err(Error::conflict("REPRESENTATION_OVER", "this representation is over"));
+    }
+    let max = f.max_quantity_per_order.unwrap_or(1);
+    if r.quantity > max {
+        return Err(ValidationErrors::single(
+            &["body", "quantity"],
+            format!("at most {max} tickets per order for this offer"),
+        )
+        .into());
+    }
+    match (&r.seat_labels, seated) {
+        (None, true) => Err(ValidationErrors::single(&["body", "seats"], "this offer is seated: choose seats").into()),
+        (Some(_), false) => {
+            Err(ValidationErrors::single(&["body", "seats"], "this offer is general admission: give a quantity").into())
+        }
+        (Some(labels), true) => {
+            let known = db::seats::existing_labels_of_offer(conn, &r.representation_id, &r.offer_id, labels).await?;
+            let unknown: Vec<&str> = labels.iter().filter(|l| !known.contains(l)).map(String::as_str).collect();
+            if unknown.is_empty() {
+                Ok(f.event_hold_minutes.unwrap_or(10))
+            } else {
+                let msg = format!("no such seats for this offer in this representation: {}", unknown.join(", "));
+                Err(ValidationErrors::single(&["body", "seats"], msg).into())
+            }
+        }
+        (None, false) => Ok(f.event_hold_minutes.unwrap_or(10)),
+    }
+}
+
+/// Validates a request and queues it as `pending`; its allocation job is enqueued in the same
+/// transaction (by the intake's batch).
+#[instrument(skip_all, fields(offer.id = %request.offer_id, representation.id = %request.representation_id))]
+pub async fn create(
+    pool: &PgPool,
+    intake: &Intake,
+    who: &Principal,
+    request: ReservationRequest,
+    request_id: Option<String>,
+) -> Result<ReservationRow> {
+    require_buyer_agent(who)?;
+    let valid = request.validated()?;
+    let event_hold = {
+        let mut conn = pool.acquire().await?;
+        check_against_catalog(&mut conn, &valid).await?
+    };
+    let new = NewReservation {
+        id: Uuid::new_v4(),
+        hold_minutes: valid.hold_minutes.unwrap_or(event_hold),
+        user_id: valid.user_id,
+        offer_id: valid.offer_id,
+        representation_id: valid.representation_id,
+        quantity: valid.quantity,
+        seat_labels: valid.seat_labels,
+        api_key_id: who.key_id,
+        request_id,
+    };
+    intake.submit(new).await
+}
+
+pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
+    require_buyer_agent(who)?;
+    let mut conn = pool.acquire().await?;
+    db::reservations::find(&mut conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))
+}
+
+fn status_of(r: &ReservationRow) -> ReservationStatus {
+    ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Pending)
+}
+
+/// Loads the reservation and locks its item: confirm, release and the workers all take the item's
+/// lock first, so exactly one of a confirm and a concurrent expiry wins.
+async fn locked(conn: &mut PgConnection, id: Uuid) -> Result<ReservationRow> {
+    let r = db::reservations::find(conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
+    db::inventory::lock(conn, &r.offer_id, &r.representation_id).await?;
+    Ok(r)
+}
+
+/// Confirms a live hold: its units become sold. Idempotent: a confirmed reservation is returned as it is.
+#[instrument(skip_all, fields(reservation.id = %id))]
+pub async fn confirm(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    payment_reference: Option<&str>,
+) -> Result<ReservationRow> {
+    require_buyer_agent(who)?;
+    let mut tx = pool.begin().await?;
+    let r = locked(&mut tx, id).await?;
+    if let Some(done) = db::reservations::confirm_held(&mut tx, id, payment_reference).await? {
+        db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, true).await?;
+        tx.commit().await?;
+        return Ok(done);
+    }
+    let current =
+        db::reservations::find(&mut tx, id).await?.ok_or_else(|| anyhow::anyhow!("reservation {id} vanished"))?;
+    match status_of(&current) {
+        ReservationStatus::Confirmed | ReservationStatus::Fulfilled => Ok(current),
+        ReservationStatus::Expired => {
+            // the stock comes back now rather than when the job runs
+            db::reservations::expire_due_holds(&mut tx, &r.offer_id, &r.representation_id).await?;
+            tx.commit().await?;
+            Err(Error::conflict("HOLD_EXPIRED", "the hold has expired; the tickets went back on sale"))
+        }
+        ReservationStatus::Pending => {
+            Err(Error::conflict("NOT_DECIDED", "the reservation is still pending: wait for its decision"))
+        }
+        ReservationStatus::Rejected => Err(Error::conflict("RESERVATION_REJECTED", "the reservation was rejected")),
+        ReservationStatus::Released => Err(Error::conflict("RESERVATION_RELEASED", "the reservation was released")),
+        ReservationStatus::Held => Err(anyhow::anyhow!("reservation {id} is held but could not be confirmed").into()),
+    }
+}
+
+/// Releases a live hold: its units are available again. Idempotent: an ended hold is returned as it is.
+#[instrument(skip_all, fields(reservation.id = %id))]
+pub async fn release(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
+    require_buyer_agent(who)?;
+    let mut tx = pool.begin().await?;
+    let r = locked(&mut tx, id).await?;
+    if let Some(done) = db::reservations::release_held(&mut tx, id).await? {
+        db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, false).await?;
+        tx.commit().await?;
+        return Ok(done);
+    }
+    let current =
+        db::reservations::find(&mut tx, id).await?.ok_or_else(|| anyhow::anyhow!("reservation {id} vanished"))?;
+    match status_of(&current) {
+        ReservationStatus::Released | ReservationStatus::Rejected => Ok(current),
+        ReservationStatus::Expired => {
+            db::reservations::expire_due_holds(&mut tx, &r.offer_id, &r.representation_id).await?;
+            tx.commit().await?;
+            Ok(current)
+        }
+        ReservationStatus::Confirmed | ReservationStatus::Fulfilled => {
+            Err(Error::conflict("ALREADY_CONFIRMED", "a confirmed reservation cannot be released"))
+        }
+        ReservationStatus::Pending => {
+            Err(Error::conflict("NOT_DECIDED", "the reservation is still pending: wait for its decision"))
+        }
+        ReservationStatus::Held => Err(anyhow::anyhow!("reservation {id} is held but could not be released").into()),
+    }
+}
