@@ -28,7 +28,7 @@ pub async fn wait_until_decided(pool: &PgPool, item: &Item, timeout: Duration) -
             break;
         }
         if last_progress.elapsed() >= Duration::from_secs(5) {
-            eprintln!("bench: {pending} reservations still pending after {:.0} s", started.elapsed().as_secs_f64());
+            note!("{pending} reservations still pending after {:.0} s", started.elapsed().as_secs_f64());
             last_progress = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -133,7 +133,8 @@ pub async fn books(pool: &PgPool, item: &Item) -> anyhow::Result<Books> {
 /// the earliest rejection per quantity (at most 100 rows) so it stays linear in the item's size.
 pub async fn fifo_violations(pool: &PgPool, item: &Item) -> anyhow::Result<i64> {
     // granted: every status a reservation reaches once it was given its tickets at its turn
-    let sql = "with first_rejected as ( \
+    // `materialized`: inlined, the CTE would be re-aggregated for every granted row (quadratic)
+    let sql = "with first_rejected as materialized ( \
              select quantity, min(seq) as seq from reservations \
              where offer_id = $1 and representation_id = $2 and status = 'rejected' group by quantity) \
          select count(*) from reservations h \

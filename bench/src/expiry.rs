@@ -35,7 +35,7 @@ pub async fn run(env: &mut Environment, args: &ExpiryArgs) -> anyhow::Result<Rep
 
     let due_in = seconds_until_last_due(env, &item).await?;
     let limit = Duration::from_secs_f64(due_in.max(0.0)) + Duration::from_secs(args.expiry_timeout);
-    eprintln!("bench: waiting for the holds to expire (last one due in {due_in:.0} s, at most {} s)", limit.as_secs());
+    note!("waiting for the holds to expire (last one due in {due_in:.0} s, at most {} s)", limit.as_secs());
     wait_until_ended(env, &item, limit).await?;
 
     let mut report = Report::new("expiry");
@@ -116,7 +116,7 @@ async fn wait_until_ended(env: &Environment, item: &Item, limit: Duration) -> an
             return Ok(());
         }
         if last_progress.elapsed() >= Duration::from_secs(10) {
-            eprintln!("bench: {open} holds still open after {:.0} s", started.elapsed().as_secs_f64());
+            note!("{open} holds still open after {:.0} s", started.elapsed().as_secs_f64());
             last_progress = Instant::now();
         }
         tokio::time::sleep(POLL).await;

@@ -63,7 +63,7 @@ pub async fn run(env: &Environment, plan: &Plan<'_>) -> anyhow::Result<Outcome> 
         requests: plan.requests,
         next: AtomicU32::new(0),
     });
-    eprintln!("bench: sending {} reservation requests over {connections} connections", plan.requests);
+    note!("sending {} reservation requests over {connections} connections", plan.requests);
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(connection(Arc::clone(&shared)))).collect();
     let mut outcome = Outcome {
@@ -87,7 +87,7 @@ pub async fn run(env: &Environment, plan: &Plan<'_>) -> anyhow::Result<Outcome> 
         outcome.latency_us.add(&part.latency_us)?;
     }
     outcome.wall = started.elapsed();
-    eprintln!("bench: load done in {:.1} s", outcome.wall.as_secs_f64());
+    note!("load done in {:.1} s", outcome.wall.as_secs_f64());
     Ok(outcome)
 }
 
@@ -186,7 +186,7 @@ impl Outcome {
         }
         let server_errors: u64 = self.statuses.iter().filter(|(s, _)| **s >= 500).map(|(_, n)| n).sum();
         if server_errors > 0 || self.transport_errors > 0 {
-            eprintln!("bench: WARNING: {server_errors} server errors and {} transport errors", self.transport_errors);
+            note!("WARNING: {server_errors} server errors and {} transport errors", self.transport_errors);
         }
         report.float("load_seconds", secs, 2);
         report.float("requests_per_sec", self.sent as f64 / secs, 1);

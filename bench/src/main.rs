@@ -11,6 +11,14 @@
 //! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
 //! 1 when one did not, 2 when the run itself failed.
 
+/// A progress line on stderr, stamped with the seconds since the bench started, so a slow phase
+/// shows where the time went. stdout is kept for the report.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!("bench [{:6.1}s]: {}", $crate::started().elapsed().as_secs_f64(), format_args!($($arg)*))
+    };
+}
+
 mod catalog;
 mod checks;
 mod cli;
@@ -23,13 +31,22 @@ mod setup;
 mod system;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Scenario};
 use crate::report::Report;
 
+/// When the bench started, for [`note!`].
+fn started() -> Instant {
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
+}
+
 fn main() -> ExitCode {
+    started();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -69,10 +86,11 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         outcome = run_scenario(&cli, &mut env) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
+    note!("stopping the system");
     let teardown = env.teardown().await;
     let mut report = outcome?;
-    for (name, kib) in teardown? {
-        report.mib(&format!("peak_rss_{name}_mib"), kib);
+    for (name, kib) in teardown {
+        report.mib(&format!("peak_rss_{}_mib", name.replace('-', "_")), kib);
     }
     report.mib("peak_rss_bench_mib", system::peak_rss_kib(None));
     if let Scenario::Onsale(args) = &cli.scenario

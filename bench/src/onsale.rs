@@ -23,9 +23,10 @@ pub async fn run(env: &mut Environment, args: &OnsaleArgs) -> anyhow::Result<Rep
         hold_minutes: None,
     };
     let load = load::run(env, &plan).await?;
-    eprintln!("bench: waiting for every reservation to be decided (at most {} s)", common.timeout);
+    note!("waiting for every reservation to be decided (at most {} s)", common.timeout);
     let undecided = checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;
 
+    note!("reading the figures");
     let mut report = Report::new("onsale");
     report.int("buyers", args.buyers);
     report.int("tickets", args.tickets);

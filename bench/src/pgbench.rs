@@ -24,13 +24,14 @@ const THREADS: &str = "2";
 pub async fn compare(common: &Common, seconds: u32, report: &mut Report) {
     match tps(common, seconds).await {
         Ok(tps) => {
+            note!("pgbench: {tps:.1} tps");
             report.float("pgbench_tps", tps, 1);
             if let Some(decided) = report.number("decided_per_sec") {
                 report.float("decided_per_sec_over_pgbench_tps", decided / tps, 3);
             }
         }
         Err(e) => {
-            eprintln!("bench: pgbench failed: {e:#} (--skip-pgbench to leave it out)");
+            note!("pgbench failed: {e:#} (--skip-pgbench to leave it out)");
             report.text("pgbench_error", format!("{e:#}"));
         }
     }
@@ -46,9 +47,9 @@ async fn tps(common: &Common, seconds: u32) -> anyhow::Result<f64> {
     setup::create_database(&admin, SCRATCH_DATABASE).await?;
     // libpq tools take a connection URI where they take a database name
     let result = async {
-        eprintln!("bench: pgbench -i -s {SCALE}");
+        note!("pgbench -i -s {SCALE}");
         run(&pgbench, &["-i", "-s", SCALE, "-q", scratch.as_str()], Duration::from_secs(300)).await?;
-        eprintln!("bench: pgbench -c {CLIENTS} -j {THREADS} -T {seconds}");
+        note!("pgbench -c {CLIENTS} -j {THREADS} -T {seconds}");
         let t = seconds.to_string();
         let limit = Duration::from_secs(u64::from(seconds) + 120);
         let out = run(&pgbench, &["-c", CLIENTS, "-j", THREADS, "-T", &t, scratch.as_str()], limit).await?;

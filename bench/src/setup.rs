@@ -49,7 +49,7 @@ impl Environment {
             }
             Err(e) => {
                 // a half-started system is stopped and its database dropped before reporting why
-                let _ = resources.teardown().await;
+                resources.teardown().await;
                 Err(e)
             }
         }
@@ -60,26 +60,35 @@ impl Environment {
         self.resources.system.check_alive()
     }
 
-    /// Stops the processes (reading their peak RSS first) and drops the bench database.
-    pub async fn teardown(&mut self) -> anyhow::Result<Vec<(String, Option<u64>)>> {
+    /// Stops the processes (reading their peak RSS first) and drops the bench database. Returns
+    /// (name, peak RSS in KiB) per process. Cannot fail: a database left behind is said on stderr,
+    /// and must not cost the figures already measured.
+    pub async fn teardown(&mut self) -> Vec<(String, Option<u64>)> {
         self.pool.close().await;
         self.resources.teardown().await
     }
 }
 
 impl Resources {
-    async fn teardown(&mut self) -> anyhow::Result<Vec<(String, Option<u64>)>> {
+    async fn teardown(&mut self) -> Vec<(String, Option<u64>)> {
         let peaks = self.system.stop().await;
         if let Some((admin_url, name)) = self.created_database.take() {
             if self.keep {
-                eprintln!("bench: kept database {name}");
+                note!("kept database {name}");
             } else {
-                let admin = connect(&admin_url, 1).await?;
-                drop_database(&admin, name).await?;
-                admin.close().await;
+                let dropped = async {
+                    let admin = connect(&admin_url, 1).await?;
+                    drop_database(&admin, name).await?;
+                    admin.close().await;
+                    anyhow::Ok(())
+                };
+                match dropped.await {
+                    Ok(()) => note!("dropped database {name}"),
+                    Err(e) => note!("could not drop database {name}: {e:#}"),
+                }
             }
         }
-        Ok(peaks)
+        peaks
     }
 }
 
@@ -108,7 +117,7 @@ async fn start(common: &Common, resources: &mut Resources) -> anyhow::Result<Sta
             let mut url = admin_url;
             url.set_path(BENCH_DATABASE);
             let url = url.to_string();
-            eprintln!("bench: migrating {BENCH_DATABASE}");
+            note!("migrating {BENCH_DATABASE}");
             system::run_once(&boxoffice, &["migrate"], &url).await?;
             (start_system(common, &bins, &url, &mut resources.system)?, url)
         }
@@ -126,7 +135,7 @@ fn start_system(common: &Common, bins: &Binaries, database_url: &str, system: &m
     // case the API exits and the ping wait reports it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let bind = format!("127.0.0.1:{port}");
-    eprintln!("bench: starting the API on {bind}, {} worker(s), {} scheduler(s)", common.workers, common.schedulers);
+    note!("starting the API on {bind}, {} worker(s), {} scheduler(s)", common.workers, common.schedulers);
     system.spawn("serve", &bins.path("boxoffice")?, &["serve"], database_url, &[("BIND_ADDR", &bind)])?;
     // located only when needed, so `--workers 0` runs without the worker binary
     let worker = if common.workers > 0 { Some(bins.path("reservation-worker")?) } else { None };

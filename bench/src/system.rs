@@ -128,11 +128,11 @@ impl System {
             match tokio::time::timeout_at(deadline, p.child.wait()).await {
                 // death by the SIGTERM just sent (before its handler was installed) is no news
                 Ok(Ok(status)) if status.code().is_some_and(|c| c != 0) => {
-                    eprintln!("bench: {} exited with {status}", p.name)
+                    note!("{} exited with {status}", p.name)
                 }
                 Ok(_) => {}
                 Err(_) => {
-                    eprintln!("bench: {} ignored SIGTERM for {GRACE:?}; killing it", p.name);
+                    note!("{} ignored SIGTERM for {GRACE:?}; killing it", p.name);
                     let _ = p.child.kill().await;
                 }
             }
