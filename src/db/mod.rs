@@ -5,6 +5,7 @@ pub mod allocation;
 pub mod api_keys;
 pub mod availability;
 pub mod events;
+pub mod idempotency;
 pub mod inventory;
 pub mod offers;
 pub mod representations;

@@ -146,6 +146,27 @@ impl Described {
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Internal server error")
     }
+
+    /// A request header that cannot be used as it is.
+    pub fn invalid_header(name: &str, reason: &str) -> Self {
+        Self::one_problem("header", name, reason)
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for another request: use a new key for a new request",
+        )
+    }
+
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_IN_PROGRESS",
+            "a request with this Idempotency-Key is still being served: retry later",
+        )
+    }
 }
 
 /// Describes any error poem or our handlers produced. Internal causes are logged here, once.

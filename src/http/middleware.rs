@@ -1,14 +1,17 @@
-//! What every request goes through: a request id, a size limit on the body, the error envelope,
-//! panic capture, and one log line per request.
+//! What every request goes through: a request id, a size limit on the body, idempotency keys on
+//! POSTs, the error envelope, panic capture, and one log line per request.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
+use sqlx::PgPool;
 use tracing::Instrument;
 
 use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
+use super::idempotency::{self, Begin};
 
 /// The id of the request being served, for handlers and logs.
 #[derive(Debug, Clone)]
@@ -30,36 +33,76 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-pub async fn around<E: Endpoint>(next: E, mut req: Request, body_limit: usize) -> poem::Result<Response> {
-    let id = request_id(&req);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request.id = %id, http.method = %method, http.path = %path);
+/// What an error envelope says about the request it answers.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl RequestInfo {
+    /// The one way an error becomes a response.
+    pub fn envelope(&self, d: Described) -> Response {
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                status: d.status,
+                code: d.code.as_u16(),
+                message: d.message,
+                details: d.details,
+                request_id: self.id.clone(),
+                method: self.method.clone(),
+                path: self.path.clone(),
+                timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            },
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        Response::builder().status(d.code).content_type("application/json").body(json)
+    }
+}
+
+/// `pool` is where idempotency keys are kept; without one, `Idempotency-Key` is ignored.
+pub async fn around<E: Endpoint + 'static>(
+    next: Arc<E>,
+    mut req: Request,
+    body_limit: usize,
+    pool: Option<PgPool>,
+) -> poem::Result<Response> {
+    let info =
+        RequestInfo { id: request_id(&req), method: req.method().to_string(), path: req.uri().path().to_string() };
+    req.extensions_mut().insert(RequestId(info.id.clone()));
+    let span =
+        tracing::info_span!("request", request.id = %info.id, http.method = %info.method, http.path = %info.path);
     let started = Instant::now();
 
-    let outcome = async {
+    let mut resp = async {
         // Buffering here gives one limit for every route, chunked bodies included.
-        let body = req.take_body().into_bytes_limit(body_limit).await;
-        match body {
-            Ok(bytes) => {
-                req.set_body(bytes);
-                next.call(req).await.map(IntoResponse::into_response)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let body = match req.take_body().into_bytes_limit(body_limit).await {
+            Ok(body) => body,
+            Err(e) => return info.envelope(describe(&e.into())),
+        };
+        let claim = match idempotency::begin(pool.as_ref(), &req, &body, &info).await {
+            Begin::Serve(claim) => claim,
+            Begin::Answered(resp) => return resp,
+        };
+        req.set_body(body);
+        let Some(claim) = claim else { return serve(&*next, req, &info).await };
+        // Spawned, so that a caller hanging up cannot cancel the request between its effects and
+        // the stored answer (its retry would find the key in progress, then run it again).
+        let task_info = info.clone();
+        let task = async move {
+            let resp = serve(&*next, req, &task_info).await;
+            claim.finish(resp, &task_info).await
+        };
+        tokio::spawn(task.in_current_span()).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "request task failed");
+            info.envelope(Described::internal())
+        })
     }
     .instrument(span.clone())
     .await;
 
-    let mut resp = match outcome {
-        Ok(resp) if resp.extensions().get::<Panicked>().is_some() => {
-            envelope(Described::internal(), &id, &method, &path)
-        }
-        Ok(resp) => resp,
-        Err(err) => span.in_scope(|| envelope(describe(&err), &id, &method, &path)),
-    };
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    if let Ok(v) = HeaderValue::from_str(&info.id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     span.in_scope(|| {
@@ -72,21 +115,13 @@ pub async fn around<E: Endpoint>(next: E, mut req: Request, body_limit: usize) -
     Ok(resp)
 }
 
-fn envelope(d: Described, request_id: &str, method: &str, path: &str) -> Response {
-    let body = ErrorEnvelope {
-        error: ErrorBody {
-            status: d.status,
-            code: d.code.as_u16(),
-            message: d.message,
-            details: d.details,
-            request_id: request_id.to_string(),
-            method: method.to_string(),
-            path: path.to_string(),
-            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        },
-    };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
-    Response::builder().status(d.code).content_type("application/json").body(json)
+/// The route's answer, with errors and panics in the envelope.
+async fn serve<E: Endpoint>(next: &E, req: Request, info: &RequestInfo) -> Response {
+    match next.call(req).await.map(IntoResponse::into_response) {
+        Ok(resp) if resp.extensions().get::<Panicked>().is_some() => info.envelope(Described::internal()),
+        Ok(resp) => resp,
+        Err(err) => info.envelope(describe(&err)),
+    }
 }
 
 /// Turns a panic into a marked 500; `around` writes the envelope. The cause is logged, never sent.

@@ -5,6 +5,7 @@ mod availability;
 mod catalog;
 pub mod error;
 mod events;
+mod idempotency;
 pub mod middleware;
 mod ops;
 mod reservations;
@@ -54,7 +55,15 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         reservations::ReservationsApi { pool: pool.clone(), intake },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
-        .description("A ticketing backend for high-demand on-sales.")
+        .description(
+            "A ticketing backend for high-demand on-sales.\n\n\
+             Every POST accepts an `Idempotency-Key` header (at most 255 characters), scoped to the \
+             API key and kept 24 hours: a retry with the same key and request gets the first answer \
+             again, with `Idempotent-Replayed: true`; the same key with another request is a 422 \
+             `IDEMPOTENCY_KEY_REUSED`; a retry while the first is still being served is a 409 \
+             `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`. Answers 401, 429 and 5xx are not \
+             kept, so their retries run again.",
+        )
         .server("/api")
 }
 
@@ -63,16 +72,17 @@ pub fn app(pool: PgPool, body_limit: usize) -> impl Endpoint {
     let api = api_service(&pool, Intake::start(pool.clone()));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let routes = Route::new().nest("/api", api).at("/openapi.json", spec).nest("/docs", docs).data(pool);
-    with_middleware(routes, body_limit)
+    let routes = Route::new().nest("/api", api).at("/openapi.json", spec).nest("/docs", docs).data(pool.clone());
+    with_middleware(routes, body_limit, Some(pool))
 }
 
-/// What every route goes through: panics caught, then request ids, the body limit, the error
-/// envelope and the request log (see [`middleware::around`]).
-pub fn with_middleware(routes: impl Endpoint + 'static, body_limit: usize) -> impl Endpoint {
+/// What every route goes through: panics caught, then request ids, the body limit, idempotency
+/// keys (kept in `pool`; ignored without one), the error envelope and the request log (see
+/// [`middleware::around`]).
+pub fn with_middleware(routes: impl Endpoint + 'static, body_limit: usize, pool: Option<PgPool>) -> impl Endpoint {
     routes
         .with(CatchPanic::new().with_handler(middleware::on_panic))
-        .around(move |ep, req| middleware::around(ep, req, body_limit))
+        .around(move |ep, req| middleware::around(ep, req, body_limit, pool.clone()))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

@@ -1,4 +1,5 @@
-//! The scheduler's periodic sweeps. Each is set-based, takes item locks with `skip locked`, and is
+//! The scheduler's periodic sweeps (and, every ten minutes, pruning of finished jobs and of
+//! idempotency keys past their 24 hours). Each is set-based, takes item locks with `skip locked`, and is
 //! harmless when two scheduler replicas run it at the same moment.
 
 use std::time::Duration;
@@ -32,10 +33,13 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
         if let Err(e) = wake_stale_pending(&pool).await {
             tracing::warn!(error = ?e, "pending sweep failed");
         }
-        if ticks % 600 == 1
-            && let Err(e) = prune_finished_jobs(&pool).await
-        {
-            tracing::warn!(error = ?e, "pruning finished jobs failed");
+        if ticks % 600 == 1 {
+            if let Err(e) = prune_finished_jobs(&pool).await {
+                tracing::warn!(error = ?e, "pruning finished jobs failed");
+            }
+            if let Err(e) = db::idempotency::prune(&pool).await {
+                tracing::warn!(error = ?e, "pruning idempotency keys failed");
+            }
         }
     }
 }

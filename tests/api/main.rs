@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod events;
 mod expiry;
+mod idempotency;
 mod import;
 mod reservation_input;
 mod reservations;

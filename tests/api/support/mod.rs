@@ -62,6 +62,11 @@ impl TestApp {
         Self::key_for(&self.db, Role::Organizer, Some(organization)).await
     }
 
+    /// Another client key than `client`.
+    pub async fn another_client_key(&self) -> String {
+        Self::key_for(&self.db, Role::Client, None).await
+    }
+
     pub async fn finish(self) {
         self.db.drop_database().await;
     }

@@ -1,0 +1,191 @@
+//! `Idempotency-Key` on POSTs: a retry with the same key and request gets the first answer again
+//! instead of doing the thing twice.
+//!
+//! The first request claims the key (a row, in its own short transaction; the primary key decides
+//! between two racing requests, not a lock in this process), is served, and its answer, as sent,
+//! envelope included, is stored. Then a retry with the same request gets that answer replayed; a
+//! retry with another request is a 422 `IDEMPOTENCY_KEY_REUSED`; a retry while the first is still
+//! being served is a 409 `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`.
+//!
+//! Keys are scoped to the caller by the sha-256 of its `Authorization` header, so claiming needs
+//! no key lookup. Requests without one are not idempotent: every POST that changes state needs a
+//! key, so they are refused anyway, and one shared anonymous scope would let strangers be replayed
+//! each other's answers.
+//!
+//! Answers that ask for a retry (5xx, 429) or name no caller (401) are not kept: the claim is
+//! dropped, so the retry runs again. A claim whose process died before storing the answer stays in
+//! progress until [`db::idempotency::ABANDONED_AFTER`], then may be claimed again.
+
+use chrono::{DateTime, Utc};
+use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use poem::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use poem::{Request, Response};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::error::Described;
+use super::middleware::RequestInfo;
+use crate::db::{self, idempotency::StoredAnswer};
+
+const HEADER: &str = "Idempotency-Key";
+/// On a replayed answer, so the caller can tell it was not served again.
+const REPLAYED: &str = "idempotent-replayed";
+const MAX_KEY_LEN: usize = 255;
+
+/// What to do with a request once its `Idempotency-Key` has been looked at.
+pub enum Begin {
+    /// Serve it; with a claim, hand the answer to [`Claim::finish`].
+    Serve(Option<Claim>),
+    /// Answered without serving it: a replay, or a refusal in the envelope.
+    Answered(Response),
+}
+
+/// A key held by the request being served.
+pub struct Claim {
+    pool: PgPool,
+    scope: [u8; 32],
+    key: String,
+    /// Identifies this claim, so a request that outlived it (abandoned, taken over) cannot store
+    /// its answer over the next one's.
+    claimed_at: DateTime<Utc>,
+}
+
+/// Claims the key of a POST that has one, or answers it from an earlier claim.
+pub async fn begin(pool: Option<&PgPool>, req: &Request, body: &[u8], info: &RequestInfo) -> Begin {
+    let Some(pool) = pool.filter(|_| req.method() == Method::POST) else { return Begin::Serve(None) };
+    let Some(key) = req.headers().get(HEADER) else { return Begin::Serve(None) };
+    let key = match valid_key(key) {
+        Ok(key) => key.to_string(),
+        Err(reason) => return Begin::Answered(info.envelope(Described::invalid_header(HEADER, reason))),
+    };
+    let Some(authorization) = req.headers().get(AUTHORIZATION) else { return Begin::Serve(None) };
+    let scope: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
+    match claim_or_answer(pool, scope, key, &request_hash(req, body), info).await {
+        Ok(begin) => begin,
+        Err(e) => {
+            tracing::error!(error = %e, "an idempotency key could not be claimed");
+            Begin::Answered(info.envelope(Described::internal()))
+        }
+    }
+}
+
+fn valid_key(key: &HeaderValue) -> Result<&str, &'static str> {
+    match key.to_str() {
+        Ok("") => Err("must not be empty"),
+        Ok(key) if key.len() > MAX_KEY_LEN => Err("must be at most 255 characters"),
+        Ok(key) => Ok(key),
+        Err(_) => Err("must be visible ASCII"),
+    }
+}
+
+/// What makes two requests the same: method, path with query, and body.
+fn request_hash(req: &Request, body: &[u8]) -> [u8; 32] {
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    let mut hasher = Sha256::new();
+    // neither the method nor the target can contain a newline: the parts cannot run together
+    for part in [req.method().as_str().as_bytes(), b"\n", target.as_bytes(), b"\n", body] {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+async fn claim_or_answer(
+    pool: &PgPool,
+    scope: [u8; 32],
+    key: String,
+    request_hash: &[u8],
+    info: &RequestInfo,
+) -> sqlx::Result<Begin> {
+    let mut conn = pool.acquire().await?;
+    if let Some(claimed_at) = db::idempotency::claim(&mut conn, &scope, &key, request_hash).await? {
+        return Ok(Begin::Serve(Some(Claim { pool: pool.clone(), scope, key, claimed_at })));
+    }
+    let answer = match db::idempotency::find(&mut conn, &scope, &key).await? {
+        Some(row) if row.request_hash != request_hash => info.envelope(Described::idempotency_key_reused()),
+        Some(row) => match row.answer() {
+            Some(answer) => replay(answer, info),
+            None => in_progress(info),
+        },
+        // the claim was dropped (its answer was a 5xx) just now: a retry will run it
+        None => in_progress(info),
+    };
+    Ok(Begin::Answered(answer))
+}
+
+fn in_progress(info: &RequestInfo) -> Response {
+    let mut resp = info.envelope(Described::idempotency_key_in_progress());
+    resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+fn replay(answer: StoredAnswer, info: &RequestInfo) -> Response {
+    let Some(status) = u16::try_from(answer.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok()) else {
+        tracing::error!(status = answer.status_code, "a stored answer has an impossible status");
+        return info.envelope(Described::internal());
+    };
+    let mut resp = Response::builder().status(status).header(REPLAYED, "true").body(answer.body);
+    let headers = resp.headers_mut();
+    for (name, value) in [(CONTENT_TYPE, answer.content_type), (LOCATION, answer.location)] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    resp
+}
+
+/// Whether an answer is the one every retry should get.
+fn worth_keeping(status: StatusCode) -> bool {
+    !(status.is_server_error() || status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS)
+}
+
+impl Claim {
+    /// Stores the answer for retries (or drops the claim, see [`worth_keeping`]) and gives it back.
+    pub async fn finish(self, mut resp: Response, info: &RequestInfo) -> Response {
+        if !worth_keeping(resp.status()) {
+            self.release().await;
+            return resp;
+        }
+        let body = match resp.take_body().into_vec().await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "an answer could not be read to be kept");
+                self.release().await;
+                return info.envelope(Described::internal());
+            }
+        };
+        let answer = StoredAnswer {
+            status_code: i32::from(resp.status().as_u16()),
+            content_type: header(resp.headers(), CONTENT_TYPE),
+            body,
+            location: header(resp.headers(), LOCATION),
+        };
+        match self.store(&answer).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(idempotency.key = %self.key, "the claim was taken over before its answer"),
+            // the caller still gets its answer; a retry finds the key in progress until abandoned
+            Err(e) => tracing::error!(error = %e, idempotency.key = %self.key, "an answer could not be kept"),
+        }
+        resp.set_body(answer.body);
+        resp
+    }
+
+    async fn store(&self, answer: &StoredAnswer) -> sqlx::Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        db::idempotency::store(&mut conn, &self.scope, &self.key, self.claimed_at, answer).await
+    }
+
+    async fn release(&self) {
+        let released = async {
+            let mut conn = self.pool.acquire().await?;
+            db::idempotency::release(&mut conn, &self.scope, &self.key, self.claimed_at).await
+        };
+        if let Err(e) = released.await {
+            // the retry gets 409s until the claim counts as abandoned
+            tracing::error!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be dropped");
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
