@@ -1,1 +1,110 @@
-fn main() {}
+//! `bench`: the load generator for boxoffice.
+//!
+//! One command starts the system (API, reservation workers, scheduler) on a fresh database, drives
+//! it over real HTTP on loopback, checks the invariants from SQL afterwards and prints its figures:
+//!
+//! - `bench onsale`: buyers rush one inventory item; accept and decision rates and latencies, zero
+//!   oversell, FIFO order, and pgbench's TPS on the same machine as the yardstick.
+//! - `bench expiry`: one-minute holds; how late they expire.
+//!
+//! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
+//! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
+//! 1 when one did not, 2 when the run itself failed.
+
+/// A progress line on stderr, stamped with the seconds since the bench started, so a slow phase
+/// shows where the time went. stdout is kept for the report.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        eprintln!("bench [{:6.1}s]: {}", $crate::started().elapsed().as_secs_f64(), format_args!($($arg)*))
+    };
+}
+
+mod catalog;
+mod checks;
+mod cli;
+mod expiry;
+mod load;
+mod onsale;
+mod pgbench;
+mod report;
+mod setup;
+mod system;
+
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Scenario};
+use crate::report::Report;
+
+/// When the bench started, for [`note!`].
+fn started() -> Instant {
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
+}
+
+fn main() -> ExitCode {
+    started();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = cli.common().json;
+    match runtime.block_on(run(cli)) {
+        Ok(report) => {
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
+            let failures = report.failures();
+            for failure in failures {
+                eprintln!("FAILED: {failure}");
+            }
+            if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one scenario from setup to teardown. Whatever happens in between, the spawned processes
+/// are stopped and the bench database is dropped (unless `--keep`) before this returns.
+async fn run(cli: Cli) -> anyhow::Result<Report> {
+    let common = cli.common().clone();
+    let mut env = setup::Environment::prepare(&common).await?;
+    // Ctrl-C must not leave servers and a database behind: it ends the scenario like an error.
+    let outcome = tokio::select! {
+        outcome = run_scenario(&cli, &mut env) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    note!("stopping the system");
+    let teardown = env.teardown().await;
+    let mut report = outcome?;
+    for (name, kib) in teardown {
+        report.mib(&format!("peak_rss_{}_mib", name.replace('-', "_")), kib);
+    }
+    report.mib("peak_rss_bench_mib", system::peak_rss_kib(None));
+    if let Scenario::Onsale(args) = &cli.scenario
+        && !args.skip_pgbench
+    {
+        // after the system is stopped, so idle workers polling the queue do not slow pgbench down
+        pgbench::compare(&common, args.pgbench_seconds, &mut report).await;
+    }
+    Ok(report)
+}
+
+async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result<Report> {
+    match &cli.scenario {
+        Scenario::Onsale(args) => onsale::run(env, args).await,
+        Scenario::Expiry(args) => expiry::run(env, args).await,
+    }
+}

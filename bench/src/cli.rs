@@ -1,0 +1,95 @@
+//! The command line: two scenarios sharing the options that say which system to drive and how.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Load generator for boxoffice: starts the system, drives it over HTTP, checks it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+impl Cli {
+    pub fn common(&self) -> &Common {
+        match &self.scenario {
+            Scenario::Onsale(args) => &args.common,
+            Scenario::Expiry(args) => &args.common,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// Buyers rush one representation and offer: throughput, latency, oversell, FIFO, pgbench ratio.
+    Onsale(OnsaleArgs),
+    /// One-minute holds left to expire: how late the stock comes back.
+    Expiry(ExpiryArgs),
+}
+
+/// Which system to drive, how hard, and what to print.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// PostgreSQL to use. Without `--target`: an admin connection to the server on which the bench
+    /// creates (and drops) its own database. With `--target`: the database of that system.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub database_url: String,
+    /// Drive an already running API (e.g. http://127.0.0.1:8000) instead of starting one.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Where `boxoffice`, `reservation-worker` and `scheduler` are (default: next to this executable).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Reservation worker processes to start.
+    #[arg(long, default_value_t = 2)]
+    pub workers: u32,
+    /// Scheduler processes to start.
+    #[arg(long, default_value_t = 1)]
+    pub schedulers: u32,
+    /// Concurrent keep-alive connections sending the requests.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub connections: u32,
+    /// Tickets asked for by each reservation (1 to the offer's limit of 10).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=10))]
+    pub quantity: i32,
+    /// Seconds to wait for every reservation to be decided after the last request.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Keep the bench database at the end, to look at it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print one JSON object instead of `name: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct OnsaleArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Reservation requests, one buyer each.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Stock of the item on sale.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..))]
+    pub tickets: i32,
+    /// How long pgbench runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub pgbench_seconds: u32,
+    /// Do not run pgbench (no ratio is printed).
+    #[arg(long)]
+    pub skip_pgbench: bool,
+}
+
+#[derive(Args)]
+pub struct ExpiryArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// One-minute holds to let expire.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub holds: u32,
+    /// Seconds to wait, once every hold is due, for all of them to be expired.
+    #[arg(long, default_value_t = 180)]
+    pub expiry_timeout: u64,
+}

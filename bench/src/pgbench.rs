@@ -1,0 +1,127 @@
+//! The yardstick: pgbench's TPC-B on the same server, in the same run, so decided-per-second
+//! can be read as a fraction of what this machine's PostgreSQL does with simple transactions.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::Command;
+
+use crate::cli::Common;
+use crate::report::Report;
+use crate::setup;
+
+/// A scratch database for pgbench's tables, dropped afterwards.
+const SCRATCH_DATABASE: &str = "boxoffice_pgbench";
+/// Scale 10 is 1,000,000 accounts: about 150 MB, loaded in seconds.
+const SCALE: &str = "10";
+const CLIENTS: &str = "16";
+const THREADS: &str = "2";
+
+/// Runs pgbench and adds its TPS and our ratio to the report. A failure here is reported, not
+/// fatal: the figures already measured are worth printing without the ratio.
+pub async fn compare(common: &Common, seconds: u32, report: &mut Report) {
+    match tps(common, seconds).await {
+        Ok(tps) => {
+            note!("pgbench: {tps:.1} tps");
+            report.float("pgbench_tps", tps, 1);
+            if let Some(decided) = report.number("decided_per_sec") {
+                report.float("decided_per_sec_over_pgbench_tps", decided / tps, 3);
+            }
+        }
+        Err(e) => {
+            note!("pgbench failed: {e:#} (--skip-pgbench to leave it out)");
+            report.text("pgbench_error", format!("{e:#}"));
+        }
+    }
+}
+
+async fn tps(common: &Common, seconds: u32) -> anyhow::Result<f64> {
+    let pgbench = locate().context("pgbench is not installed (looked in /usr/lib/postgresql/*/bin and PATH)")?;
+    let server = setup::loopback_url(&common.database_url)?;
+    let mut scratch = server.clone();
+    scratch.set_path(SCRATCH_DATABASE);
+    let admin = setup::connect(server.as_str(), 1).await?;
+    setup::drop_database(&admin, SCRATCH_DATABASE).await?;
+    setup::create_database(&admin, SCRATCH_DATABASE).await?;
+    // libpq tools take a connection URI where they take a database name
+    let result = async {
+        note!("pgbench -i -s {SCALE}");
+        run(&pgbench, &["-i", "-s", SCALE, "-q", scratch.as_str()], Duration::from_secs(300)).await?;
+        note!("pgbench -c {CLIENTS} -j {THREADS} -T {seconds}");
+        let t = seconds.to_string();
+        let limit = Duration::from_secs(u64::from(seconds) + 120);
+        let out = run(&pgbench, &["-c", CLIENTS, "-j", THREADS, "-T", &t, scratch.as_str()], limit).await?;
+        parse_tps(&out).with_context(|| format!("no `tps = ` line in pgbench's output:\n{out}"))
+    }
+    .await;
+    let dropped = setup::drop_database(&admin, SCRATCH_DATABASE).await;
+    admin.close().await;
+    let tps = result?;
+    dropped?;
+    Ok(tps)
+}
+
+/// The newest PostgreSQL's pgbench under /usr/lib/postgresql (Debian's layout), else PATH.
+fn locate() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin/pgbench");
+            bin.is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Some(bin);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("pgbench")).find(|p| p.is_file())
+}
+
+async fn run(pgbench: &PathBuf, args: &[&str], limit: Duration) -> anyhow::Result<String> {
+    let child = Command::new(pgbench)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", pgbench.display()))?;
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .with_context(|| format!("pgbench took more than {limit:?}"))??;
+    if !output.status.success() {
+        bail!("pgbench failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `tps = 1234.567890 (without initial connection time)`; older versions print two such lines,
+/// the last one excluding connection time, which is the one wanted.
+fn parse_tps(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tps = "))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .next_back()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_tps;
+
+    #[test]
+    fn the_tps_without_connection_time_is_read() {
+        let v15 = "number of failed transactions: 0 (0.000%)\nlatency average = 12.9 ms\n\
+                   initial connection time = 8.1 ms\ntps = 1234.567890 (without initial connection time)\n";
+        assert_eq!(parse_tps(v15), Some(1234.56789));
+        let v13 =
+            "tps = 900.1 (including connections establishing)\ntps = 950.5 (excluding connections establishing)\n";
+        assert_eq!(parse_tps(v13), Some(950.5));
+        assert_eq!(parse_tps("no figures here"), None);
+    }
+}
