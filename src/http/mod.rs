@@ -20,6 +20,9 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 use sqlx::PgPool;
 
+use std::sync::Arc;
+
+use crate::services;
 use crate::services::intake::Intake;
 
 /// Largest request body accepted (bulk seat lists are the biggest legitimate bodies).
@@ -81,7 +84,12 @@ pub fn app(pool: PgPool, body_limit: usize) -> impl Endpoint {
     let api = api_service(&pool, Intake::start(pool.clone()));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let routes = Route::new().nest("/api", api).at("/openapi.json", spec).nest("/docs", docs).data(pool.clone());
+    let routes = Route::new()
+        .nest("/api", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .data(pool.clone())
+        .data(Arc::new(services::auth::key_cache()));
     with_middleware(routes, body_limit, Some(pool))
 }
 

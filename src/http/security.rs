@@ -3,11 +3,14 @@
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use super::error::ApiError;
 use crate::domain::Principal;
 use crate::services;
+use crate::services::auth::KeyCache;
 
 /// An API key created with `boxoffice keys create`.
 #[derive(SecurityScheme)]
@@ -16,5 +19,6 @@ pub struct ApiKey(pub Principal);
 
 async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let pool = req.data::<PgPool>().expect("the pool is attached to every request");
-    services::auth::authenticate(pool, &bearer.token).await.map_err(|e| ApiError(e).into())
+    let cache = req.data::<Arc<KeyCache>>().expect("the key cache is attached to every request");
+    services::auth::authenticate_cached(pool, cache, &bearer.token).await.map_err(|e| ApiError(e).into())
 }

@@ -4,6 +4,7 @@ use data_encoding::BASE64URL_NOPAD;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+use super::cache::TtlCache;
 use super::{Error, Result};
 use crate::db;
 use crate::domain::{Principal, Role};
@@ -39,6 +40,24 @@ pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>
     let mut conn = pool.acquire().await?;
     let id = db::api_keys::insert(&mut conn, &hash(&key), role.as_str(), organization_id).await?;
     Ok(CreatedKey { id, key })
+}
+
+/// Valid keys recently seen: a revoked key keeps working on this process for at most this long.
+pub type KeyCache = TtlCache<[u8; 32], Principal>;
+
+pub fn key_cache() -> KeyCache {
+    TtlCache::new(std::time::Duration::from_secs(30), 100_000)
+}
+
+/// [`authenticate`], answered from `cache` when the key was seen valid in the last 30 seconds.
+pub async fn authenticate_cached(pool: &PgPool, cache: &KeyCache, key: &str) -> Result<Principal> {
+    let digest = hash(key);
+    if let Some(p) = cache.get(&digest) {
+        return Ok(p);
+    }
+    let principal = authenticate(pool, key).await?;
+    cache.insert(digest, principal.clone());
+    Ok(principal)
 }
 
 /// The caller behind `key`, or `Unauthenticated`.

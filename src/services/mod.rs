@@ -4,6 +4,7 @@
 pub mod allocation;
 pub mod auth;
 pub mod availability;
+pub mod cache;
 pub mod catalog;
 mod error;
 pub mod expiry;
