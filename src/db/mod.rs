@@ -12,6 +12,8 @@ pub mod representations;
 pub mod reservations;
 pub mod search;
 pub mod seats;
+pub mod signing_keys;
+pub mod tickets;
 pub mod users;
 
 use sqlx::PgPool;

@@ -10,6 +10,8 @@ pub mod middleware;
 mod ops;
 mod reservations;
 mod security;
+mod tickets;
+mod user_history;
 mod users;
 
 use poem::middleware::CatchPanic;
@@ -34,6 +36,8 @@ enum Tag {
     Users,
     /// Reservations: queued, decided in arrival order, held, confirmed or released.
     Reservations,
+    /// Tickets: issued once per seat or unit of a confirmed reservation, signed, checked in once.
+    Tickets,
 }
 
 pub type Api = (
@@ -43,6 +47,8 @@ pub type Api = (
     availability::AvailabilityApi,
     users::UsersApi,
     reservations::ReservationsApi,
+    tickets::TicketsApi,
+    user_history::UserHistoryApi,
 );
 
 pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
@@ -53,6 +59,8 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         availability::AvailabilityApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi { pool: pool.clone(), intake },
+        tickets::TicketsApi { pool: pool.clone() },
+        user_history::UserHistoryApi { pool: pool.clone() },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
         .description(

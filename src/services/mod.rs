@@ -7,9 +7,13 @@ pub mod availability;
 pub mod catalog;
 mod error;
 pub mod expiry;
+pub mod history;
 pub mod intake;
+pub mod issuance;
 pub mod reservations;
 pub mod search;
+pub mod signing;
+pub mod tickets;
 pub mod users;
 
 pub use error::{Error, Result};

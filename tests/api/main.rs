@@ -14,4 +14,5 @@ mod reservation_input;
 mod reservations;
 mod search;
 mod spec;
+mod tickets;
 mod users;
