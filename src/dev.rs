@@ -54,6 +54,7 @@ async fn serve_everything(
     base: &Path,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
+    services::signing::check_env()?;
     let pool = db::connect(url, config.database.database_max_connections).await.context("connecting to PostgreSQL")?;
     db::migrate(&pool).await?;
     let admin_key = dev_admin_key(&pool, base).await?;
@@ -63,7 +64,8 @@ async fn serve_everything(
     println!("  docs:      http://{addr}/docs");
     println!("  database:  {url}");
     println!("  admin key: {admin_key}");
-    let workers = tokio::spawn(runtime::run(pool.clone(), Roles { reservations: true }, shutdown.clone()));
+    let workers =
+        tokio::spawn(runtime::run(pool.clone(), Roles { reservations: true, fulfillment: true }, shutdown.clone()));
     let scheduler = tokio::spawn(sweeps::run(pool.clone(), shutdown.clone()));
     let served = server::serve(pool, &config.http, shutdown.clone()).await;
     shutdown.cancel();

@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve { database, http }) => {
+            services::signing::check_env()?;
             let pool = db::connect(database.required_url()?, database.database_max_connections).await?;
             tracing::info!(bind = %http.bind_addr, "serving the API");
             server::serve(pool, &http, server::shutdown_on_signal()).await?;

@@ -13,6 +13,8 @@ pub mod representations;
 pub mod reservations;
 pub mod search;
 pub mod seats;
+pub mod signing_keys;
+pub mod tickets;
 pub mod users;
 pub mod waitlist;
 

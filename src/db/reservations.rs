@@ -247,3 +247,36 @@ pub async fn insert_offer_holds(
     .fetch_one(conn)
     .await
 }
+
+/// Marks a confirmed reservation fulfilled: its tickets are issued. False if it was not confirmed.
+pub async fn mark_fulfilled(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("update reservations set status = 'fulfilled' where id = $1 and status = 'confirmed'")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A buyer's reservations, most recent first, after the `(created_at, seq)` cursor.
+pub async fn for_user(
+    conn: &mut PgConnection,
+    user_id: &str,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<ReservationRow>> {
+    let (after_at, after_seq) = after.unzip();
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from reservations r
+         where r.user_id = $1 and ($2::timestamptz is null or (r.created_at, r.seq) < ($2, $3::int8))
+         order by r.created_at desc, r.seq desc
+         limit $4"
+    ))
+    .bind(user_id)
+    .bind(after_at)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

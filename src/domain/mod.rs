@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod geo;
 mod reservation;
+mod ticket;
 mod user;
 mod validation;
 
@@ -15,5 +16,6 @@ pub use catalog::{
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
+pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::NewUser;
 pub use validation::{FieldError, ValidationErrors, Validator};

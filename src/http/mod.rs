@@ -12,6 +12,8 @@ mod optional_json;
 mod report;
 mod reservations;
 mod security;
+mod tickets;
+mod user_history;
 mod users;
 mod waitlist;
 
@@ -42,6 +44,8 @@ enum Tag {
     Reservations,
     /// Waiting lists: join when sold out; freed tickets are offered in line order.
     Waitlists,
+    /// Tickets: issued once per seat or unit of a confirmed reservation, signed, checked in once.
+    Tickets,
 }
 
 pub type Api = (
@@ -53,6 +57,8 @@ pub type Api = (
     reservations::ReservationsApi,
     waitlist::WaitlistApi,
     report::ReportApi,
+    tickets::TicketsApi,
+    user_history::UserHistoryApi,
 );
 
 pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
@@ -65,6 +71,8 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         reservations::ReservationsApi { pool: pool.clone(), intake },
         waitlist::WaitlistApi { pool: pool.clone() },
         report::ReportApi { pool: pool.clone() },
+        tickets::TicketsApi { pool: pool.clone() },
+        user_history::UserHistoryApi { pool: pool.clone() },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
         .description(

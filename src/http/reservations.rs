@@ -46,10 +46,11 @@ struct ConfirmReservation {
 
 /// A reservation and where it stands.
 #[derive(Object)]
-struct Reservation {
+pub(super) struct Reservation {
     id: Uuid,
     /// `pending`, `held`, `confirmed`, `fulfilled`, `rejected`, `expired` or `released`. A hold
-    /// past its time reads `expired` at once.
+    /// past its time reads `expired` at once; a confirmed one reads `fulfilled` once its tickets
+    /// are issued.
     status: String,
     /// Why it was rejected: `SOLD_OUT`, `SEAT_UNAVAILABLE`.
     reason: Option<String>,
@@ -114,7 +115,7 @@ fn parse_wait(raw: &str) -> Result<Duration, ValidationErrors> {
 }
 
 /// Ids are UUIDs; anything else names no reservation.
-fn reservation_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn reservation_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError(Error::not_found("reservation", raw)))
 }
 

@@ -3,8 +3,8 @@
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
 use sqlx::PgPool;
 
-use super::{AllocateItem, ExpireHolds, guard};
-use crate::services;
+use super::{AllocateItem, ExpireHolds, IssueTickets, JobError, guard};
+use crate::services::{self, Error};
 
 pub async fn allocate(job: AllocateItem, pool: Data<PgPool>, id: TaskId, attempt: Attempt) -> Result<(), BoxDynError> {
     guard(&pool, &id.to_string(), attempt.current(), "allocate", async {
@@ -21,6 +21,23 @@ pub async fn expire(job: ExpireHolds, pool: Data<PgPool>, id: TaskId, attempt: A
     guard(&pool, &id.to_string(), attempt.current(), "expire", async {
         services::expiry::expire_when_due(&pool, &job.offer_id, &job.representation_id, job.due_at).await?;
         Ok(())
+    })
+    .await
+}
+
+/// A reservation that is missing or not confirmed will never get tickets: killed, not retried.
+pub async fn issue_tickets(
+    job: IssueTickets,
+    pool: Data<PgPool>,
+    id: TaskId,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    guard(&pool, &id.to_string(), attempt.current(), "issue_tickets", async {
+        match services::issuance::issue(&pool, job.reservation_id).await {
+            Ok(_) => Ok(()),
+            Err(e @ (Error::NotFound { .. } | Error::Conflict { .. })) => Err(JobError::Permanent(e.into())),
+            Err(e) => Err(JobError::Transient(e.into())),
+        }
     })
     .await
 }

@@ -17,6 +17,7 @@ pub mod sweeps;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 pub use guard::{JobError, guard};
 
@@ -24,6 +25,9 @@ pub use guard::{JobError, guard};
 pub const RESERVATIONS: &str = "reservations";
 /// Ends the holds of an item when their time has come.
 pub const EXPIRATIONS: &str = "expirations";
+/// Issues the tickets of confirmed reservations (only [`IssueTickets`]: a queue carries one
+/// payload type, or its worker would choke on the other's jobs).
+pub const FULFILLMENT: &str = "fulfillment";
 
 /// Decide the pending reservations of one item. Deciding nothing is fine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +42,13 @@ pub struct ExpireHolds {
     pub offer_id: String,
     pub representation_id: String,
     pub due_at: DateTime<Utc>,
+}
+
+/// Issue the tickets of one confirmed reservation. Deduplicated per reservation; running it again
+/// finds the reservation fulfilled and does nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssueTickets {
+    pub reservation_id: Uuid,
 }
 
 /// Inserts a job row as apalis would, in the caller's transaction.
@@ -82,4 +93,11 @@ pub async fn enqueue_expiry(
     let key = format!("expire:{offer_id}:{representation_id}:{}", due_at.timestamp_micros());
     let job = ExpireHolds { offer_id: offer_id.into(), representation_id: representation_id.into(), due_at };
     enqueue(conn, EXPIRATIONS, &job, Some(due_at), 10, Some(&key)).await
+}
+
+/// Once per reservation, in the confirming transaction: a confirmed reservation always has its
+/// issuance queued. Generous attempts (about half an hour with the backoff): a buyer has paid.
+pub async fn enqueue_issuance(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<()> {
+    let key = format!("issue:{reservation_id}");
+    enqueue(conn, FULFILLMENT, &IssueTickets { reservation_id }, None, 20, Some(&key)).await
 }

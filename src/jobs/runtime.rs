@@ -8,7 +8,7 @@ use apalis_postgres::{Config, PostgresStorage};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::{AllocateItem, EXPIRATIONS, ExpireHolds, RESERVATIONS, handlers};
+use super::{AllocateItem, EXPIRATIONS, ExpireHolds, FULFILLMENT, IssueTickets, RESERVATIONS, handlers};
 
 /// Unique per process, so a restart never reuses the name of a worker whose jobs are still
 /// marked running (apalis would leave them so forever).
@@ -32,6 +32,8 @@ fn config(queue: &str, batch_size: usize) -> Config {
 pub struct Roles {
     /// Decide reservations, and end holds when their time comes.
     pub reservations: bool,
+    /// Issue the tickets of confirmed reservations.
+    pub fulfillment: bool,
 }
 
 /// Runs the workers of `roles` until `shutdown`, letting in-flight jobs finish.
@@ -66,6 +68,21 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
                 .data(p.clone())
                 .concurrency(8)
                 .build(handlers::expire)
+        });
+    }
+    if roles.fulfillment {
+        let p = pool.clone();
+        monitor = monitor.register(move |_| {
+            // a confirm notifies at once; the interval picks up retries whose backoff has passed
+            let backend = PostgresStorage::<IssueTickets>::new(&p)
+                .with_config(config(FULFILLMENT, 10))
+                .with_pubsub()
+                .poll_with_interval(Duration::from_secs(1));
+            WorkerBuilder::new(worker_name("issuance"))
+                .backend(backend)
+                .data(p.clone())
+                .concurrency(4)
+                .build(handlers::issue_tickets)
         });
     }
     monitor

@@ -8,11 +8,15 @@ pub mod cache;
 pub mod catalog;
 mod error;
 pub mod expiry;
+pub mod history;
 pub mod intake;
+pub mod issuance;
 pub mod report;
 pub mod reservations;
 pub mod search;
+pub mod signing;
 pub mod stock;
+pub mod tickets;
 pub mod users;
 pub mod waitlist;
 

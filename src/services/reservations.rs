@@ -10,6 +10,7 @@ use super::stock;
 use super::{Error, Result};
 use crate::db::{self, reservations::NewReservation, reservations::ReservationRow};
 use crate::domain::{Principal, ReservationRequest, ReservationStatus, ValidReservation, ValidationErrors};
+use crate::jobs;
 
 /// What the catalog says about a reservation's item, read in one round trip.
 #[derive(Debug, sqlx::FromRow)]
@@ -137,7 +138,8 @@ async fn locked(conn: &mut PgConnection, id: Uuid) -> Result<ReservationRow> {
     Ok(r)
 }
 
-/// Confirms a live hold: its units become sold. Idempotent: a confirmed reservation is returned as it is.
+/// Confirms a live hold: its units become sold, and its tickets' issuance is queued in the same
+/// transaction. Idempotent: a confirmed reservation is returned as it is.
 #[instrument(skip_all, fields(reservation.id = %id))]
 pub async fn confirm(
     pool: &PgPool,
@@ -151,6 +153,7 @@ pub async fn confirm(
     if let Some(done) = db::reservations::confirm_held(&mut tx, id, payment_reference).await? {
         db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, true).await?;
         db::waitlist::end_offers(&mut tx, &[id], "converted").await?;
+        jobs::enqueue_issuance(&mut tx, id).await?;
         tx.commit().await?;
         return Ok(done);
     }

@@ -15,5 +15,6 @@ mod reservation_input;
 mod reservations;
 mod search;
 mod spec;
+mod tickets;
 mod users;
 mod waitlists;

@@ -177,11 +177,11 @@ impl Drop for WorkerProcesses {
 }
 
 impl TestApp {
-    /// Reservation workers and the scheduler's sweeps, in-process.
+    /// Reservation and fulfillment workers and the scheduler's sweeps, in-process.
     pub fn start_workers(&self) -> Workers {
         use boxoffice::jobs::{runtime, sweeps};
         let stop = tokio_util::sync::CancellationToken::new();
-        let roles = runtime::Roles { reservations: true };
+        let roles = runtime::Roles { reservations: true, fulfillment: true };
         tokio::spawn(runtime::run(self.db.pool.clone(), roles, stop.clone()));
         tokio::spawn(sweeps::run(self.db.pool.clone(), stop.clone()));
         Workers { stop }

@@ -1,0 +1,96 @@
+//! A buyer's reservations and tickets, most recent first, in keyset pages: a page never repeats
+//! or skips an item while new ones arrive.
+
+use chrono::{DateTime, Utc};
+use data_encoding::BASE64URL_NOPAD;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+
+use super::auth::require_buyer_agent;
+use super::{Error, Result};
+use crate::db::{self, reservations::ReservationRow, tickets::TicketRow};
+use crate::domain::{Principal, ValidationErrors};
+
+/// One page, and the cursor of the next when there is one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where the previous page stopped: the last item's time and sequence number. JSON in base64url,
+/// opaque to clients.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    at: DateTime<Utc>,
+    seq: i64,
+}
+
+impl Cursor {
+    fn encode(at: DateTime<Utc>, seq: i64) -> String {
+        BASE64URL_NOPAD.encode(&serde_json::to_vec(&Cursor { at, seq }).expect("a cursor serializes"))
+    }
+
+    fn decode(raw: Option<&str>) -> Result<Option<(DateTime<Utc>, i64)>, ValidationErrors> {
+        let Some(raw) = raw else { return Ok(None) };
+        BASE64URL_NOPAD
+            .decode(raw.as_bytes())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+            .map(|c| Some((c.at, c.seq)))
+            .ok_or_else(|| ValidationErrors::single(&["query", "cursor"], "not a cursor from this listing"))
+    }
+}
+
+/// Fetches one more than `limit` to learn whether a next page exists.
+fn page<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, i64)) -> Page<T> {
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|last| {
+            let (at, seq) = key(last);
+            Cursor::encode(at, seq)
+        })
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+async fn known_user(conn: &mut PgConnection, user_id: &str) -> Result<()> {
+    match db::users::find(conn, user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found("user", user_id)),
+    }
+}
+
+/// `limit` is 1..=100, checked at the edge.
+pub async fn reservations_of(
+    pool: &PgPool,
+    who: &Principal,
+    user_id: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<Page<ReservationRow>> {
+    require_buyer_agent(who)?;
+    let after = Cursor::decode(cursor)?;
+    let mut conn = pool.acquire().await?;
+    known_user(&mut conn, user_id).await?;
+    let rows = db::reservations::for_user(&mut conn, user_id, after, limit + 1).await?;
+    Ok(page(rows, limit, |r| (r.created_at, r.seq)))
+}
+
+/// `limit` is 1..=100, checked at the edge.
+pub async fn tickets_of(
+    pool: &PgPool,
+    who: &Principal,
+    user_id: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<Page<TicketRow>> {
+    require_buyer_agent(who)?;
+    let after = Cursor::decode(cursor)?;
+    let mut conn = pool.acquire().await?;
+    known_user(&mut conn, user_id).await?;
+    let rows = db::tickets::for_user(&mut conn, user_id, after, limit + 1).await?;
+    Ok(page(rows, limit, |t| (t.issued_at, t.seq)))
+}
