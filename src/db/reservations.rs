@@ -54,7 +54,8 @@ pub struct NewReservation {
     pub request_id: Option<String>,
 }
 
-/// Stores many pending reservations in one statement, their `seq` in the order given.
+/// Stores many pending reservations in one statement, their `seq` in the order given. Those of
+/// unknown users are not stored (not in the result).
 pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> sqlx::Result<Vec<ReservationRow>> {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
     let users: Vec<&str> = batch.iter().map(|r| r.user_id.as_str()).collect();
@@ -76,6 +77,8 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
                     hold_minutes, api_key_id, request_id
              from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[], $9::text[])
                  with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id, request_id, n)
+             -- an unknown buyer is left out (and told so) rather than failing the whole batch
+             where exists (select 1 from users u where u.id = t.user_id)
              order by n
              returning *
          )

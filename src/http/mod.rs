@@ -68,7 +68,7 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         catalog::CatalogApi { pool: pool.clone() },
         availability::AvailabilityApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
-        reservations::ReservationsApi { pool: pool.clone(), intake },
+        reservations::ReservationsApi { pool: pool.clone(), intake, facts: services::reservations::facts_cache() },
         waitlist::WaitlistApi { pool: pool.clone() },
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },

@@ -17,11 +17,13 @@ use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use crate::db::reservations::ReservationRow;
 use crate::domain::{ReservationRequest, ValidationErrors};
+use crate::services::reservations::FactsCache;
 use crate::services::{self, Error, intake::Intake};
 
 pub struct ReservationsApi {
     pub pool: PgPool,
     pub intake: Intake,
+    pub facts: FactsCache,
 }
 
 /// A request for tickets: a `quantity` (general admission) or `seats` (their count is the quantity).
@@ -147,7 +149,8 @@ impl ReservationsApi {
             hold_minutes: b.hold_minutes,
         };
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let row = services::reservations::create(&self.pool, &self.intake, &key.0, request, request_id).await?;
+        let row =
+            services::reservations::create(&self.pool, &self.intake, &key.0, &self.facts, request, request_id).await?;
         if let Some(wait) = wait
             && let Some(decided) = self.intake.wait_for_decision(row.id, wait).await
         {

@@ -78,8 +78,11 @@ async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<(NewReservation, Reply
         let (reservations, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         match store(&pool, &reservations).await {
             Ok(rows) => {
-                for (row, reply) in rows.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(row));
+                let mut stored: HashMap<Uuid, ReservationRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+                for (reservation, reply) in reservations.iter().zip(replies) {
+                    let answer =
+                        stored.remove(&reservation.id).ok_or_else(|| Error::not_found("user", &reservation.user_id));
+                    let _ = reply.send(answer);
                 }
             }
             Err(e) => {

@@ -5,6 +5,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::auth::require_buyer_agent;
+use super::cache::TtlCache;
 use super::intake::Intake;
 use super::stock;
 use super::{Error, Result};
@@ -13,9 +14,8 @@ use crate::domain::{Principal, ReservationRequest, ReservationStatus, ValidReser
 use crate::jobs;
 
 /// What the catalog says about a reservation's item, read in one round trip.
-#[derive(Debug, sqlx::FromRow)]
-struct ItemFacts {
-    user_exists: bool,
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemFacts {
     offer_event: Option<String>,
     rep_event: Option<String>,
     max_quantity_per_order: Option<i32>,
@@ -27,8 +27,7 @@ struct ItemFacts {
 
 async fn item_facts(conn: &mut PgConnection, r: &ValidReservation) -> sqlx::Result<ItemFacts> {
     sqlx::query_as(
-        "select exists (select 1 from users where id = $3) as user_exists,
-                o.event_id as offer_event, rp.event_id as rep_event, o.max_quantity_per_order,
+        "select o.event_id as offer_event, rp.event_id as rep_event, o.max_quantity_per_order,
                 rp.ends_at <= now() as rep_over, e.sales_open, e.hold_minutes as event_hold_minutes, i.seated
          from (select 1) as one
          left join offers o on o.id = $1
@@ -38,17 +37,31 @@ async fn item_facts(conn: &mut PgConnection, r: &ValidReservation) -> sqlx::Resu
     )
     .bind(&r.offer_id)
     .bind(&r.representation_id)
-    .bind(&r.user_id)
     .fetch_one(conn)
     .await
 }
 
+/// Item facts recently read, per (offer, representation): the on-sale's hot path reads the
+/// catalog once a second, not once a request. A sale closed (or stock set for the first time)
+/// takes effect within that second on every API process.
+pub type FactsCache = TtlCache<(String, String), ItemFacts>;
+
+pub fn facts_cache() -> FactsCache {
+    TtlCache::new(std::time::Duration::from_secs(1), 10_000)
+}
+
 /// Checks the request against the catalog, in the order a client can act on; returns the hold time.
-async fn check_against_catalog(conn: &mut PgConnection, r: &ValidReservation) -> Result<i32> {
-    let f = item_facts(conn, r).await?;
-    if !f.user_exists {
-        return Err(Error::not_found("user", &r.user_id));
-    }
+/// The buyer is checked by the batch that stores it (see [`Intake`]).
+async fn check_against_catalog(pool: &PgPool, facts: &FactsCache, r: &ValidReservation) -> Result<i32> {
+    let key = (r.offer_id.clone(), r.representation_id.clone());
+    let f = match facts.get(&key) {
+        Some(f) => f,
+        None => {
+            let f = item_facts(&mut *pool.acquire().await?, r).await?;
+            facts.insert(key, f.clone());
+            f
+        }
+    };
     let Some(offer_event) = f.offer_event else { return Err(Error::not_found("offer", &r.offer_id)) };
     let Some(rep_event) = f.rep_event else { return Err(Error::not_found("representation", &r.representation_id)) };
     if offer_event != rep_event {
@@ -77,7 +90,9 @@ async fn check_against_catalog(conn: &mut PgConnection, r: &ValidReservation) ->
             Err(ValidationErrors::single(&["body", "seats"], "this offer is general admission: give a quantity").into())
         }
         (Some(labels), true) => {
-            let known = db::seats::existing_labels_of_offer(conn, &r.representation_id, &r.offer_id, labels).await?;
+            let mut conn = pool.acquire().await?;
+            let known =
+                db::seats::existing_labels_of_offer(&mut conn, &r.representation_id, &r.offer_id, labels).await?;
             let unknown: Vec<&str> = labels.iter().filter(|l| !known.contains(l)).map(String::as_str).collect();
             if unknown.is_empty() {
                 Ok(f.event_hold_minutes.unwrap_or(10))
@@ -97,15 +112,13 @@ pub async fn create(
     pool: &PgPool,
     intake: &Intake,
     who: &Principal,
+    facts: &FactsCache,
     request: ReservationRequest,
     request_id: Option<String>,
 ) -> Result<ReservationRow> {
     require_buyer_agent(who)?;
     let valid = request.validated()?;
-    let event_hold = {
-        let mut conn = pool.acquire().await?;
-        check_against_catalog(&mut conn, &valid).await?
-    };
+    let event_hold = check_against_catalog(pool, facts, &valid).await?;
     let new = NewReservation {
         id: Uuid::new_v4(),
         hold_minutes: valid.hold_minutes.unwrap_or(event_hold),
