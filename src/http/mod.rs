@@ -1,6 +1,7 @@
 //! The HTTP API: poem-openapi operations under `/api`, the spec at `/openapi.json`, docs at `/docs`.
 //! Handlers extract, call one service function, and map the result.
 
+mod admin;
 mod availability;
 mod catalog;
 pub mod error;
@@ -34,6 +35,8 @@ enum Tag {
     Users,
     /// Reservations: queued, decided in arrival order, held, confirmed or released.
     Reservations,
+    /// Operating the job queues (admin keys only).
+    Admin,
 }
 
 pub type Api = (
@@ -43,6 +46,7 @@ pub type Api = (
     availability::AvailabilityApi,
     users::UsersApi,
     reservations::ReservationsApi,
+    admin::AdminApi,
 );
 
 pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
@@ -53,6 +57,7 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         availability::AvailabilityApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi { pool: pool.clone(), intake },
+        admin::AdminApi { pool: pool.clone() },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
         .description(

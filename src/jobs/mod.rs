@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-pub use guard::{JobError, guard};
+pub use guard::{JobError, backoff, guard, guard_with};
 
 /// Wakes a reservation worker to decide the pending reservations of an item.
 pub const RESERVATIONS: &str = "reservations";
@@ -41,7 +41,7 @@ pub struct ExpireHolds {
 }
 
 /// Inserts a job row as apalis would, in the caller's transaction.
-async fn enqueue(
+pub(crate) async fn enqueue(
     conn: &mut PgConnection,
     queue: &str,
     payload: &impl Serialize,

@@ -1,6 +1,7 @@
 //! Use cases. Each function owns its transaction, checks who may do it, and returns domain
 //! values or an [`Error`].
 
+pub mod admin;
 pub mod allocation;
 pub mod auth;
 pub mod availability;

@@ -86,7 +86,7 @@ async fn the_expiry_job_ends_a_hold_at_its_time() {
     tx.commit().await.unwrap();
     // only the expiry job can end it: no sweep runs in this test
     let stop = tokio_util::sync::CancellationToken::new();
-    let roles = boxoffice::jobs::runtime::Roles { reservations: true };
+    let roles = boxoffice::jobs::runtime::Roles { reservations: true, ..Default::default() };
     tokio::spawn(boxoffice::jobs::runtime::run(app.db.pool.clone(), roles, stop.clone()));
     let mut ended = None;
     for _ in 0..200 {

@@ -10,6 +10,7 @@ mod events;
 mod expiry;
 mod idempotency;
 mod import;
+mod notifications;
 mod reservation_input;
 mod reservations;
 mod search;

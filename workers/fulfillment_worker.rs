@@ -1,0 +1,33 @@
+//! `fulfillment-worker`: delivers notifications (signed webhooks, email over SMTP) with retries
+//! and backoff. Run as many as you like: each job is taken by one worker at a time, and a delivery
+//! repeated after a crash carries the same notification id.
+
+use boxoffice::config::DatabaseConfig;
+use boxoffice::jobs::runtime::{self, Roles};
+use boxoffice::notifications::NotificationConfig;
+use boxoffice::{db, server, telemetry};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(version, about = "Delivers notifications")]
+struct Args {
+    #[command(flatten)]
+    database: DatabaseConfig,
+    #[command(flatten)]
+    notifications: NotificationConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    telemetry::init();
+    let args = Args::parse();
+    // invalid channel settings stop the worker here, not at the first delivery
+    let notifier = args.notifications.notifier()?;
+    let pool = db::connect(args.database.required_url()?, args.database.database_max_connections).await?;
+    tracing::info!("fulfillment worker started");
+    runtime::run(pool, Roles { fulfillment: true, notifier, ..Default::default() }, server::shutdown_on_signal())
+        .await?;
+    tracing::info!("fulfillment worker stopped");
+    Ok(())
+}
