@@ -11,6 +11,7 @@ use crate::devdb::DevDatabase;
 use crate::domain::Role;
 use crate::jobs::runtime::{self, Roles};
 use crate::jobs::sweeps;
+use crate::notifications::NotificationConfig;
 use crate::{db, server, services};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -19,6 +20,9 @@ pub struct DevConfig {
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub http: HttpConfig,
+    /// Boxed: it is large, and `boxoffice`'s command enum holds this struct by value.
+    #[command(flatten)]
+    pub notifications: Box<NotificationConfig>,
     /// Where dev mode keeps its PostgreSQL data and its admin key (default: `.boxoffice` in the project).
     #[arg(long, env = "DEV_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -64,8 +68,8 @@ async fn serve_everything(
     println!("  docs:      http://{addr}/docs");
     println!("  database:  {url}");
     println!("  admin key: {admin_key}");
-    let workers =
-        tokio::spawn(runtime::run(pool.clone(), Roles { reservations: true, fulfillment: true }, shutdown.clone()));
+    let roles = Roles { reservations: true, fulfillment: true, notifier: config.notifications.notifier()? };
+    let workers = tokio::spawn(runtime::run(pool.clone(), roles, shutdown.clone()));
     let scheduler = tokio::spawn(sweeps::run(pool.clone(), shutdown.clone()));
     let served = server::serve(pool, &config.http, shutdown.clone()).await;
     shutdown.cancel();

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod notifications;
 pub mod server;
 pub mod services;
 pub mod telemetry;

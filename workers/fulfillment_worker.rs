@@ -1,17 +1,21 @@
-//! `fulfillment-worker`: issues the tickets of confirmed reservations, exactly once each. Run as
-//! many as you like: issuances of one reservation queue on its row lock, and the tickets table
-//! refuses a second ticket for a unit.
+//! `fulfillment-worker`: issues the tickets of confirmed reservations, exactly once each, and
+//! delivers notifications (signed webhooks, email over SMTP) with retries and backoff. Run as many
+//! as you like: issuances of one reservation queue on its row lock and the tickets table refuses a
+//! second ticket for a unit; a delivery repeated after a crash carries the same notification id.
 
 use boxoffice::config::DatabaseConfig;
 use boxoffice::jobs::runtime::{self, Roles};
+use boxoffice::notifications::NotificationConfig;
 use boxoffice::{db, server, services, telemetry};
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Issues the tickets of confirmed reservations")]
+#[command(version, about = "Issues tickets and delivers notifications")]
 struct Args {
     #[command(flatten)]
     database: DatabaseConfig,
+    #[command(flatten)]
+    notifications: NotificationConfig,
 }
 
 #[tokio::main]
@@ -20,9 +24,12 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let args = Args::parse();
     services::signing::check_env()?;
+    // invalid channel settings stop the worker here, not at the first delivery
+    let notifier = args.notifications.notifier()?;
     let pool = db::connect(args.database.required_url()?, args.database.database_max_connections).await?;
     tracing::info!("fulfillment worker started");
-    runtime::run(pool, Roles { fulfillment: true, ..Roles::default() }, server::shutdown_on_signal()).await?;
+    runtime::run(pool, Roles { fulfillment: true, notifier, ..Default::default() }, server::shutdown_on_signal())
+        .await?;
     tracing::info!("fulfillment worker stopped");
     Ok(())
 }

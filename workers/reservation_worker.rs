@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = db::connect(args.database.required_url()?, args.database.database_max_connections).await?;
     tracing::info!("reservation worker started");
-    runtime::run(pool, Roles { reservations: true, ..Roles::default() }, server::shutdown_on_signal()).await?;
+    runtime::run(pool, Roles { reservations: true, ..Default::default() }, server::shutdown_on_signal()).await?;
     tracing::info!("reservation worker stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod availability;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod jobs;
 pub mod offers;
 pub mod report;
 pub mod representations;

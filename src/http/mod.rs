@@ -1,6 +1,7 @@
 //! The HTTP API: poem-openapi operations under `/api`, the spec at `/openapi.json`, docs at `/docs`.
 //! Handlers extract, call one service function, and map the result.
 
+mod admin;
 mod availability;
 mod catalog;
 pub mod error;
@@ -46,6 +47,8 @@ enum Tag {
     Waitlists,
     /// Tickets: issued once per seat or unit of a confirmed reservation, signed, checked in once.
     Tickets,
+    /// Operating the job queues (admin keys only).
+    Admin,
 }
 
 pub type Api = (
@@ -59,6 +62,7 @@ pub type Api = (
     report::ReportApi,
     tickets::TicketsApi,
     user_history::UserHistoryApi,
+    admin::AdminApi,
 );
 
 pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
@@ -73,6 +77,7 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },
         user_history::UserHistoryApi { pool: pool.clone() },
+        admin::AdminApi { pool: pool.clone() },
     );
     OpenApiService::new(api, "boxoffice", env!("CARGO_PKG_VERSION"))
         .description(

@@ -45,6 +45,22 @@ pub async fn guard<F>(pool: &PgPool, job_id: &str, attempt: usize, what: &str, w
 where
     F: Future<Output = Result<(), JobError>>,
 {
+    guard_with(pool, job_id, attempt, what, backoff(attempt), work).await
+}
+
+/// [`guard`] with the wait before the next attempt chosen by the caller (notifications have their
+/// own policy).
+pub async fn guard_with<F>(
+    pool: &PgPool,
+    job_id: &str,
+    attempt: usize,
+    what: &str,
+    delay: Duration,
+    work: F,
+) -> Result<(), BoxDynError>
+where
+    F: Future<Output = Result<(), JobError>>,
+{
     let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work).catch_unwind()).await;
     let error = match outcome {
         Ok(Ok(Ok(()))) => return Ok(()),
@@ -60,15 +76,25 @@ where
         }
         Err(_) => anyhow::anyhow!("job timed out after {JOB_TIMEOUT:?}"),
     };
-    let delay = backoff(attempt);
-    tracing::warn!(job.id = job_id, job.kind = what, attempt, retry_in = ?delay, error = %error, "job failed, will retry");
-    let moved = sqlx::query("update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1")
-        .bind(job_id)
-        .bind(delay.as_secs_f64())
-        .execute(pool)
-        .await;
-    if let Err(e) = moved {
-        tracing::warn!(job.id = job_id, error = %e, "could not schedule the retry");
+    let moved: sqlx::Result<Option<i32>> = sqlx::query_scalar(
+        "update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1 returning max_attempts",
+    )
+    .bind(job_id)
+    .bind(delay.as_secs_f64())
+    .fetch_optional(pool)
+    .await;
+    match moved {
+        // apalis will not fetch it again: it stays `Failed`, listed for an admin to retry
+        Ok(Some(max)) if attempt >= max as usize => {
+            tracing::error!(job.id = job_id, job.kind = what, attempt, error = %error, "job failed for good: no attempt left");
+        }
+        Ok(_) => {
+            tracing::warn!(job.id = job_id, job.kind = what, attempt, retry_in = ?delay, error = %error, "job failed, will retry");
+        }
+        Err(e) => {
+            tracing::warn!(job.id = job_id, job.kind = what, attempt, error = %error, "job failed, will retry");
+            tracing::warn!(job.id = job_id, error = %e, "could not schedule the retry");
+        }
     }
     Err(error.into())
 }

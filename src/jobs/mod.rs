@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use guard::{JobError, guard};
+pub use guard::{JobError, backoff, guard, guard_with};
 
 /// Wakes a reservation worker to decide the pending reservations of an item.
 pub const RESERVATIONS: &str = "reservations";
@@ -52,7 +52,7 @@ pub struct IssueTickets {
 }
 
 /// Inserts a job row as apalis would, in the caller's transaction.
-async fn enqueue(
+pub(crate) async fn enqueue(
     conn: &mut PgConnection,
     queue: &str,
     payload: &impl Serialize,

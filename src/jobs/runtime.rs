@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::{AllocateItem, EXPIRATIONS, ExpireHolds, FULFILLMENT, IssueTickets, RESERVATIONS, handlers};
+use crate::notifications::{self, Notifier};
 
 /// Unique per process, so a restart never reuses the name of a worker whose jobs are still
 /// marked running (apalis would leave them so forever).
@@ -19,7 +20,7 @@ pub fn worker_name(role: &str) -> String {
 }
 
 /// A dead worker's jobs go back to the queue after 5 s x 6 = 30 s, not apalis's default 5 minutes.
-fn config(queue: &str, batch_size: usize) -> Config {
+pub(crate) fn config(queue: &str, batch_size: usize) -> Config {
     Config::default()
         .queue(queue)
         .batch_size(batch_size)
@@ -28,12 +29,14 @@ fn config(queue: &str, batch_size: usize) -> Config {
 }
 
 /// Which workers a process runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Roles {
     /// Decide reservations, and end holds when their time comes.
     pub reservations: bool,
-    /// Issue the tickets of confirmed reservations.
+    /// Issue tickets and deliver notifications.
     pub fulfillment: bool,
+    /// The channels and retry policy notifications are delivered with (fulfillment only).
+    pub notifier: Notifier,
 }
 
 /// Runs the workers of `roles` until `shutdown`, letting in-flight jobs finish.
@@ -84,6 +87,7 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
                 .concurrency(4)
                 .build(handlers::issue_tickets)
         });
+        monitor = notifications::worker::register(monitor, &pool, &roles.notifier);
     }
     monitor
         .run_with_signal(async move {

@@ -51,6 +51,8 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
     if !db::reservations::mark_fulfilled(&mut tx, id).await? {
         return Err(anyhow::anyhow!("reservation {id} stopped being confirmed under its lock").into());
     }
+    let codes: Vec<String> = db::tickets::for_reservation(&mut tx, id).await?.into_iter().map(|t| t.code).collect();
+    super::notify::tickets_issued(&mut tx, id, &codes).await?;
     tx.commit().await?;
     tracing::info!(reservation.id = %id, tickets = issued, "tickets issued");
     Ok(Issuance::Issued(inserted))

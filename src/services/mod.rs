@@ -1,6 +1,7 @@
 //! Use cases. Each function owns its transaction, checks who may do it, and returns domain
 //! values or an [`Error`].
 
+pub mod admin;
 pub mod allocation;
 pub mod auth;
 pub mod availability;
@@ -11,6 +12,7 @@ pub mod expiry;
 pub mod history;
 pub mod intake;
 pub mod issuance;
+pub mod notify;
 pub mod report;
 pub mod reservations;
 pub mod search;

@@ -6,6 +6,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::notify;
 use crate::{db, jobs};
 
 /// Waiting people offered per settle at most (the rest on the next writer or sweep).
@@ -24,6 +25,7 @@ pub struct Settled {
 pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Settled> {
     let expired = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
     db::waitlist::end_offers(conn, &expired, "expired").await?;
+    notify::holds_expired(conn, &expired).await?;
     let offered = promote(conn, offer_id, representation_id).await?;
     Ok(Settled { expired, offered })
 }
@@ -65,6 +67,7 @@ pub async fn promote(
     if let Some(due) = due {
         jobs::enqueue_expiry(conn, offer_id, representation_id, due).await?;
     }
+    notify::waitlist_offers(conn, &reservations).await?;
     tracing::info!(
         offer.id = offer_id,
         representation.id = representation_id,

@@ -10,6 +10,7 @@ mod events;
 mod expiry;
 mod idempotency;
 mod import;
+mod notifications;
 mod report;
 mod reservation_input;
 mod reservations;

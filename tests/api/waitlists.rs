@@ -205,6 +205,21 @@ async fn freed_stock_cascades_through_the_list_as_offers_expire() {
         assert_eq!(entry["status"], "offered", "{entry}");
     }
     assert_eq!(app.books(&offer, &rep).await, (2, 0, 2, 0));
+    // each offer and the lapsed hold were told, in the outbox, by the transactions that made them
+    let mut offered: Vec<String> =
+        sqlx::query_scalar("select user_id from notifications where kind = 'waitlist_offer'")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    offered.sort();
+    let mut expected = users.to_vec();
+    expected.sort();
+    assert_eq!(offered, expected);
+    let lapsed: Vec<String> = sqlx::query_scalar("select user_id from notifications where kind = 'hold_expired'")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(lapsed, [users[0].clone()]);
     // confirming an offer converts the entry; declining (release) ends it
     let second_hold = entry_status(&app, &users[1]).await[0]["reservation_id"].as_str().unwrap().to_string();
     let third_hold = entry_status(&app, &users[2]).await[0]["reservation_id"].as_str().unwrap().to_string();

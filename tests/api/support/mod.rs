@@ -2,6 +2,8 @@
 
 pub mod catalog_dir;
 pub mod db;
+pub mod smtp_server;
+pub mod webhook_receiver;
 
 use boxoffice::domain::Role;
 use poem::http::{HeaderMap, Method, StatusCode};
@@ -181,9 +183,19 @@ impl TestApp {
     pub fn start_workers(&self) -> Workers {
         use boxoffice::jobs::{runtime, sweeps};
         let stop = tokio_util::sync::CancellationToken::new();
-        let roles = runtime::Roles { reservations: true, fulfillment: true };
+        let roles = runtime::Roles { reservations: true, fulfillment: true, ..Default::default() };
         tokio::spawn(runtime::run(self.db.pool.clone(), roles, stop.clone()));
         tokio::spawn(sweeps::run(self.db.pool.clone(), stop.clone()));
+        Workers { stop }
+    }
+
+    /// Notification delivery workers with `config`, in-process.
+    pub fn start_notification_workers(&self, config: boxoffice::notifications::NotificationConfig) -> Workers {
+        use boxoffice::jobs::runtime;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let notifier = config.notifier().expect("valid notification settings");
+        let roles = runtime::Roles { fulfillment: true, notifier, ..Default::default() };
+        tokio::spawn(runtime::run(self.db.pool.clone(), roles, stop.clone()));
         Workers { stop }
     }
 

@@ -51,6 +51,15 @@ async fn issuance_run_twice_concurrently_then_again_gives_exactly_quantity_ticke
     assert_eq!(stored, 3);
     let reservation = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!(reservation["status"], "fulfilled");
+    // the buyer is told once, with the codes, in the issuing transaction
+    let told: Vec<serde_json::Value> =
+        sqlx::query_scalar("select payload -> 'ticket_codes' from notifications where kind = 'tickets_issued'")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(told.len(), 1);
+    let told: HashSet<&str> = told[0].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(told, codes);
     app.finish().await;
 }
 

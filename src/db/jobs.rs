@@ -1,0 +1,139 @@
+//! The job queue's table (`apalis.jobs`) as operators see it: depth and age per queue, jobs that
+//! failed for good, and putting one back.
+//!
+//! "Failed for good" is `Killed` (a permanent error) or `Failed` with no attempt left: apalis
+//! fetches `Failed` jobs again while `attempts < max_attempts`, so those are only retrying.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Composed with `concat!` so every query stays a static string.
+macro_rules! failed_for_good {
+    () => {
+        "(status = 'Killed' or (status = 'Failed' and attempts >= max_attempts))"
+    };
+}
+
+/// The columns of [`JobRow`]; `$1` is the notifications queue's name. Only that queue's payloads
+/// are decoded: its jobs are JSON by construction, other queues' payloads are not our business.
+macro_rules! job_columns {
+    () => {
+        "id, job_type as queue, lower(status) as status, attempts, max_attempts,
+         coalesce(last_result ->> 'Err', last_result #>> '{}') as last_error, run_at, done_at,
+         (case when job_type = $1 then convert_from(job, 'UTF8')::jsonb end ->> 'notification_id')::uuid
+            as notification_id,
+         case when job_type = $1 then convert_from(job, 'UTF8')::jsonb end ->> 'channel' as channel"
+    };
+}
+
+/// One queue's figures.
+#[derive(Debug, sqlx::FromRow)]
+pub struct QueueStats {
+    pub queue: String,
+    /// Waiting for their first run (delayed ones included).
+    pub pending: i64,
+    /// Failed, waiting for their next attempt.
+    pub retrying: i64,
+    /// Taken by a worker.
+    pub running: i64,
+    /// Failed for good.
+    pub failed: i64,
+    /// Done and not yet pruned.
+    pub done: i64,
+    /// How long the longest-waiting job that is due (pending or retrying) has waited past its time.
+    pub oldest_pending_age_secs: Option<f64>,
+}
+
+/// A job as the admin endpoints show it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub queue: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    /// For jobs of the notifications queue: what they deliver, and over which channel (none:
+    /// the dispatch).
+    pub notification_id: Option<Uuid>,
+    pub channel: Option<String>,
+}
+
+/// Every queue with jobs, and the `known` ones even when empty, by name.
+pub async fn queue_stats(conn: &mut PgConnection, known: &[&str]) -> sqlx::Result<Vec<QueueStats>> {
+    sqlx::query_as(
+        "with stats as (
+            select job_type,
+                   count(*) filter (where status = 'Pending') as pending,
+                   count(*) filter (where status = 'Failed' and attempts < max_attempts) as retrying,
+                   count(*) filter (where status in ('Queued', 'Running')) as running,
+                   count(*) filter (where status = 'Killed' or (status = 'Failed' and attempts >= max_attempts)) as failed,
+                   count(*) filter (where status = 'Done') as done,
+                   extract(epoch from now() - min(run_at) filter (
+                       where (status = 'Pending' or (status = 'Failed' and attempts < max_attempts)) and run_at <= now()
+                   ))::float8 as oldest_pending_age_secs
+            from apalis.jobs group by job_type
+         ), queues as (select unnest($1::text[]) as queue union select job_type from stats)
+         select q.queue, coalesce(s.pending, 0) as pending, coalesce(s.retrying, 0) as retrying,
+                coalesce(s.running, 0) as running, coalesce(s.failed, 0) as failed, coalesce(s.done, 0) as done,
+                s.oldest_pending_age_secs
+         from queues q left join stats s on s.job_type = q.queue
+         order by q.queue",
+    )
+    .bind(known)
+    .fetch_all(conn)
+    .await
+}
+
+/// Jobs failed for good, most recent first, of one queue or all.
+pub async fn failed(
+    conn: &mut PgConnection,
+    notifications_queue: &str,
+    queue: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<JobRow>> {
+    sqlx::query_as(concat!(
+        "select ",
+        job_columns!(),
+        " from apalis.jobs where ",
+        failed_for_good!(),
+        " and ($2::text is null or job_type = $2) order by coalesce(done_at, run_at) desc, id desc limit $3"
+    ))
+    .bind(notifications_queue)
+    .bind(queue)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn find(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRow>> {
+    sqlx::query_as(concat!("select ", job_columns!(), " from apalis.jobs where id = $2"))
+        .bind(notifications_queue)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Puts a job failed for good back in its queue, due now with every attempt available again.
+/// `None` when it is not failed for good (or does not exist).
+pub async fn retry(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRow>> {
+    sqlx::query_as(concat!(
+        "update apalis.jobs set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null,
+            done_at = null where id = $2 and ",
+        failed_for_good!(),
+        " returning ",
+        job_columns!()
+    ))
+    .bind(notifications_queue)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The job's attempt budget, as it was enqueued.
+pub async fn max_attempts(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar("select max_attempts from apalis.jobs where id = $1").bind(id).fetch_optional(conn).await
+}

@@ -1,0 +1,129 @@
+//! The job on the `notifications` queue: dispatch a notification to the channels configured, or
+//! deliver it over one channel. Each run is one attempt, counted in the outbox.
+
+use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::store::{self, Attempted};
+use super::{Channel, DeliverNotification, NotificationKind, Notifier, QUEUE, render};
+use crate::jobs::{self, JobError};
+
+pub async fn handle(
+    job: DeliverNotification,
+    pool: Data<PgPool>,
+    notifier: Data<Notifier>,
+    id: TaskId,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    let job_id = id.to_string();
+    let attempt = attempt.current();
+    match job.channel {
+        // dispatching only touches the database: the usual short backoff
+        None => {
+            let delay = jobs::backoff(attempt);
+            jobs::guard_with(
+                &pool,
+                &job_id,
+                attempt,
+                "notify.dispatch",
+                delay,
+                dispatch(&pool, &notifier, job.notification_id),
+            )
+            .await
+        }
+        Some(channel) => {
+            let delay = notifier.backoff(attempt);
+            let work = deliver(&pool, &notifier, &job_id, attempt, job.notification_id, channel);
+            jobs::guard_with(&pool, &job_id, attempt, channel_job(channel), delay, work).await
+        }
+    }
+}
+
+fn channel_job(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Webhook => "notify.webhook",
+        Channel::Email => "notify.email",
+    }
+}
+
+/// One delivery job per channel this worker has; none configured: the notification is kept as
+/// `unsent` and logged. Safe to run twice: rows and jobs are inserted only when missing.
+async fn dispatch(pool: &PgPool, notifier: &Notifier, id: Uuid) -> Result<(), JobError> {
+    let mut tx = pool.begin().await?;
+    let state = store::lock(&mut tx, id).await?;
+    if state.as_deref() != Some("pending") {
+        return Ok(()); // gone, or already dispatched and decided
+    }
+    let channels = notifier.channels();
+    if channels.is_empty() {
+        store::mark_unsent(&mut tx, id).await?;
+        tx.commit().await?;
+        tracing::warn!(notification.id = %id, "notification not sent: no delivery channel configured (kept as unsent)");
+        return Ok(());
+    }
+    store::add_deliveries(&mut tx, id, &channels).await?;
+    for channel in channels {
+        let job = DeliverNotification { notification_id: id, channel: Some(channel) };
+        let key = format!("deliver:{id}:{}", channel.as_str());
+        jobs::enqueue(&mut tx, QUEUE, &job, None, notifier.max_attempts(), Some(&key)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One attempt over one channel, counted in the outbox whatever its outcome.
+async fn deliver(
+    pool: &PgPool,
+    notifier: &Notifier,
+    job_id: &str,
+    attempt: usize,
+    id: Uuid,
+    channel: Channel,
+) -> Result<(), JobError> {
+    let stored = {
+        let mut conn = pool.acquire().await?;
+        store::load(&mut conn, id, Some(channel)).await?
+    };
+    let Some(n) = stored else {
+        return Err(JobError::Permanent(anyhow::anyhow!("notification {id} does not exist")));
+    };
+    if n.delivery_state.as_deref() == Some("delivered") {
+        return Ok(()); // a repeated run after the delivery was counted
+    }
+    let kind = NotificationKind::parse(&n.kind)
+        .ok_or_else(|| JobError::Permanent(anyhow::anyhow!("notification {id} has unknown kind {}", n.kind)))?;
+    let outcome = match channel {
+        Channel::Webhook => match notifier.webhook() {
+            Some(webhook) => {
+                let body = render::webhook_body(n.id, kind, &n.user_id, n.created_at, &n.payload);
+                webhook.send(&id.to_string(), &body).await.map_err(JobError::Transient)
+            }
+            None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no webhook channel configured"))),
+        },
+        Channel::Email => match notifier.email() {
+            Some(email) => {
+                email.send(&id.to_string(), &n.email, &render::email(n.id, kind, &n.first_name, &n.payload)).await
+            }
+            None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no email channel configured"))),
+        },
+    };
+    let mut conn = pool.acquire().await?;
+    let error = match outcome {
+        Ok(()) => {
+            store::record_attempt(&mut conn, id, channel, Attempted::Delivered).await?;
+            tracing::info!(notification.id = %id, channel = channel.as_str(), attempt, "notification delivered");
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    let max_attempts = crate::db::jobs::max_attempts(&mut conn, job_id).await?.unwrap_or(notifier.max_attempts());
+    let (last, message) = match &error {
+        JobError::Permanent(e) => (true, format!("{e:#}")),
+        JobError::Transient(e) => (attempt >= max_attempts as usize, format!("{e:#}")),
+    };
+    store::record_attempt(&mut conn, id, channel, Attempted::Failed { error: &message, last }).await?;
+    // a transient failure stays one on the last attempt: the job then rests `Failed` (not
+    // `Killed`, which the scheduler prunes after a day), listed until an admin retries it
+    Err(error)
+}

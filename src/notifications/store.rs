@@ -1,0 +1,168 @@
+//! The outbox's SQL. Every change of a delivery and the summary on its notification happen in one
+//! transaction that first locks the notification row, so two channels finishing at once still
+//! leave the right summary.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Acquire, PgConnection};
+use uuid::Uuid;
+
+use super::{Channel, NewNotification};
+
+/// Inserts the notification unless its `dedupe_key` is known. Returns its id and whether it is new.
+pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Result<(Uuid, bool)> {
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "insert into notifications (id, kind, user_id, payload, dedupe_key) values ($1, $2, $3, $4, $5)
+         on conflict (dedupe_key) do nothing returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(n.kind.as_str())
+    .bind(&n.user_id)
+    .bind(&n.payload)
+    .bind(&n.dedupe_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    // a separate statement: it sees a row that a concurrent transaction committed meanwhile
+    let existing = sqlx::query_scalar("select id from notifications where dedupe_key = $1")
+        .bind(&n.dedupe_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((existing, false))
+}
+
+/// A notification as a delivery needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Stored {
+    pub id: Uuid,
+    pub kind: String,
+    pub user_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub email: String,
+    pub first_name: String,
+    /// The state of the channel asked for, if it has a delivery row.
+    pub delivery_state: Option<String>,
+}
+
+pub async fn load(conn: &mut PgConnection, id: Uuid, channel: Option<Channel>) -> sqlx::Result<Option<Stored>> {
+    sqlx::query_as(
+        "select n.id, n.kind, n.user_id, n.payload, n.created_at, u.email, u.first_name,
+                d.state as delivery_state
+         from notifications n
+         join users u on u.id = n.user_id
+         left join notification_deliveries d on d.notification_id = n.id and d.channel = $2
+         where n.id = $1",
+    )
+    .bind(id)
+    .bind(channel.map(Channel::as_str))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Locks the notification for the rest of the transaction; returns its state.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select state from notifications where id = $1 for update").bind(id).fetch_optional(conn).await
+}
+
+/// Marks a notification no channel could take (it stays, with its payload, for the record).
+pub async fn mark_unsent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update notifications set state = 'unsent', last_error = 'no delivery channel configured' where id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One delivery row per channel; existing rows are kept as they are.
+pub async fn add_deliveries(conn: &mut PgConnection, id: Uuid, channels: &[Channel]) -> sqlx::Result<()> {
+    let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+    sqlx::query(
+        "insert into notification_deliveries (notification_id, channel) select $1, unnest($2::text[])
+         on conflict (notification_id, channel) do nothing",
+    )
+    .bind(id)
+    .bind(names)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug)]
+pub enum Attempted<'a> {
+    Delivered,
+    /// Failed; `last` when no attempt will follow.
+    Failed {
+        error: &'a str,
+        last: bool,
+    },
+}
+
+/// Counts an attempt on the delivery and its notification, and sums up the notification's state:
+/// `failed` if a channel gave up, `delivered` once every channel is, `pending` otherwise.
+pub async fn record_attempt(
+    conn: &mut PgConnection,
+    id: Uuid,
+    channel: Channel,
+    outcome: Attempted<'_>,
+) -> sqlx::Result<()> {
+    let (state, error) = match outcome {
+        Attempted::Delivered => ("delivered", None),
+        Attempted::Failed { error, last } => (if last { "failed" } else { "pending" }, Some(error)),
+    };
+    let mut tx = conn.begin().await?;
+    lock(&mut tx, id).await?;
+    sqlx::query(
+        "insert into notification_deliveries as d (notification_id, channel, state, attempts, last_error, delivered_at)
+         values ($1, $2, $3, 1, $4, case when $3 = 'delivered' then now() end)
+         on conflict (notification_id, channel) do update set state = excluded.state, attempts = d.attempts + 1,
+            last_error = coalesce(excluded.last_error, d.last_error), delivered_at = excluded.delivered_at",
+    )
+    .bind(id)
+    .bind(channel.as_str())
+    .bind(state)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "update notifications n set attempts = n.attempts + 1, last_error = coalesce($2, n.last_error),
+            state = s.state, delivered_at = case when s.state = 'delivered' then now() end
+         from (select case when bool_or(state = 'failed') then 'failed'
+                           when bool_and(state = 'delivered') then 'delivered'
+                           else 'pending' end as state
+               from notification_deliveries where notification_id = $1) s
+         where n.id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Puts a notification whose job an admin retries back to `pending` (and the channel's delivery,
+/// when the job was a channel's), in the admin's transaction.
+pub async fn reopen(conn: &mut PgConnection, id: Uuid, channel: Option<&str>) -> sqlx::Result<()> {
+    lock(conn, id).await?;
+    if let Some(channel) = channel {
+        sqlx::query(
+            "update notification_deliveries set state = 'pending', delivered_at = null
+             where notification_id = $1 and channel = $2 and state = 'failed'",
+        )
+        .bind(id)
+        .bind(channel)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "update notifications set state = 'pending', delivered_at = null where id = $1 and state <> 'delivered'",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
