@@ -11,6 +11,7 @@ use crate::setup::Environment;
 
 /// The inventory item under load: one (offer, representation).
 pub struct Item {
+    pub event_id: String,
     pub offer_id: String,
     pub representation_id: String,
 }
@@ -38,7 +39,7 @@ pub async fn create_item(env: &Environment, title: &str, stock: i32) -> anyhow::
         json!({"name": "General admission", "price_minor": 4500, "max_quantity_per_order": 10}),
     )
     .await?;
-    let item = Item { offer_id: id_of(&offer)?, representation_id: id_of(&representation)? };
+    let item = Item { event_id, offer_id: id_of(&offer)?, representation_id: id_of(&representation)? };
     let url =
         env.api.join(&format!("/api/offers/{}/representations/{}/inventory", item.offer_id, item.representation_id))?;
     let answer = env.http.put(url).bearer_auth(&env.admin_key).json(&json!({"total_stock": stock})).send().await?;

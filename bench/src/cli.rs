@@ -16,6 +16,7 @@ impl Cli {
         match &self.scenario {
             Scenario::Onsale(args) => &args.common,
             Scenario::Expiry(args) => &args.common,
+            Scenario::Waitlist(args) => &args.common,
         }
     }
 }
@@ -26,6 +27,9 @@ pub enum Scenario {
     Onsale(OnsaleArgs),
     /// One-minute holds left to expire: how late the stock comes back.
     Expiry(ExpiryArgs),
+    /// A sold-out item with a waiting list; holds and then one-minute offers lapse: how late the
+    /// next person gets their offer.
+    Waitlist(WaitlistArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -92,4 +96,19 @@ pub struct ExpiryArgs {
     /// Seconds to wait, once every hold is due, for all of them to be expired.
     #[arg(long, default_value_t = 180)]
     pub expiry_timeout: u64,
+}
+
+#[derive(Args)]
+pub struct WaitlistArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Stock of the item, all held by buyers who never pay (one-minute holds).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub holds: u32,
+    /// People on the waiting list (two waves of offers need twice the stock).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    pub waiting: u32,
+    /// Seconds to wait, once the offers are due, for the waves to go through.
+    #[arg(long, default_value_t = 240)]
+    pub offers_timeout: u64,
 }

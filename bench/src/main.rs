@@ -6,6 +6,7 @@
 //! - `bench onsale`: buyers rush one inventory item; accept and decision rates and latencies, zero
 //!   oversell, FIFO order, and pgbench's TPS on the same machine as the yardstick.
 //! - `bench expiry`: one-minute holds; how late they expire.
+//! - `bench waitlist`: lapsing holds and offers on a sold-out item; how late the next offer comes.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
 //! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
@@ -29,6 +30,7 @@ mod pgbench;
 mod report;
 mod setup;
 mod system;
+mod waitlist;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -106,5 +108,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
     match &cli.scenario {
         Scenario::Onsale(args) => onsale::run(env, args).await,
         Scenario::Expiry(args) => expiry::run(env, args).await,
+        Scenario::Waitlist(args) => waitlist::run(env, args).await,
     }
 }

@@ -82,10 +82,13 @@ pub async fn apply(
     d: &Decisions,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update reservations r
-         set status = d.status, reason = d.reason, decided_at = now(),
-             hold_expires_at = case when d.status = 'held' then now() + make_interval(mins => d.hold_minutes) end
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as d(id, status, reason, hold_minutes)
+        // the decision's own time, once for the batch: now() is when this transaction began, which
+        // can be before a reservation it decides was even stored
+        "with clock as materialized (select clock_timestamp() as at)
+         update reservations r
+         set status = d.status, reason = d.reason, decided_at = clock.at,
+             hold_expires_at = case when d.status = 'held' then clock.at + make_interval(mins => d.hold_minutes) end
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as d(id, status, reason, hold_minutes), clock
          where r.id = d.id and r.status = 'pending'",
     )
     .bind(&d.ids)

@@ -86,13 +86,15 @@ pub async fn add_seated_stock(
 }
 
 /// Locks the item for a transaction that moves its books: every writer takes this lock first, so
-/// writers of one item never deadlock and decide in turn.
+/// writers of one item never deadlock and decide in turn. `no key update`, not `update`: the
+/// reservations being inserted meanwhile check their foreign key with a key-share lock on this
+/// row, which `for update` would make wait for the whole allocation.
 pub async fn lock(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
 ) -> sqlx::Result<Option<InventoryRow>> {
-    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for update")
+    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for no key update")
         .bind(offer_id)
         .bind(representation_id)
         .fetch_optional(conn)
@@ -105,11 +107,13 @@ pub async fn try_lock(
     offer_id: &str,
     representation_id: &str,
 ) -> sqlx::Result<Option<InventoryRow>> {
-    sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for update skip locked")
-        .bind(offer_id)
-        .bind(representation_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "select * from inventory where offer_id = $1 and representation_id = $2 for no key update skip locked",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Moves `quantity` units of a hold to the books' `sold` (confirm) or `available` (release).

@@ -97,6 +97,7 @@ async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<(NewReservation, Reply
 
 /// One transaction: the reservations, and one allocation job per item they touch.
 async fn store(pool: &PgPool, reservations: &[NewReservation]) -> anyhow::Result<Vec<ReservationRow>> {
+    let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let rows = db::reservations::insert_many(&mut tx, reservations).await?;
     let items: BTreeSet<(&str, &str)> =
@@ -104,7 +105,14 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> anyhow::Result
     for (offer_id, representation_id) in items {
         jobs::enqueue_allocation(&mut tx, offer_id, representation_id).await?;
     }
+    let written = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        batch = reservations.len(),
+        write_ms = written.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "stored a batch"
+    );
     Ok(rows)
 }
 
