@@ -43,7 +43,8 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
     }
     let tickets: Vec<NewTicket> = (1..=r.quantity).map(|unit| new_ticket(&r, unit, &key)).collect();
     let inserted = db::tickets::insert_missing(&mut tx, &r, &tickets).await?;
-    let issued = db::tickets::for_reservation(&mut tx, id).await?.len();
+    let codes: Vec<String> = db::tickets::for_reservation(&mut tx, id).await?.into_iter().map(|t| t.code).collect();
+    let issued = codes.len();
     if issued != r.quantity as usize {
         // the constraints bound the count from above; this bounds it from below before committing
         return Err(anyhow::anyhow!("reservation {id} has {issued} tickets for {} units", r.quantity).into());
@@ -51,7 +52,6 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
     if !db::reservations::mark_fulfilled(&mut tx, id).await? {
         return Err(anyhow::anyhow!("reservation {id} stopped being confirmed under its lock").into());
     }
-    let codes: Vec<String> = db::tickets::for_reservation(&mut tx, id).await?.into_iter().map(|t| t.code).collect();
     super::notify::tickets_issued(&mut tx, id, &codes).await?;
     tx.commit().await?;
     tracing::info!(reservation.id = %id, tickets = issued, "tickets issued");
