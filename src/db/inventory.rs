@@ -171,3 +171,49 @@ pub async fn hold_units(
     .await?;
     Ok(())
 }
+
+/// What a writer holding the item's lock needs to hand out its stock: the books, and whether its
+/// sale is open, judged on the clock read now (after the lock), not when the transaction began.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemState {
+    pub available: i32,
+    pub seated: bool,
+    /// The event's sales are open.
+    pub sales_open: bool,
+    /// The performance has ended.
+    pub over: bool,
+    /// How long a waiting-list offer holds, in minutes.
+    pub waitlist_offer_minutes: i32,
+}
+
+impl ItemState {
+    /// Why nothing of this item may be granted now, if so.
+    pub fn closed(&self) -> Option<crate::domain::RejectionReason> {
+        use crate::domain::RejectionReason;
+        if !self.sales_open {
+            Some(RejectionReason::SalesClosed)
+        } else if self.over {
+            Some(RejectionReason::RepresentationOver)
+        } else {
+            None
+        }
+    }
+}
+
+pub async fn state(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Option<ItemState>> {
+    sqlx::query_as(
+        "select i.available, i.seated, e.sales_open, rp.ends_at <= clock_timestamp() as over, e.waitlist_offer_minutes
+         from inventory i
+         join events e on e.id = i.event_id
+         join representations rp on rp.id = i.representation_id
+         where i.offer_id = $1 and i.representation_id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .fetch_optional(conn)
+    .await
+}

@@ -34,7 +34,7 @@ pub struct ReservationRow {
 macro_rules! columns {
     () => {
         "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
-         case when r.status = 'held' and r.hold_expires_at <= now() then 'expired' else r.status end as status,
+         case when r.status = 'held' and r.hold_expires_at <= clock_timestamp() then 'expired' else r.status end as status,
          r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at,
          r.from_waitlist"
     };
@@ -126,9 +126,9 @@ pub async fn confirm_held(
 ) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(concat!(
         "with done as (
-             update reservations set status = 'confirmed', confirmed_at = now(),
+             update reservations set status = 'confirmed', confirmed_at = clock_timestamp(),
                  payment_reference = coalesce($2, payment_reference)
-             where id = $1 and status = 'held' and hold_expires_at > now()
+             where id = $1 and status = 'held' and hold_expires_at > clock_timestamp()
              returning *
          )
          select ",
@@ -145,8 +145,8 @@ pub async fn confirm_held(
 pub async fn release_held(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(concat!(
         "with done as (
-             update reservations set status = 'released', ended_at = now()
-             where id = $1 and status = 'held' and hold_expires_at > now()
+             update reservations set status = 'released', ended_at = clock_timestamp()
+             where id = $1 and status = 'held' and hold_expires_at > clock_timestamp()
              returning *
          ), freed as (
              update reservation_seats set active = false
@@ -170,8 +170,9 @@ pub async fn expire_due_holds(
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "with expired as (
-             update reservations set status = 'expired', ended_at = now()
-             where offer_id = $1 and representation_id = $2 and status = 'held' and hold_expires_at <= now()
+             update reservations set status = 'expired', ended_at = clock_timestamp()
+             where offer_id = $1 and representation_id = $2 and status = 'held'
+               and hold_expires_at <= clock_timestamp()
              returning id, quantity
          ), freed as (
              update reservation_seats set active = false
@@ -235,7 +236,8 @@ pub async fn insert_offer_holds(
         "with inserted as (
              insert into reservations (id, user_id, offer_id, representation_id, quantity, hold_minutes, status,
                  decided_at, hold_expires_at, from_waitlist)
-             select id, user_id, $1, $2, quantity, $3, 'held', now(), now() + make_interval(mins => $3), true
+             select id, user_id, $1, $2, quantity, $3, 'held', clock_timestamp(),
+                    clock_timestamp() + make_interval(mins => $3), true
              from unnest($4::uuid[], $5::text[], $6::int[]) as t(id, user_id, quantity)
              returning hold_expires_at
          )

@@ -141,38 +141,33 @@ pub async fn leave_waiting(conn: &mut PgConnection, entry_id: Uuid) -> sqlx::Res
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Waiting {
     pub id: Uuid,
+    pub seq: i64,
     pub user_id: String,
     pub requested_quantity: i32,
 }
 
-/// The people waiting (not yet offered), in line order.
-pub async fn waiting_line(
+/// The people waiting (not yet offered) after `after_seq` whose quantity is at most `fits`, in
+/// line order: those further back are reached too, however many ahead of them want more.
+pub async fn waiting_who_fit(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
+    fits: i32,
+    after_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Waiting>> {
     sqlx::query_as(
-        "select id, user_id, requested_quantity from waitlist_entries
+        "select id, seq, user_id, requested_quantity from waitlist_entries
          where offer_id = $1 and representation_id = $2 and status = 'waiting'
-         order by seq limit $3",
+           and requested_quantity <= $3 and seq > $4
+         order by seq limit $5",
     )
     .bind(offer_id)
     .bind(representation_id)
+    .bind(fits)
+    .bind(after_seq)
     .bind(limit)
     .fetch_all(conn)
-    .await
-}
-
-/// Whether anyone is waiting: freed stock is theirs before any public request's.
-pub async fn anyone_waiting(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists (select 1 from waitlist_entries
-                        where offer_id = $1 and representation_id = $2 and status = 'waiting')",
-    )
-    .bind(offer_id)
-    .bind(representation_id)
-    .fetch_one(conn)
     .await
 }
 
@@ -206,17 +201,18 @@ pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: 
     Ok(done.rows_affected())
 }
 
-/// Items where people wait while stock is available: what promotion missed.
+/// Items on sale where someone waiting fits in the available stock: what promotion missed (a
+/// reopened sale, a crash between freeing and offering).
 pub async fn items_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(
-        "select distinct w.offer_id, w.representation_id
-         from waitlist_entries w
-         join inventory i on i.offer_id = w.offer_id and i.representation_id = w.representation_id
-         where w.status = 'waiting'
-           and (i.available > 0 or exists (
-               select 1 from reservations r
-               where r.offer_id = w.offer_id and r.representation_id = w.representation_id
-                 and r.status = 'held' and r.hold_expires_at <= now()))
+        "select i.offer_id, i.representation_id
+         from inventory i
+         join events e on e.id = i.event_id
+         join representations rp on rp.id = i.representation_id
+         where i.available > 0 and not i.seated and e.sales_open and rp.ends_at > now()
+           and exists (select 1 from waitlist_entries w
+                       where w.offer_id = i.offer_id and w.representation_id = i.representation_id
+                         and w.status = 'waiting' and w.requested_quantity <= i.available)
          limit $1",
     )
     .bind(limit)

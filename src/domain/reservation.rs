@@ -57,6 +57,10 @@ pub enum RejectionReason {
     SoldOut,
     /// At least one of the seats asked for is held or sold.
     SeatUnavailable,
+    /// The event's sales were closed at its turn.
+    SalesClosed,
+    /// The performance had ended at its turn.
+    RepresentationOver,
 }
 
 impl RejectionReason {
@@ -64,6 +68,8 @@ impl RejectionReason {
         match self {
             Self::SoldOut => "SOLD_OUT",
             Self::SeatUnavailable => "SEAT_UNAVAILABLE",
+            Self::SalesClosed => "SALES_CLOSED",
+            Self::RepresentationOver => "REPRESENTATION_OVER",
         }
     }
 }

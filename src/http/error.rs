@@ -134,7 +134,7 @@ impl Described {
         let details = details.into_iter().map(|f| ErrorDetail { loc: f.loc, msg: f.msg, kind: f.kind }).collect();
         Described {
             details: Some(details),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR", "Validation failed")
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR", "Validation error")
         }
     }
 

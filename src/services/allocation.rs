@@ -43,7 +43,8 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     let Some(_) = db::inventory::lock(&mut tx, offer_id, representation_id).await? else {
         return Ok((Outcome::default(), false));
     };
-    // stock of holds past their time is available, and goes to the waiting list first
+    // stock of holds past their time is available, and goes to the waiting list first; what is
+    // left after the list is on public sale
     let settled = stock::settle(&mut tx, offer_id, representation_id).await?;
     let expired = settled.expired;
     let pending = db::allocation::pending(&mut tx, offer_id, representation_id, BATCH).await?;
@@ -51,11 +52,8 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
         tx.commit().await?;
         return Ok((Outcome { expired: expired.len(), ..Outcome::default() }, false));
     }
-    // while people wait on the list, what is free is owed to them: public requests get none
-    let available = if db::waitlist::anyone_waiting(&mut tx, offer_id, representation_id).await? {
-        0
-    } else {
-        db::inventory::find(&mut tx, offer_id, representation_id).await?.map_or(0, |i| i.available)
+    let Some(item) = settled.item else {
+        return Err(anyhow::anyhow!("the item {offer_id}/{representation_id} vanished under its lock"));
     };
     let labels: Vec<String> = pending.iter().flat_map(|p| p.seat_labels.iter().flatten().cloned()).collect();
     let seats = if labels.is_empty() {
@@ -63,7 +61,10 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     } else {
         db::allocation::seats(&mut tx, offer_id, representation_id, &labels).await?
     };
-    let decisions = decide(&pending, available, &seats);
+    let decisions = match item.closed() {
+        Some(reason) => reject_all(&pending, reason),
+        None => decide(&pending, item.available, &seats),
+    };
     db::allocation::apply(&mut tx, offer_id, representation_id, &decisions).await?;
     let held: Vec<_> =
         decisions.ids.iter().zip(&decisions.statuses).filter(|(_, s)| **s == "held").map(|(id, _)| *id).collect();
@@ -73,6 +74,18 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     tx.commit().await?;
     let outcome = Outcome { held: held.len(), rejected: pending.len() - held.len(), expired: expired.len() };
     Ok((outcome, pending.len() as i64 == BATCH))
+}
+
+/// The sale is closed (or the performance over): nothing is granted.
+fn reject_all(pending: &[db::allocation::Pending], reason: RejectionReason) -> Decisions {
+    let mut d = Decisions::default();
+    for p in pending {
+        d.ids.push(p.id);
+        d.hold_minutes.push(p.hold_minutes);
+        d.statuses.push("rejected");
+        d.reasons.push(Some(reason.as_str()));
+    }
+    d
 }
 
 /// In arrival order: grant what fits, reject the rest. Pure, so FIFO is plain to see and test.

@@ -7,7 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request is well-formed but its values break a rule (422 `VALIDATION_ERROR`).
-    #[error("Validation failed")]
+    #[error("Validation error")]
     Validation(#[from] ValidationErrors),
     /// A request that cannot be served as asked (400), with a stable status name.
     #[error("{message}")]
@@ -69,7 +69,9 @@ fn from_constraint(constraint: &str) -> Option<Error> {
         "seats_label_unique" => {
             Error::conflict("DUPLICATE_SEAT", "a seat with this label already exists for this representation")
         }
-        "waitlist_entries_one_active" => Error::conflict("USER_ALREADY_ON_WAITLIST", "User is already on the waitlist"),
+        "waitlist_entries_one_active" => {
+            Error::conflict("USER_ALREADY_ON_WAITLIST", "User is already on this waitlist")
+        }
         "events_pkey" => Error::conflict("ALREADY_EXISTS", "an event with this id already exists"),
         "representations_pkey" => Error::conflict("ALREADY_EXISTS", "a representation with this id already exists"),
         "offers_pkey" => Error::conflict("ALREADY_EXISTS", "an offer with this id already exists"),

@@ -2,15 +2,20 @@
 //! passed, then hand the free stock to the waiting list. Doing both in the writer's transaction is
 //! what makes an expired hold expired "for every write at once", and what gives freed stock to
 //! waiting people before anyone else.
+//!
+//! The rule: freed stock is offered in line order to each waiting person whose quantity fits;
+//! whatever is left after that is on public sale. Nobody on a list can block a sale, and nothing is
+//! handed out while the item's sale is closed.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::notify;
+use crate::db::inventory::ItemState;
 use crate::{db, jobs};
 
-/// Waiting people offered per settle at most (the rest on the next writer or sweep).
-const PROMOTE_BATCH: i64 = 500;
+/// Waiting people read per query while promoting (the loop goes on until nobody else fits).
+const PROMOTE_PAGE: i64 = 500;
 
 #[derive(Debug, Default)]
 pub struct Settled {
@@ -18,50 +23,75 @@ pub struct Settled {
     pub expired: Vec<Uuid>,
     /// Offers made to waiting people: (entry, reservation).
     pub offered: Vec<(Uuid, Uuid)>,
+    /// The item once settled: what is available now is on public sale. `None` if it has no stock.
+    pub item: Option<ItemState>,
 }
 
 /// Ends the item's due holds (and the list offers among them), then promotes the list. The caller
-/// holds the item's lock ([`db::inventory::lock`]).
+/// holds the item's lock ([`db::inventory::lock`]), so the clock read here is after it.
 pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Settled> {
     let expired = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
     db::waitlist::end_offers(conn, &expired, "expired").await?;
     notify::holds_expired(conn, &expired).await?;
-    let offered = promote(conn, offer_id, representation_id).await?;
-    Ok(Settled { expired, offered })
+    let Some(mut item) = db::inventory::state(conn, offer_id, representation_id).await? else {
+        return Ok(Settled { expired, ..Settled::default() });
+    };
+    let offered = promote_into(conn, offer_id, representation_id, &mut item).await?;
+    Ok(Settled { expired, offered, item: Some(item) })
 }
 
-/// Offers the item's available stock to the waiting people, in line order: each whose quantity
-/// fits gets a hold for the event's offer time.
+/// Offers the item's available stock to the waiting people (see [`settle`]); the caller holds the
+/// item's lock.
 pub async fn promote(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
 ) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
-    let Some(item) = db::inventory::find(conn, offer_id, representation_id).await? else { return Ok(vec![]) };
-    if item.available == 0 || item.seated {
+    match db::inventory::state(conn, offer_id, representation_id).await? {
+        Some(mut item) => promote_into(conn, offer_id, representation_id, &mut item).await,
+        None => Ok(vec![]),
+    }
+}
+
+/// In line order, each waiting person whose quantity fits what is left gets a hold for the event's
+/// offer time. Seated items have no lists (joining one is refused). `item.available` is what is
+/// left afterwards.
+async fn promote_into(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    item: &mut ItemState,
+) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    if item.available == 0 || item.seated || item.closed().is_some() {
         return Ok(vec![]);
     }
-    let line = db::waitlist::waiting_line(conn, offer_id, representation_id, PROMOTE_BATCH).await?;
-    let mut available = item.available;
+    let before = item.available;
     let mut entries = Vec::new();
     let mut holds = Vec::new();
-    for w in line {
-        if available == 0 {
-            break;
+    let mut after_seq = 0;
+    while item.available > 0 {
+        let page =
+            db::waitlist::waiting_who_fit(conn, offer_id, representation_id, item.available, after_seq, PROMOTE_PAGE)
+                .await?;
+        let last_page = (page.len() as i64) < PROMOTE_PAGE;
+        for w in page {
+            after_seq = w.seq;
+            if w.requested_quantity <= item.available {
+                item.available -= w.requested_quantity;
+                entries.push(w.id);
+                holds.push((Uuid::new_v4(), w.user_id, w.requested_quantity));
+            }
         }
-        if w.requested_quantity <= available {
-            available -= w.requested_quantity;
-            entries.push(w.id);
-            holds.push((Uuid::new_v4(), w.user_id, w.requested_quantity));
+        if last_page {
+            break;
         }
     }
     if holds.is_empty() {
         return Ok(vec![]);
     }
-    let minutes = db::events::waitlist_offer_minutes_of_offer(conn, offer_id).await?;
+    let minutes = item.waitlist_offer_minutes;
     let due = db::reservations::insert_offer_holds(conn, offer_id, representation_id, &holds, minutes).await?;
-    let granted = item.available - available;
-    db::inventory::hold_units(conn, offer_id, representation_id, granted).await?;
+    db::inventory::hold_units(conn, offer_id, representation_id, before - item.available).await?;
     let reservations: Vec<Uuid> = holds.iter().map(|h| h.0).collect();
     db::waitlist::mark_offered(conn, &entries, &reservations).await?;
     if let Some(due) = due {
@@ -72,7 +102,7 @@ pub async fn promote(
         offer.id = offer_id,
         representation.id = representation_id,
         offers = entries.len(),
-        units = granted,
+        units = before - item.available,
         "offered freed stock to the waiting list"
     );
     Ok(entries.into_iter().zip(reservations).collect())

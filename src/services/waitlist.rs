@@ -8,7 +8,7 @@ use tracing::instrument;
 use super::auth::require_buyer_agent;
 use super::{Error, Result, stock};
 use crate::db::{self, waitlist::EntryRow};
-use crate::domain::Principal;
+use crate::domain::{Principal, RejectionReason};
 
 /// One list: an offer of a representation.
 #[derive(Debug, Clone, Copy)]
@@ -20,9 +20,7 @@ pub struct List<'a> {
 async fn check_user(conn: &mut PgConnection, user_id: &str) -> Result<()> {
     match db::users::find(conn, user_id).await? {
         Some(_) => Ok(()),
-        None => {
-            Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: format!("User {user_id} does not exist") })
-        }
+        None => Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() }),
     }
 }
 
@@ -52,24 +50,31 @@ pub async fn join(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str,
     let mut tx = pool.begin().await?;
     check_user(&mut tx, user_id).await?;
     let max = check_list(&mut tx, list).await?;
-    // under the item's lock, after lapsed holds are ended: "sold out" is exact
-    if db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?.is_some() {
-        stock::settle(&mut tx, list.offer_id, list.representation_id).await?;
-        let item = db::inventory::find(&mut tx, list.offer_id, list.representation_id).await?;
-        if let Some(item) = item.filter(|i| i.available > 0 || i.seated) {
-            let message = if item.seated {
-                "Waiting lists are for general admission; choose among the seats still available"
-            } else {
-                "Tickets are still available for this offer and representation"
-            };
-            return Err(Error::bad_request("WAITLIST_NOT_AVAILABLE", message));
-        }
+    // under the item's lock, after lapsed holds are ended and the list promoted: "sold out" is exact
+    if db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?.is_none() {
+        return Err(not_available("no tickets have been put on sale for this offer and representation"));
     }
-    if quantity <= 0 || quantity > i64::from(max) {
-        return Err(Error::bad_request(
-            "INVALID_QUANTITY",
-            format!("Quantity must be between 1 and {max} for this offer"),
-        ));
+    let item = stock::settle(&mut tx, list.offer_id, list.representation_id).await?.item.ok_or_else(|| {
+        anyhow::anyhow!("the item {}/{} vanished under its lock", list.offer_id, list.representation_id)
+    })?;
+    match item.closed() {
+        Some(RejectionReason::RepresentationOver) => {
+            return Err(Error::conflict("REPRESENTATION_OVER", "this representation is over"));
+        }
+        Some(_) => return Err(Error::conflict("SALES_CLOSED", "sales are closed for this event")),
+        None => {}
+    }
+    if item.seated {
+        return Err(not_available("seats are chosen one by one: pick among the seats still available"));
+    }
+    if item.available > 0 {
+        return Err(not_available("tickets are still on sale"));
+    }
+    if quantity <= 0 {
+        return Err(Error::bad_request("INVALID_QUANTITY", "Quantity must be greater than 0"));
+    }
+    if quantity > i64::from(max) {
+        return Err(Error::bad_request("INVALID_QUANTITY", format!("Quantity exceeds maximum of {max}")));
     }
     let entry = db::waitlist::insert(&mut tx, user_id, list.offer_id, list.representation_id, quantity as i32).await?;
     tx.commit().await?;
@@ -88,7 +93,13 @@ pub async fn position(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &
 }
 
 fn not_on_list() -> Error {
-    Error::NotFound { status: "USER_NOT_ON_WAITLIST", message: "User is not on the waitlist".into() }
+    Error::NotFound { status: "USER_NOT_ON_WAITLIST", message: "User is not on this waitlist".into() }
+}
+
+/// The list cannot be joined: `Waitlist is not available - {why}` (the contract's wording when
+/// tickets are still on sale, ours for the other reasons).
+fn not_available(why: &str) -> Error {
+    Error::bad_request("WAITLIST_NOT_AVAILABLE", format!("Waitlist is not available - {why}"))
 }
 
 /// Leaves the list. Leaving with an open offer declines it, and the stock moves on at once.

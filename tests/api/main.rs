@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod events;
 mod expiry;
+mod hardening;
 mod idempotency;
 mod import;
 mod notifications;

@@ -1,5 +1,6 @@
 //! Drives the API in-process, each test on its own database.
 
+pub mod buyer;
 pub mod catalog_dir;
 pub mod db;
 pub mod smtp_server;

@@ -1,0 +1,5 @@
+//! The promises the hardening issue found broken, each kept and proven through the API.
+
+mod closed_sales;
+mod expired_confirm;
+mod waitlist_freeze;
