@@ -1,6 +1,6 @@
 //! What a shop does for its buyers, as typed helpers: reserve, confirm, release, join a list.
 
-use poem::http::{Method, StatusCode};
+use poem::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Reply, TestApp};
