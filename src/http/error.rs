@@ -138,8 +138,13 @@ impl Described {
         }
     }
 
-    fn one_problem(place: &str, name: &str, reason: &str) -> Self {
+    pub fn one_problem(place: &str, name: &str, reason: &str) -> Self {
         let loc = [place, name].into_iter().filter(|s| !s.is_empty()).map(str::to_string).collect();
+        Self::problem_at(loc, reason)
+    }
+
+    /// One problem at `loc`, e.g. `["body", "seats", "1"]`.
+    pub fn problem_at(loc: Vec<String>, reason: &str) -> Self {
         Self::validation(vec![FieldError { loc, msg: reason.to_string(), kind: "value_error".into() }])
     }
 

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
 use super::idempotency::{self, Begin};
+use super::input;
 
 /// The id of the request being served, for handlers and logs.
 #[derive(Debug, Clone)]
@@ -81,6 +82,9 @@ pub async fn around<E: Endpoint + 'static>(
             Ok(body) => body,
             Err(e) => return info.envelope(describe(&e.into())),
         };
+        if let Some(refused) = input::unstorable(&req, &body) {
+            return info.envelope(refused);
+        }
         let claim = match idempotency::begin(pool.as_ref(), &req, &body, &info).await {
             Begin::Serve(claim) => claim,
             Begin::Answered(resp) => return resp,

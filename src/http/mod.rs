@@ -7,6 +7,7 @@ mod catalog;
 pub mod error;
 mod events;
 mod idempotency;
+mod input;
 pub mod middleware;
 mod ops;
 mod optional_json;

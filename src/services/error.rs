@@ -59,6 +59,15 @@ impl From<sqlx::Error> for Error {
         {
             return mapped;
         }
+        // text the database cannot store (the HTTP edge refuses it first; imports and jobs may not)
+        if let Some(db) = err.as_database_error()
+            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        {
+            return Error::bad_request(
+                "INVALID_ARGUMENT",
+                "the request holds text that cannot be stored (a NUL character?)",
+            );
+        }
         Error::Internal(anyhow::Error::new(err))
     }
 }

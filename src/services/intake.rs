@@ -76,27 +76,50 @@ async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<(NewReservation, Reply
     // recv_many waits for at least one, then takes whatever else is already queued
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (reservations, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        match store(&pool, &reservations).await {
-            Ok(rows) => {
-                let mut stored: HashMap<Uuid, ReservationRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-                for (reservation, reply) in reservations.iter().zip(replies) {
-                    let answer =
-                        stored.remove(&reservation.id).ok_or_else(|| Error::not_found("user", &reservation.user_id));
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, batch = reservations.len(), "storing a batch of reservations failed");
-                for reply in replies {
-                    let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("storing the reservation failed"))));
-                }
-            }
+        let answers = store_isolating(&pool, &reservations).await;
+        for (answer, reply) in answers.into_iter().zip(replies) {
+            let _ = reply.send(answer);
         }
     }
 }
 
+/// Stores the batch; when the database refuses a row, splits the batch in halves (in order, so
+/// arrival order is kept) until the rows it refuses are alone: one caller's bad row fails only
+/// that caller. A failure no row explains (the database is down) fails the batch at once.
+async fn store_isolating(pool: &PgPool, reservations: &[NewReservation]) -> Vec<Result<ReservationRow>> {
+    match store(pool, reservations).await {
+        Ok(rows) => {
+            let mut stored: HashMap<Uuid, ReservationRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+            let answer = |r: &NewReservation| stored.remove(&r.id).ok_or_else(|| Error::not_found("user", &r.user_id));
+            reservations.iter().map(answer).collect()
+        }
+        Err(e) if reservations.len() > 1 && caused_by_a_row(&e) => {
+            let (first, second) = reservations.split_at(reservations.len() / 2);
+            let mut answers = Box::pin(store_isolating(pool, first)).await;
+            answers.extend(Box::pin(store_isolating(pool, second)).await);
+            answers
+        }
+        Err(e) if caused_by_a_row(&e) => {
+            tracing::warn!(error = %e, "the database refused a reservation");
+            vec![Err(Error::from(e))]
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, batch = reservations.len(), "storing a batch of reservations failed");
+            reservations
+                .iter()
+                .map(|_| Err(Error::Internal(anyhow::anyhow!("storing the reservation failed"))))
+                .collect()
+        }
+    }
+}
+
+/// Data exceptions (class 22) and integrity violations (class 23) are about the rows written.
+fn caused_by_a_row(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|db| db.code()).is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+}
+
 /// One transaction: the reservations, and one allocation job per item they touch.
-async fn store(pool: &PgPool, reservations: &[NewReservation]) -> anyhow::Result<Vec<ReservationRow>> {
+async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<Vec<ReservationRow>> {
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let rows = db::reservations::insert_many(&mut tx, reservations).await?;

@@ -1,5 +1,6 @@
 //! The promises the hardening issue found broken, each kept and proven through the API.
 
+mod bad_bytes;
 mod closed_sales;
 mod expired_confirm;
 mod waitlist_freeze;
