@@ -93,6 +93,19 @@ impl EventPatch {
     }
 }
 
+/// The highest price, in minor units: with at most [`StockTotal::MAX`] units an item's revenue
+/// (10^18) fits a 64-bit integer.
+pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
+
+pub(crate) fn check_price(v: &mut Validator, price_minor: i64) {
+    v.check(price_minor > 0, "price_minor", "ensure this value is greater than 0");
+    v.check(
+        price_minor <= MAX_PRICE_MINOR,
+        "price_minor",
+        format!("ensure this value is less than or equal to {MAX_PRICE_MINOR}"),
+    );
+}
+
 fn check_hold_minutes(v: &mut Validator, minutes: i32) {
     v.check((1..=20).contains(&minutes), "hold_minutes", "must be between 1 and 20");
 }
@@ -131,7 +144,7 @@ impl NewOffer {
     pub fn validated(mut self) -> Result<Self, ValidationErrors> {
         let mut v = Validator::new("body");
         self.name = v.required_text("name", &self.name, 200);
-        v.check(self.price_minor > 0, "price_minor", "ensure this value is greater than 0");
+        check_price(&mut v, self.price_minor);
         self.currency = self.currency.trim().to_uppercase();
         v.check(
             self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase()),
@@ -152,10 +165,13 @@ impl NewOffer {
 pub struct StockTotal(i32);
 
 impl StockTotal {
+    /// Units an item holds at most (seats included): see [`MAX_PRICE_MINOR`].
+    pub const MAX: i32 = 1_000_000;
+
     pub fn parse(total: i64) -> Result<StockTotal, ValidationErrors> {
         let mut v = Validator::new("body");
         v.check(total > 0, "total_stock", "ensure this value is greater than 0");
-        v.check(total <= 1_000_000, "total_stock", "ensure this value is at most 1000000");
+        v.check(total <= i64::from(Self::MAX), "total_stock", "ensure this value is less than or equal to 1000000");
         v.finish().map(|()| StockTotal(total as i32))
     }
 

@@ -11,8 +11,8 @@ mod validation;
 
 pub use auth::{Principal, Role};
 pub use catalog::{
-    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, NewEvent, NewOffer, NewRepresentation,
-    SeatLabels, StockTotal,
+    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, MAX_PRICE_MINOR, NewEvent, NewOffer,
+    NewRepresentation, SeatLabels, StockTotal,
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};

@@ -3,4 +3,5 @@
 mod bad_bytes;
 mod closed_sales;
 mod expired_confirm;
+mod money;
 mod waitlist_freeze;
