@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use super::{GeoPoint, ValidationErrors, Validator};
 
 pub const DEFAULT_HOLD_MINUTES: i32 = 10;
+/// The longest id anything is referred to by (imported ids are kept as they are).
+pub const MAX_ID_CHARS: usize = 100;
 pub const DEFAULT_WAITLIST_OFFER_MINUTES: i32 = 30;
 
 /// A new event, owned by an organization.
@@ -93,6 +95,12 @@ impl EventPatch {
     }
 }
 
+/// An ISO 4217 code as written by the standard: three capital letters (`EUR`, not `eur`). The
+/// API and the importer both go through here.
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 /// The highest price, in minor units: with at most [`StockTotal::MAX`] units an item's revenue
 /// (10^18) fits a 64-bit integer.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
@@ -134,8 +142,8 @@ impl NewRepresentation {
 pub struct NewOffer {
     pub name: String,
     pub description: String,
-    /// Price in minor units (cents).
-    pub price_minor: i64,
+    /// Price in minor units (cents); the API always sets one, an imported offer may have none.
+    pub price_minor: Option<i64>,
     pub currency: String,
     pub max_quantity_per_order: i32,
 }
@@ -144,12 +152,13 @@ impl NewOffer {
     pub fn validated(mut self) -> Result<Self, ValidationErrors> {
         let mut v = Validator::new("body");
         self.name = v.required_text("name", &self.name, 200);
-        check_price(&mut v, self.price_minor);
-        self.currency = self.currency.trim().to_uppercase();
+        if let Some(price) = self.price_minor {
+            check_price(&mut v, price);
+        }
         v.check(
-            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase()),
+            is_currency_code(&self.currency),
             "currency",
-            "must be a three-letter ISO 4217 code",
+            "must be a three-letter ISO 4217 code in capitals, like EUR",
         );
         v.check(
             (1..=100).contains(&self.max_quantity_per_order),

@@ -11,11 +11,11 @@ mod validation;
 
 pub use auth::{Principal, Role};
 pub use catalog::{
-    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, MAX_PRICE_MINOR, NewEvent, NewOffer,
-    NewRepresentation, SeatLabels, StockTotal,
+    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, MAX_ID_CHARS, MAX_PRICE_MINOR, NewEvent,
+    NewOffer, NewRepresentation, SeatLabels, StockTotal, is_currency_code,
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
-pub use user::NewUser;
+pub use user::{NewUser, normalized_email};
 pub use validation::{FieldError, ValidationErrors, Validator};

@@ -1,6 +1,6 @@
 //! What a reservation asks for, and the states it goes through.
 
-use super::{SeatLabels, ValidationErrors, Validator};
+use super::{MAX_ID_CHARS, SeatLabels, ValidationErrors, Validator};
 
 /// ```text
 /// pending --(worker allocates)--> held --(confirm)--> confirmed --(tickets issued)--> fulfilled
@@ -102,9 +102,9 @@ impl ReservationRequest {
     /// Checks what can be checked without the catalog.
     pub fn validated(self) -> Result<ValidReservation, ValidationErrors> {
         let mut v = Validator::new("body");
-        let user_id = v.required_text("user_id", &self.user_id, 100);
-        let offer_id = v.required_text("offer_id", &self.offer_id, 100);
-        let representation_id = v.required_text("representation_id", &self.representation_id, 100);
+        let user_id = v.required_text("user_id", &self.user_id, MAX_ID_CHARS);
+        let offer_id = v.required_text("offer_id", &self.offer_id, MAX_ID_CHARS);
+        let representation_id = v.required_text("representation_id", &self.representation_id, MAX_ID_CHARS);
         if let Some(m) = self.hold_minutes {
             v.check((1..=20).contains(&m), "hold_minutes", "must be between 1 and 20");
         }

@@ -21,8 +21,10 @@ impl NewUser {
         self.last_name = self.last_name.trim().to_string();
         v.check(self.first_name.chars().count() <= 100, "first_name", "must be at most 100 characters");
         v.check(self.last_name.chars().count() <= 100, "last_name", "must be at most 100 characters");
-        self.email = self.email.trim().to_lowercase();
-        v.check(is_plausible_email(&self.email), "email", "must be an email address");
+        match normalized_email(&self.email) {
+            Some(email) => self.email = email,
+            None => v.push("email", "must be an email address"),
+        }
         self.phone = self.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
         if let Some(phone) = &self.phone {
             let ok = phone.len() <= 32 && phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
@@ -33,17 +35,21 @@ impl NewUser {
     }
 }
 
-/// One `@` with something on each side, a dot in the domain, no spaces. Deliverability is the
-/// mail server's to judge.
-fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
+/// The address as stored (trimmed, lower-cased: it is unique case-insensitively), if it is one:
+/// one `@` with something on each side, a domain of dot-separated labels, no spaces, control
+/// characters or characters that need quoting. Deliverability is the mail server's to judge.
+/// The API and the importer both go through here.
+pub fn normalized_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_lowercase();
+    let (local, domain) = email.split_once('@')?;
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "\",;:<>()[]\\".contains(c);
+    let plausible = !local.is_empty()
         && !domain.contains('@')
-        && email.len() <= 254
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
+        && !email.chars().any(forbidden)
+        && email.len() <= 254;
+    plausible.then_some(email)
 }
 
 #[cfg(test)]
@@ -71,5 +77,8 @@ mod tests {
         assert!(user("ada@").validated().is_err());
         assert!(user("ada").validated().is_err());
         assert!(user("a b@x.org").validated().is_err());
+        for bad in ["a(b)@x.org", "a@x..org", "a@@x.org", "a;b@x.org", "a@.x.org"] {
+            assert!(user(bad).validated().is_err(), "{bad} was accepted");
+        }
     }
 }

@@ -168,7 +168,7 @@ impl CatalogApi {
         let offer = NewOffer {
             name: b.name,
             description: b.description,
-            price_minor: b.price_minor,
+            price_minor: Some(b.price_minor),
             currency: b.currency.unwrap_or_else(|| "EUR".into()),
             max_quantity_per_order: b.max_quantity_per_order.unwrap_or(10),
         };

@@ -17,14 +17,18 @@ pub(crate) struct Existing {
     pub offers: HashMap<String, String>,
     /// (offer id, representation id) -> its stock.
     pub inventory: HashMap<(String, String), Books>,
+    /// The time zones of events.csv that PostgreSQL knows (the API asks it too).
+    pub timezones: HashSet<String>,
 }
 
 /// The stock of an existing inventory row.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Books {
     pub total_stock: i32,
-    pub available: i32,
     pub held: i32,
+    pub sold: i32,
+    /// Of `sold`, the units the last import said were sold elsewhere.
+    pub imported_sold: i32,
     pub seated: bool,
 }
 
@@ -55,8 +59,8 @@ pub(crate) async fn load_existing(conn: &mut PgConnection, catalog: &Catalog) ->
         .bind(&offer_ids)
         .fetch_all(&mut *conn)
         .await?;
-    let inventory: Vec<(String, String, i32, i32, i32, bool)> = sqlx::query_as(
-        "select i.offer_id, i.representation_id, i.total_stock, i.available, i.held, i.seated
+    let inventory: Vec<(String, String, i32, i32, i32, i32, bool)> = sqlx::query_as(
+        "select i.offer_id, i.representation_id, i.total_stock, i.held, i.sold, i.imported_sold, i.seated
          from inventory i
          join unnest($1::text[], $2::text[]) as k (offer_id, representation_id)
            on (k.offer_id, k.representation_id) = (i.offer_id, i.representation_id)
@@ -67,13 +71,20 @@ pub(crate) async fn load_existing(conn: &mut PgConnection, catalog: &Catalog) ->
     .fetch_all(&mut *conn)
     .await?;
 
+    let zones: Vec<&str> = catalog.events.iter().map(|l| l.row.timezone.as_str()).collect();
+    let timezones: Vec<String> = sqlx::query_scalar("select name from pg_timezone_names where name = any($1)")
+        .bind(&zones)
+        .fetch_all(&mut *conn)
+        .await?;
+
     Ok(Existing {
+        timezones: timezones.into_iter().collect(),
         events: events.into_iter().collect(),
         representations: representations.into_iter().collect(),
         offers: offers.into_iter().collect(),
         inventory: (inventory.into_iter())
-            .map(|(offer, rep, total_stock, available, held, seated)| {
-                let books = Books { total_stock, available, held, seated };
+            .map(|(offer, rep, total_stock, held, sold, imported_sold, seated)| {
+                let books = Books { total_stock, held, sold, imported_sold, seated };
                 ((offer, rep), books)
             })
             .collect(),

@@ -24,6 +24,19 @@ impl Fields {
         value.to_owned()
     }
 
+    /// An id: not empty, and no longer than the API accepts in a request.
+    pub(crate) fn id(&mut self, name: &str, value: &str) -> String {
+        if value.chars().count() > crate::domain::MAX_ID_CHARS {
+            self.fail(format!("{name} is longer than {} characters", crate::domain::MAX_ID_CHARS));
+        }
+        self.required(name, value)
+    }
+
+    /// No problem so far.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
     /// A whole number within `range`, e.g. `0..=i32::MAX`.
     pub(crate) fn integer(&mut self, name: &str, value: &str, range: std::ops::RangeInclusive<i32>) -> Option<i32> {
         if value.is_empty() {
@@ -104,6 +117,20 @@ impl Fields {
     /// Records the outcome of a parser that returns its own reason.
     pub(crate) fn take<T>(&mut self, result: Result<T, String>) -> Option<T> {
         result.map_err(|reason| self.fail(reason)).ok()
+    }
+
+    /// Records what the API's own validation refuses in the value built from the row: the
+    /// importer accepts nothing the API would not.
+    pub(crate) fn domain<T>(&mut self, validated: Result<T, crate::domain::ValidationErrors>) -> Option<T> {
+        match validated {
+            Ok(value) => Some(value),
+            Err(errors) => {
+                for e in errors.0 {
+                    self.fail(format!("{} {}", e.loc[1..].join("."), e.msg));
+                }
+                None
+            }
+        }
     }
 
     /// The row built from the fields, or every problem found in them.

@@ -165,6 +165,10 @@ pub async fn import_catalog(pool: &PgPool, dir: &Path) -> Result<ImportSummary, 
     problems.into_result()?;
 
     let summary = write::write(&mut tx, &plan).await?;
+    // stock that came back goes to the waiting lists first, as when an organizer adds it
+    for item in &plan.inventory {
+        crate::services::stock::promote(&mut tx, &item.row.stock.offer_id, &item.row.stock.representation_id).await?;
+    }
     tx.commit().await?;
     tracing::info!(
         events = summary.events.total(),

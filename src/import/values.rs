@@ -17,15 +17,18 @@ pub(crate) fn price_minor(value: &str) -> Result<i64, String> {
     if minor == 0 {
         return Err("price must be more than 0 (leave it empty for an offer without a price)".into());
     }
+    if minor > crate::domain::MAX_PRICE_MINOR {
+        return Err(format!("price `{value}` is too large: at most {}.00", crate::domain::MAX_PRICE_MINOR / 100));
+    }
     Ok(minor)
 }
 
-/// A currency code: three letters, stored upper-case.
+/// A currency code as the API takes it: three capital letters.
 pub(crate) fn currency(value: &str) -> Result<String, String> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(value.to_ascii_uppercase())
+    if crate::domain::is_currency_code(value) {
+        Ok(value.to_owned())
     } else {
-        Err(format!("currency `{value}` is not a three-letter code like EUR"))
+        Err(format!("currency `{value}` is not a three-letter code in capitals like EUR"))
     }
 }
 
@@ -41,24 +44,12 @@ pub(crate) fn timezone(value: &str) -> Result<String, String> {
     }
 }
 
-/// An email address, trimmed and lower-cased as the database stores it.
+/// An email address as the API takes it, trimmed and lower-cased as the database stores it.
 pub(crate) fn email(value: &str) -> Result<String, String> {
-    let email = value.trim().to_lowercase();
-    if email.is_empty() {
+    if value.trim().is_empty() {
         return Err("email is empty".to_owned());
     }
-    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "\",;:<>()[]\\".contains(c);
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && domain.split('.').all(|label| !label.is_empty())
-                && !email.chars().any(forbidden)
-        }
-        None => false,
-    };
-    if valid { Ok(email) } else { Err(format!("email `{value}` is not a valid address")) }
+    crate::domain::normalized_email(value).ok_or_else(|| format!("email `{value}` is not a valid address"))
 }
 
 #[cfg(test)]

@@ -99,18 +99,21 @@ pub(crate) async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<Import
 
     for Line { line, row: i } in &plan.inventory {
         let s = &i.stock;
-        // Nothing is held yet, so every unit not available has been sold. Rows with holds or
-        // seats were refused by `check` unless unchanged; the `where` keeps it so regardless.
+        // New stock: every unit not available was sold elsewhere. Existing stock: the units
+        // sold elsewhere replace the last import's, and what boxoffice holds and sold stays (see
+        // `check`, which refused a total too small for it; the table's checks refuse it again).
         let outcome = sqlx::query_scalar(
             "insert into inventory as i (offer_id, representation_id, event_id, total_stock,
-                 available, held, sold)
-             values ($1, $2, $3, $4, $5, 0, $6)
+                 available, held, sold, imported_sold)
+             values ($1, $2, $3, $4, $5, 0, $6, $6)
              on conflict (offer_id, representation_id) do update set
-                 (total_stock, available, sold, updated_at)
-               = (excluded.total_stock, excluded.available, excluded.sold, now())
-             where i.held = 0 and not i.seated
-               and (i.total_stock, i.available) is distinct from
-                   (excluded.total_stock, excluded.available)
+                 (total_stock, sold, available, imported_sold, updated_at)
+               = (excluded.total_stock, i.sold - i.imported_sold + excluded.imported_sold,
+                  excluded.total_stock - i.held - (i.sold - i.imported_sold + excluded.imported_sold),
+                  excluded.imported_sold, now())
+             where not i.seated
+               and (i.total_stock, i.imported_sold) is distinct from
+                   (excluded.total_stock, excluded.imported_sold)
              returning (xmax = 0)",
         )
         .bind(&s.offer_id)

@@ -1,7 +1,7 @@
 //! `boxoffice import DIR` against a real database: a fresh one per test.
 
-use crate::support::TestDb;
 use crate::support::catalog_dir::{self as support, Scratch, row_counts, row_errors};
+use crate::support::{TestApp, TestDb};
 use boxoffice::import::{Counts, ImportError, ImportSummary, import_catalog};
 use chrono::{DateTime, Utc};
 
@@ -257,32 +257,100 @@ async fn a_representation_ending_before_it_starts_or_with_a_bad_date_is_reported
     assert_eq!(row_counts(&pool).await, [0, 0, 0, 0, 0]);
 }
 
+/// One event on sale next year: `off_1` for `rep_1`, with the given inventory row.
+fn small_catalog(inventory: &str) -> Scratch {
+    Scratch::with(&[
+        ("events.csv", "id,organization_id,title,venue_name,timezone\nev_1,BILLY,Jazz,Olympia,Europe/Paris"),
+        (
+            "representations.csv",
+            "id,event_id,start_datetime,end_datetime\nrep_1,ev_1,2027-07-15T20:00:00+02:00,2027-07-15T23:00:00+02:00",
+        ),
+        ("offers.csv", "offer_id,event_id,name,max_quantity_per_order,price\noff_1,ev_1,Standard,4,10.00"),
+        ("inventory.csv", &format!("offer_id,representation_id,total_stock,available_stock\n{inventory}")),
+    ])
+}
+
 #[tokio::test]
-async fn stock_with_open_holds_is_not_rewritten() {
-    let db = TestDb::new().await;
-    let pool = db.pool.clone();
-    import_catalog(&pool, &support::fixture()).await.unwrap();
-    sqlx::query(
-        "update inventory set available = available - 2, held = 2
-         where offer_id = 'off_001' and representation_id = 'rep_003'",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+async fn a_reimport_keeps_what_was_held_and_sold_through_the_api() {
+    let app = TestApp::new().await;
+    let pool = app.db.pool.clone();
+    // 10 tickets, 2 of them sold elsewhere before the import
+    import_catalog(&pool, small_catalog("off_1,rep_1,10,8").path()).await.unwrap();
+    let buyer = app.create_user().await;
+    let bought = app.reserve_now(&buyer, "off_1", "rep_1", 3).await;
+    app.confirm(bought["id"].as_str().unwrap()).await.expect(poem::http::StatusCode::OK);
+    app.reserve_now(&buyer, "off_1", "rep_1", 1).await;
+    assert_eq!(app.books("off_1", "rep_1").await, (10, 4, 1, 5));
 
-    let error = import_catalog(&pool, &support::fixture()).await.unwrap_err();
+    // the same file again changes nothing
+    let again = import_catalog(&pool, small_catalog("off_1,rep_1,10,8").path()).await.unwrap();
+    assert_eq!(again.inventory, unchanged(1));
+    assert_eq!(app.books("off_1", "rep_1").await, (10, 4, 1, 5));
 
-    let expected = ["inventory.csv:4: stock inv_003 (off_001 for rep_003) has 2 units held by open reservations: \
-         refusing to change total_stock 500, available 121 to 500, 123; import again once the holds are over"];
+    // 20 tickets, 5 sold elsewhere now: our hold and our 3 sales stay
+    let more = import_catalog(&pool, small_catalog("off_1,rep_1,20,15").path()).await.unwrap();
+    assert_eq!(more.inventory, Counts { inserted: 0, updated: 1, unchanged: 0 });
+    assert_eq!(app.books("off_1", "rep_1").await, (20, 11, 1, 8));
+
+    // a total with no room for them is refused, and nothing moves
+    let error = import_catalog(&pool, small_catalog("off_1,rep_1,6,1").path()).await.unwrap_err();
+    let expected = ["inventory.csv:2: stock of off_1 for rep_1: total_stock 6 leaves no room for 1 units held and 3 \
+                     sold through boxoffice besides the 5 sold elsewhere; at least 9 are needed"];
     assert_eq!(row_errors(&error), expected);
-    let books: (i32, i32, i32, i32) = sqlx::query_as(
-        "select total_stock, available, held, sold from inventory
-         where offer_id = 'off_001' and representation_id = 'rep_003'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(books, (500, 121, 2, 377));
+    assert_eq!(app.books("off_1", "rep_1").await, (20, 11, 1, 8));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn csv_values_the_api_refuses_are_refused_by_the_import() {
+    let db = TestDb::new().await;
+    let long_title = "x".repeat(301);
+    let events = format!(
+        "id,organization_id,title,venue_name,timezone\n\
+         ev_1,ORG,Jazz,Olympia,Mars/Olympus_Mons\n\
+         ev_2,ORG,{long_title},Olympia,UTC"
+    );
+    let catalog = Scratch::with(&[
+        ("events.csv", &events),
+        ("offers.csv", "offer_id,event_id,name,max_quantity_per_order,price,currency\noff_1,ev_2,Standard,4,1.00,eur"),
+        ("users.csv", "id,email\nu_1,ann(at)example.org\nu_2,bob@example..org"),
+    ]);
+
+    let error = import_catalog(&db.pool, catalog.path()).await.unwrap_err();
+
+    let expected = [
+        "events.csv:2: timezone `Mars/Olympus_Mons` is not a time zone name like Europe/Paris",
+        "events.csv:3: title must be at most 300 characters",
+        "offers.csv:2: currency `eur` is not a three-letter code in capitals like EUR",
+        "users.csv:2: email `ann(at)example.org` is not a valid address",
+        "users.csv:3: email `bob@example..org` is not a valid address",
+    ];
+    assert_eq!(row_errors(&error), expected);
+}
+
+#[tokio::test]
+async fn values_the_import_refuses_are_refused_by_the_api() {
+    use poem::http::StatusCode;
+    use serde_json::json;
+    let app = TestApp::new().await;
+    for email in ["ann(at)example.org", "bob@example..org", "c;d@example.org"] {
+        let reply = app.post("/api/users", Some(&app.client), json!({"email": email})).await;
+        reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
+    }
+    let body =
+        json!({"organization_id": "ORG", "title": "Jazz", "venue_name": "Olympia", "timezone": "Mars/Olympus_Mons"});
+    app.post("/api/events", Some(&app.admin), body)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
+    let event = app.create_event("ORG", json!({})).await;
+    for offer in [
+        json!({"name": "A", "price_minor": 100, "currency": "eur"}),
+        json!({"name": "A", "price_minor": 1_000_000_000_001_i64}),
+    ] {
+        let reply = app.post(&format!("/api/events/{event}/offers"), Some(&app.admin), offer).await;
+        reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
+    }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -414,7 +482,7 @@ async fn optional_location_price_and_currency_columns_are_imported() {
         (
             "offers.csv",
             "price,offer_id,event_id,name,max_quantity_per_order,currency\r\n\
-             45.50,off_1,ev_1,Standard,4,usd\r\n\
+             45.50,off_1,ev_1,Standard,4,USD\r\n\
              ,off_2,ev_2,Guest list,2,\r\n",
         ),
         (
@@ -486,7 +554,7 @@ async fn bad_locations_and_prices_are_reported() {
         "offers.csv:2: price `45.505` is not an amount like 45.50",
         "offers.csv:3: max_quantity_per_order must be between 1 and 100, not 101",
         "offers.csv:3: price must be more than 0 (leave it empty for an offer without a price)",
-        "offers.csv:3: currency `euro` is not a three-letter code like EUR",
+        "offers.csv:3: currency `euro` is not a three-letter code in capitals like EUR",
     ];
     assert_eq!(row_errors(&error), expected);
 }

@@ -46,21 +46,26 @@ pub(super) fn check(rows: &[Line<InventoryRow>], known: &Known, problems: &mut P
     })
 }
 
-/// Stock that is being sold is not rewritten: open holds would be lost from the books, and
-/// seated stock follows its seats.
+/// A re-import moves the books by what changed in the file only: the new total, and the units
+/// sold elsewhere (`total_stock - available_stock`) instead of the last import's. What was held
+/// and sold through boxoffice stays as it is; a total that leaves no room for it is refused, and
+/// seated stock follows its seats, not the file.
 fn refuse_rewrite(what: &str, books: &Books, stock: &Stock) -> Result<(), Vec<String>> {
-    let same = books.total_stock == stock.total_stock && books.available == stock.available;
-    if same || (books.held == 0 && !books.seated) {
+    let imported_sold = stock.total_stock - stock.available;
+    if books.total_stock == stock.total_stock && books.imported_sold == imported_sold {
         return Ok(());
     }
-    let reason = if books.held > 0 {
-        format!(
-            "{what} has {} units held by open reservations: refusing to change total_stock {}, \
-             available {} to {}, {}; import again once the holds are over",
-            books.held, books.total_stock, books.available, stock.total_stock, stock.available
-        )
-    } else {
-        format!("{what} is seated: its stock follows its seats, not the import")
-    };
-    Err(vec![reason])
+    if books.seated {
+        return Err(vec![format!("{what} is seated: its stock follows its seats, not the import")]);
+    }
+    let ours = books.sold - books.imported_sold;
+    let committed = books.held + ours + imported_sold;
+    if committed > stock.total_stock {
+        return Err(vec![format!(
+            "{what}: total_stock {} leaves no room for {} units held and {} sold through boxoffice \
+             besides the {imported_sold} sold elsewhere; at least {committed} are needed",
+            stock.total_stock, books.held, ours
+        )]);
+    }
+    Ok(())
 }

@@ -27,7 +27,13 @@ pub(crate) struct Plan {
 pub(crate) fn check(catalog: &Catalog, existing: &Existing, problems: &mut Problems) -> Plan {
     let known = Known::new(catalog, existing);
     Plan {
-        events: each(&catalog.events, problems, |_, row| Event::try_from(row)),
+        events: each(&catalog.events, problems, |_, row| {
+            let event = Event::try_from(row)?;
+            // what the API asks: a time zone PostgreSQL knows
+            let known = existing.timezones.contains(&event.timezone);
+            let unknown = format!("timezone `{}` is not a time zone name like Europe/Paris", event.timezone);
+            merge(Ok(event), if known { vec![] } else { vec![unknown] })
+        }),
         representations: representations(&catalog.representations, &known, problems),
         offers: offers(&catalog.offers, &known, problems),
         inventory: inventory::check(&catalog.inventory, &known, problems),

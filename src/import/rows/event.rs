@@ -1,5 +1,6 @@
 use serde::Deserialize;
 
+use crate::domain::{DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, NewEvent};
 use crate::import::fields::Fields;
 use crate::import::read::CatalogFile;
 use crate::import::values;
@@ -47,7 +48,7 @@ impl TryFrom<&EventRow> for Event {
 
     fn try_from(row: &EventRow) -> Result<Self, Self::Error> {
         let mut f = Fields::default();
-        let id = f.required("id", &row.id);
+        let id = f.id("id", &row.id);
         let organization_id = f.required("organization_id", &row.organization_id);
         let title = f.required("title", &row.title);
         let venue_name = f.required("venue_name", &row.venue_name);
@@ -56,16 +57,36 @@ impl TryFrom<&EventRow> for Event {
             ("venue_latitude", row.venue_latitude.as_deref()),
             ("venue_longitude", row.venue_longitude.as_deref()),
         );
-        f.finish(|| Event {
-            id,
+        let timezone = timezone.unwrap_or_default();
+        // the API's own rules on the event it would build (lengths, ranges...)
+        let checked = f.is_clean().then(|| NewEvent {
             organization_id,
             title,
             description: row.description.clone().unwrap_or_default(),
             thumbnail_url: row.thumbnail_url.clone(),
             venue_name,
             venue_address: row.venue_address.clone().unwrap_or_default(),
-            location,
-            timezone: timezone.unwrap_or_default(),
+            venue_latitude: location.map(|(lat, _)| lat),
+            venue_longitude: location.map(|(_, lon)| lon),
+            timezone,
+            hold_minutes: DEFAULT_HOLD_MINUTES,
+            waitlist_offer_minutes: DEFAULT_WAITLIST_OFFER_MINUTES,
+            sales_open: true,
+        });
+        let event = checked.and_then(|e| f.domain(e.validated()));
+        f.finish(|| {
+            let e = event.expect("a row without problems has its event");
+            Event {
+                id,
+                organization_id: e.organization_id,
+                title: e.title,
+                description: e.description,
+                thumbnail_url: e.thumbnail_url,
+                venue_name: e.venue_name,
+                venue_address: e.venue_address,
+                location,
+                timezone: e.timezone,
+            }
         })
     }
 }

@@ -39,7 +39,8 @@ impl TryFrom<&InventoryRow> for Stock {
         let mut f = Fields::default();
         let offer_id = f.required("offer_id", &row.offer_id);
         let representation_id = f.required("representation_id", &row.representation_id);
-        let total = f.integer("total_stock", &row.total_stock, 0..=i32::MAX);
+        // what the API accepts for a total
+        let total = f.integer("total_stock", &row.total_stock, 1..=crate::domain::StockTotal::MAX);
         let available = f.integer("available_stock", &row.available_stock, 0..=i32::MAX);
         if let (Some(total), Some(available)) = (total, available)
             && available > total

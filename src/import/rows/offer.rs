@@ -1,5 +1,6 @@
 use serde::Deserialize;
 
+use crate::domain::NewOffer;
 use crate::import::fields::Fields;
 use crate::import::read::CatalogFile;
 use crate::import::values;
@@ -45,22 +46,34 @@ impl TryFrom<&OfferRow> for Offer {
 
     fn try_from(row: &OfferRow) -> Result<Self, Self::Error> {
         let mut f = Fields::default();
-        let id = f.required("offer_id", &row.offer_id);
+        let id = f.id("offer_id", &row.offer_id);
         let event_id = f.required("event_id", &row.event_id);
         let name = f.required("name", &row.name);
         let max = f.integer("max_quantity_per_order", &row.max_quantity_per_order, 1..=100);
         let price_minor = row.price.as_deref().and_then(|p| f.take(values::price_minor(p)));
         let currency = row.currency.as_deref().map(|c| f.take(values::currency(c)));
-        f.finish(|| Offer {
-            id,
-            event_id,
+        // the API's own rules on the offer it would build
+        let checked = f.is_clean().then(|| NewOffer {
             name,
             description: row.description.clone().unwrap_or_default(),
-            kind: row.kind.clone().unwrap_or_else(|| "ticket".to_owned()),
             price_minor,
             // the schema's default, written explicitly so that the CSV stays the whole truth
             currency: currency.flatten().unwrap_or_else(|| "EUR".to_owned()),
             max_quantity_per_order: max.unwrap_or_default(),
+        });
+        let offer = checked.and_then(|o| f.domain(o.validated()));
+        f.finish(|| {
+            let o = offer.expect("a row without problems has its offer");
+            Offer {
+                id,
+                event_id,
+                name: o.name,
+                description: o.description,
+                kind: row.kind.clone().unwrap_or_else(|| "ticket".to_owned()),
+                price_minor: o.price_minor,
+                currency: o.currency,
+                max_quantity_per_order: o.max_quantity_per_order,
+            }
         })
     }
 }

@@ -1,5 +1,6 @@
 use serde::Deserialize;
 
+use crate::domain::NewUser;
 use crate::import::fields::Fields;
 use crate::import::read::CatalogFile;
 use crate::import::values;
@@ -36,13 +37,21 @@ impl TryFrom<&UserRow> for User {
 
     fn try_from(row: &UserRow) -> Result<Self, Self::Error> {
         let mut f = Fields::default();
-        let id = f.required("id", &row.id);
+        let id = f.id("id", &row.id);
         let email = f.take(values::email(&row.email));
-        f.finish(|| User {
-            id,
-            email: email.unwrap_or_default(),
+        // the API's own rules on the buyer it would register
+        let checked = email.filter(|_| f.is_clean()).map(|email| NewUser {
             first_name: row.first_name.clone().unwrap_or_default(),
             last_name: row.last_name.clone().unwrap_or_default(),
+            email,
+            phone: None,
+            latitude: None,
+            longitude: None,
+        });
+        let user = checked.and_then(|u| f.domain(u.validated()));
+        f.finish(|| {
+            let u = user.expect("a row without problems has its user");
+            User { id, email: u.email, first_name: u.first_name, last_name: u.last_name }
         })
     }
 }
