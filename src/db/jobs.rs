@@ -137,3 +137,28 @@ pub async fn retry(conn: &mut PgConnection, notifications_queue: &str, id: &str)
 pub async fn max_attempts(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar("select max_attempts from apalis.jobs where id = $1").bind(id).fetch_optional(conn).await
 }
+
+/// Puts jobs back in their queue by idempotency key, due now with every attempt available again;
+/// inserts those that are gone (pruned). `jobs`: (idempotency key, payload).
+pub async fn requeue_by_key(
+    conn: &mut PgConnection,
+    queue: &str,
+    jobs: &[(String, Vec<u8>)],
+    max_attempts: i32,
+) -> sqlx::Result<u64> {
+    let (keys, payloads): (Vec<&str>, Vec<&[u8]>) = jobs.iter().map(|(k, p)| (k.as_str(), p.as_slice())).unzip();
+    let done = sqlx::query(
+        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
+         from unnest($2::text[], $3::bytea[]) as t(key, payload)
+         on conflict (job_type, idempotency_key) do update
+             set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null",
+    )
+    .bind(queue)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

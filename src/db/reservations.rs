@@ -285,3 +285,47 @@ pub async fn for_user(
     .fetch_all(conn)
     .await
 }
+
+/// Confirmed reservations still without tickets whose issuance job will not run again by itself
+/// (it failed for good, or is gone) and whose next requeue is due; locked, skipping those another
+/// sweep holds.
+pub async fn stalled_issuance(conn: &mut PgConnection, queue: &str, limit: i64) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select r.id from reservations r
+         where r.status = 'confirmed' and r.confirmed_at < now() - interval '30 seconds'
+           and (r.issuance_requeue_at is null or r.issuance_requeue_at <= now())
+           and not exists (
+               select 1 from apalis.jobs j
+               where j.job_type = $1 and j.idempotency_key = 'issue:' || r.id
+                 and (j.status in ('Pending', 'Queued', 'Running') or (j.status = 'Failed' and j.attempts < j.max_attempts)))
+         order by r.confirmed_at
+         limit $2
+         for update of r skip locked",
+    )
+    .bind(queue)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Counts a requeue of their issuance; the next one waits 1, 2, 4... minutes, at most an hour.
+pub async fn count_issuance_requeue(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "update reservations set issuance_requeues = issuance_requeues + 1,
+             issuance_requeue_at = now() + least(make_interval(mins => 1) * power(2, issuance_requeues), interval '1 hour')
+         where id = any($1)",
+    )
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Confirmed reservations without tickets yet, and how many of them a sweep has had to requeue.
+pub async fn issuance_backlog(conn: &mut PgConnection) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select count(*), count(*) filter (where issuance_requeues > 0) from reservations where status = 'confirmed'",
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -40,6 +40,11 @@ struct Queue {
 #[derive(Object)]
 struct QueueList {
     queues: Vec<Queue>,
+    /// Confirmed reservations whose tickets are not issued yet (normally issued within seconds).
+    confirmed_without_tickets: i64,
+    /// Of those, the ones whose issuance ran out of attempts and that the scheduler put back in
+    /// the `fulfillment` queue (with a backoff of its own: 1, 2, 4... minutes, at most an hour).
+    issuance_requeued: i64,
 }
 
 /// A job of the queue.
@@ -114,8 +119,12 @@ impl AdminApi {
     /// most overdue waiting job is.
     #[oai(path = "/admin/queues", method = "get")]
     async fn queues(&self, key: ApiKey) -> Result<Json<QueueList>, ApiError> {
-        let queues = services::admin::queues(&self.pool, &key.0).await?;
-        Ok(Json(QueueList { queues: queues.into_iter().map(Into::into).collect() }))
+        let o = services::admin::queues(&self.pool, &key.0).await?;
+        Ok(Json(QueueList {
+            queues: o.queues.into_iter().map(Into::into).collect(),
+            confirmed_without_tickets: o.confirmed_without_tickets,
+            issuance_requeued: o.issuance_requeued,
+        }))
     }
 
     /// Jobs that failed for good

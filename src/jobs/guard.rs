@@ -61,11 +61,29 @@ pub async fn guard_with<F>(
 where
     F: Future<Output = Result<(), JobError>>,
 {
+    guard_then(pool, job_id, attempt, what, delay, work, async |_| {}).await
+}
+
+/// [`guard_with`], calling `exhausted` with the error when the job fails for good (no attempt
+/// left, or a permanent error), so what it stood for can say so.
+pub async fn guard_then<F>(
+    pool: &PgPool,
+    job_id: &str,
+    attempt: usize,
+    what: &str,
+    delay: Duration,
+    work: F,
+    exhausted: impl AsyncFnOnce(String),
+) -> Result<(), BoxDynError>
+where
+    F: Future<Output = Result<(), JobError>>,
+{
     let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work).catch_unwind()).await;
     let error = match outcome {
         Ok(Ok(Ok(()))) => return Ok(()),
         Ok(Ok(Err(JobError::Permanent(e)))) => {
             tracing::error!(job.id = job_id, job.kind = what, error = ?e, "job failed for good");
+            exhausted(format!("{e:#}")).await;
             return Err(AbortError::new(e.to_string()).into());
         }
         Ok(Ok(Err(JobError::Transient(e)))) => e,
@@ -87,6 +105,7 @@ where
         // apalis will not fetch it again: it stays `Failed`, listed for an admin to retry
         Ok(Some(max)) if attempt >= max as usize => {
             tracing::error!(job.id = job_id, job.kind = what, attempt, error = %error, "job failed for good: no attempt left");
+            exhausted(format!("{error:#}")).await;
         }
         Ok(_) => {
             tracing::warn!(job.id = job_id, job.kind = what, attempt, retry_in = ?delay, error = %error, "job failed, will retry");

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use guard::{JobError, backoff, guard, guard_with};
+pub use guard::{JobError, backoff, guard, guard_then, guard_with};
 
 /// Wakes a reservation worker to decide the pending reservations of an item.
 pub const RESERVATIONS: &str = "reservations";
@@ -95,9 +95,31 @@ pub async fn enqueue_expiry(
     enqueue(conn, EXPIRATIONS, &job, Some(due_at), 10, Some(&key)).await
 }
 
+/// The key that makes a reservation's issuance one job.
+fn issuance_key(reservation_id: Uuid) -> String {
+    format!("issue:{reservation_id}")
+}
+
+/// Attempts of one issuance job: about an hour with the backoff, then the scheduler's sweep puts
+/// it back ([`sweeps::requeue_stalled_issuance`]).
+const ISSUANCE_ATTEMPTS: i32 = 20;
+
 /// Once per reservation, in the confirming transaction: a confirmed reservation always has its
-/// issuance queued. Generous attempts (about half an hour with the backoff): a buyer has paid.
+/// issuance queued. Generous attempts: a buyer has paid.
+/// Puts the issuance of these reservations back in the queue (their job failed for good or was
+/// pruned), with every attempt available again.
+pub async fn requeue_issuance(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<u64> {
+    let jobs: Vec<(String, Vec<u8>)> = reservations
+        .iter()
+        .map(|&reservation_id| {
+            let payload = serde_json::to_vec(&IssueTickets { reservation_id }).expect("job payloads serialize");
+            (issuance_key(reservation_id), payload)
+        })
+        .collect();
+    crate::db::jobs::requeue_by_key(conn, FULFILLMENT, &jobs, ISSUANCE_ATTEMPTS).await
+}
+
 pub async fn enqueue_issuance(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<()> {
-    let key = format!("issue:{reservation_id}");
-    enqueue(conn, FULFILLMENT, &IssueTickets { reservation_id }, None, 20, Some(&key)).await
+    let key = issuance_key(reservation_id);
+    enqueue(conn, FULFILLMENT, &IssueTickets { reservation_id }, None, ISSUANCE_ATTEMPTS, Some(&key)).await
 }

@@ -33,6 +33,9 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
         if let Err(e) = wake_stale_pending(&pool).await {
             tracing::warn!(error = ?e, "pending sweep failed");
         }
+        if let Err(e) = requeue_stalled_issuance(&pool).await {
+            tracing::warn!(error = ?e, "issuance sweep failed");
+        }
         if ticks % 600 == 1 {
             if let Err(e) = prune_finished_jobs(&pool).await {
                 tracing::warn!(error = ?e, "pruning finished jobs failed");
@@ -57,6 +60,23 @@ pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
         tracing::warn!(items = items.len(), "woke items with stale pending reservations");
     }
     Ok(items.len())
+}
+
+/// A buyer who paid gets tickets even when issuance ran out of attempts (a long outage of the
+/// signing key, the database...): confirmed reservations without tickets whose job will not run
+/// again are put back in the queue, each with a backoff of its own. Two schedulers skip each
+/// other's rows.
+pub async fn requeue_stalled_issuance(pool: &PgPool) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let stalled = db::reservations::stalled_issuance(&mut tx, super::FULFILLMENT, 100).await?;
+    if stalled.is_empty() {
+        return Ok(0);
+    }
+    super::requeue_issuance(&mut tx, &stalled).await?;
+    db::reservations::count_issuance_requeue(&mut tx, &stalled).await?;
+    tx.commit().await?;
+    tracing::warn!(reservations = stalled.len(), "requeued the issuance of confirmed reservations without tickets");
+    Ok(stalled.len())
 }
 
 /// apalis never deletes finished jobs nor dead workers' rows. Jobs first: `jobs.lock_by`

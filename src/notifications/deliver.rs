@@ -22,15 +22,15 @@ pub async fn handle(
         // dispatching only touches the database: the usual short backoff
         None => {
             let delay = jobs::backoff(attempt);
-            jobs::guard_with(
-                &pool,
-                &job_id,
-                attempt,
-                "notify.dispatch",
-                delay,
-                dispatch(&pool, &notifier, job.notification_id),
-            )
-            .await
+            let id = job.notification_id;
+            // a dispatch that gives up leaves no delivery to say so: the notification does
+            let gave_up = async |error: String| {
+                if let Err(e) = store::mark_failed(&pool, id, &error).await {
+                    tracing::error!(notification.id = %id, error = %e, "could not mark the notification failed");
+                }
+            };
+            let work = dispatch(&pool, &notifier, id);
+            jobs::guard_then(&pool, &job_id, attempt, "notify.dispatch", delay, work, gave_up).await
         }
         Some(channel) => {
             let delay = notifier.backoff(attempt);

@@ -77,6 +77,16 @@ pub async fn mark_unsent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> 
     Ok(())
 }
 
+/// Marks a notification whose dispatch gave up: no channel will take it until an admin retries.
+pub async fn mark_failed(pool: &sqlx::PgPool, id: Uuid, error: &str) -> sqlx::Result<()> {
+    sqlx::query("update notifications set state = 'failed', last_error = $2 where id = $1 and state = 'pending'")
+        .bind(id)
+        .bind(error)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// One delivery row per channel; existing rows are kept as they are.
 pub async fn add_deliveries(conn: &mut PgConnection, id: Uuid, channels: &[Channel]) -> sqlx::Result<()> {
     let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();

@@ -24,10 +24,22 @@ fn require_admin(p: &Principal) -> Result<()> {
     }
 }
 
-pub async fn queues(pool: &PgPool, principal: &Principal) -> Result<Vec<QueueStats>> {
+/// The queues, and the buyers who paid and still wait for tickets.
+#[derive(Debug)]
+pub struct Overview {
+    pub queues: Vec<QueueStats>,
+    /// Confirmed reservations whose tickets are not issued yet.
+    pub confirmed_without_tickets: i64,
+    /// Of those, the ones whose issuance ran out of attempts and was put back by the scheduler.
+    pub issuance_requeued: i64,
+}
+
+pub async fn queues(pool: &PgPool, principal: &Principal) -> Result<Overview> {
     require_admin(principal)?;
     let mut conn = pool.acquire().await?;
-    Ok(jobs::queue_stats(&mut conn, KNOWN_QUEUES).await?)
+    let queues = jobs::queue_stats(&mut conn, KNOWN_QUEUES).await?;
+    let (confirmed_without_tickets, issuance_requeued) = crate::db::reservations::issuance_backlog(&mut conn).await?;
+    Ok(Overview { queues, confirmed_without_tickets, issuance_requeued })
 }
 
 /// Jobs failed for good, most recent first; `limit` is 1 to [`MAX_JOBS_LISTED`].

@@ -4,4 +4,5 @@ mod bad_bytes;
 mod closed_sales;
 mod expired_confirm;
 mod money;
+mod stalled;
 mod waitlist_freeze;
