@@ -13,9 +13,29 @@ pub struct DatabaseConfig {
     /// Connections in this process's pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub database_max_connections: u32,
+    /// Milliseconds one statement may run before PostgreSQL cancels it.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub database_statement_timeout_ms: u64,
+    /// Milliseconds a statement may wait for a row lock before PostgreSQL gives up.
+    #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = 5_000)]
+    pub database_lock_timeout_ms: u64,
 }
 
 impl DatabaseConfig {
+    /// A pool of `max_connections` on the configured database, with the configured timeouts.
+    pub async fn connect(&self, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+        self.connect_to(self.required_url()?, max_connections).await
+    }
+
+    /// [`DatabaseConfig::connect`] on another URL (dev mode's private server).
+    pub async fn connect_to(&self, url: &str, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+        let timeouts = crate::db::Timeouts {
+            statement: Duration::from_millis(self.database_statement_timeout_ms),
+            lock: Duration::from_millis(self.database_lock_timeout_ms),
+        };
+        Ok(crate::db::connect_with(url, max_connections, timeouts).await?)
+    }
+
     /// The URL, or one clear line saying what to set.
     pub fn required_url(&self) -> anyhow::Result<&str> {
         self.database_url
@@ -36,10 +56,29 @@ pub struct HttpConfig {
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// Seconds any request may take before it is cut short (503): it must stay well under the
+    /// time after which an idempotency claim counts as abandoned.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 45)]
+    pub request_timeout_secs: u64,
+    /// Seconds a valid API key is remembered by this process: a revoked key works at most this
+    /// long after its revocation.
+    #[arg(long, env = "KEY_CACHE_SECS", default_value_t = 30)]
+    pub key_cache_secs: u64,
 }
 
 impl HttpConfig {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// What the HTTP application is built with, checked.
+    pub fn limits(&self) -> anyhow::Result<crate::http::Limits> {
+        let limits = crate::http::Limits {
+            body_bytes: self.body_limit_bytes,
+            deadline: Duration::from_secs(self.request_timeout_secs),
+            key_cache: Duration::from_secs(self.key_cache_secs),
+        };
+        limits.check()?;
+        Ok(limits)
     }
 }

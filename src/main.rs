@@ -77,23 +77,23 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve { database, http }) => {
             services::signing::check_env()?;
-            let pool = db::connect(database.required_url()?, database.database_max_connections).await?;
+            let pool = database.connect(database.database_max_connections).await?;
             tracing::info!(bind = %http.bind_addr, "serving the API");
             server::serve(pool, &http, server::shutdown_on_signal()).await?;
         }
         Some(Command::Migrate { database }) => {
-            let pool = db::connect(database.required_url()?, 2).await?;
+            let pool = database.connect(2).await?;
             db::migrate(&pool).await?;
             println!("migrations applied");
         }
         Some(Command::Import { dir, database }) => {
-            let pool = db::connect(database.required_url()?, 2).await?;
+            let pool = database.connect(2).await?;
             let summary =
                 import::import_catalog(&pool, &dir).await.with_context(|| format!("importing {}", dir.display()))?;
             println!("{summary}");
         }
         Some(Command::Keys { command: KeysCommand::Create { role, organization, database } }) => {
-            let pool = db::connect(database.required_url()?, 2).await?;
+            let pool = database.connect(2).await?;
             let created = services::auth::create_key(&pool, role, organization.as_deref()).await?;
             println!("{}", created.key);
         }

@@ -8,11 +8,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::HttpConfig;
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
-pub async fn serve(pool: PgPool, config: &HttpConfig, shutdown: CancellationToken) -> std::io::Result<()> {
-    let app = crate::http::app(pool, config.body_limit_bytes);
+pub async fn serve(pool: PgPool, config: &HttpConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let app = crate::http::app(pool, config.limits()?);
     Server::new(TcpListener::bind(config.bind_addr))
         .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(config.shutdown_timeout()))
-        .await
+        .await?;
+    Ok(())
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM.

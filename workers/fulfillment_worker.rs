@@ -6,7 +6,7 @@
 use boxoffice::config::DatabaseConfig;
 use boxoffice::jobs::runtime::{self, Roles};
 use boxoffice::notifications::NotificationConfig;
-use boxoffice::{db, server, services, telemetry};
+use boxoffice::{server, services, telemetry};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     services::signing::check_env()?;
     // invalid channel settings stop the worker here, not at the first delivery
     let notifier = args.notifications.notifier()?;
-    let pool = db::connect(args.database.required_url()?, args.database.database_max_connections).await?;
+    let pool = args.database.connect(args.database.database_max_connections).await?;
     tracing::info!("fulfillment worker started");
     runtime::run(pool, Roles { fulfillment: true, notifier, ..Default::default() }, server::shutdown_on_signal())
         .await?;

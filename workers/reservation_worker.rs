@@ -4,7 +4,7 @@
 
 use boxoffice::config::DatabaseConfig;
 use boxoffice::jobs::runtime::{self, Roles};
-use boxoffice::{db, server, telemetry};
+use boxoffice::{server, telemetry};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init();
     let args = Args::parse();
-    let pool = db::connect(args.database.required_url()?, args.database.database_max_connections).await?;
+    let pool = args.database.connect(args.database.database_max_connections).await?;
     tracing::info!("reservation worker started");
     runtime::run(pool, Roles { reservations: true, ..Default::default() }, server::shutdown_on_signal()).await?;
     tracing::info!("reservation worker stopped");

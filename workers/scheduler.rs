@@ -3,7 +3,7 @@
 
 use boxoffice::config::DatabaseConfig;
 use boxoffice::jobs::sweeps;
-use boxoffice::{db, server, telemetry};
+use boxoffice::{server, telemetry};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init();
     let args = Args::parse();
-    let pool = db::connect(args.database.required_url()?, 4).await?;
+    let pool = args.database.connect(4).await?;
     tracing::info!(every = ?sweeps::SWEEP_EVERY, "scheduler started");
     sweeps::run(pool, server::shutdown_on_signal()).await;
     tracing::info!("scheduler stopped");

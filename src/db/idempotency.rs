@@ -9,9 +9,10 @@ use sqlx::{PgConnection, PgPool};
 pub const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A claim still in progress after this long is taken to be abandoned (the process serving it
-/// died between the claim and storing the answer) and may be claimed again. It must stay well
-/// above the longest a request can run, or a slow request could be run twice.
-pub const ABANDONED_AFTER: Duration = Duration::from_secs(60);
+/// died between the claim and storing the answer) and may be claimed again. It stays well above
+/// the longest a request can run (its deadline, see `http::Limits::check`), so a slow request is
+/// never run twice.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 
 /// Rows deleted per statement by [`prune`].
 const PRUNE_BATCH: i64 = 1000;

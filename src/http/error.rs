@@ -74,6 +74,7 @@ impl ResponseError for ApiError {
             Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +105,10 @@ enum ErrorResponses {
     /// Something failed on our side; nothing internal is disclosed.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
+    /// Too busy to answer in time (`UNAVAILABLE`, `DEADLINE_EXCEEDED`): nothing was done; retry
+    /// after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u32),
 }
 
 impl ApiResponse for ApiError {
@@ -123,11 +128,23 @@ pub struct Described {
     pub status: String,
     pub message: String,
     pub details: Option<Vec<ErrorDetail>>,
+    /// Seconds after which a retry makes sense (`Retry-After`).
+    pub retry_after: Option<u32>,
 }
 
 impl Described {
     fn new(code: StatusCode, status: &str, message: impl Into<String>) -> Self {
-        Described { code, status: status.into(), message: message.into(), details: None }
+        Described { code, status: status.into(), message: message.into(), details: None, retry_after: None }
+    }
+
+    fn retry_after(self, seconds: u32) -> Self {
+        Described { retry_after: Some(seconds), ..self }
+    }
+
+    /// The request ran out of time; its transaction was rolled back.
+    pub fn deadline_exceeded(deadline: std::time::Duration) -> Self {
+        let message = format!("the request took longer than {} s and was stopped: retry", deadline.as_secs());
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "DEADLINE_EXCEEDED", message).retry_after(1)
     }
 
     fn validation(details: Vec<FieldError>) -> Self {
@@ -171,6 +188,7 @@ impl Described {
             "IDEMPOTENCY_KEY_IN_PROGRESS",
             "a request with this Idempotency-Key is still being served: retry later",
         )
+        .retry_after(1)
     }
 }
 
@@ -184,6 +202,7 @@ pub fn describe(err: &poem::Error) -> Described {
             Error::PermissionDenied(m) => Described::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", m),
             Error::NotFound { status, message } => Described::new(StatusCode::NOT_FOUND, status, message),
             Error::Conflict { status, message } => Described::new(StatusCode::CONFLICT, status, message),
+            Error::Unavailable(m) => Described::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m).retry_after(1),
             Error::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 Described::internal()

@@ -17,15 +17,19 @@
 //! progress until [`db::idempotency::ABANDONED_AFTER`], then may be claimed again.
 
 use chrono::{DateTime, Utc};
-use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use std::sync::Arc;
+
+use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use poem::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use poem::{Request, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::error::Described;
+use super::error::{ApiError, Described, describe};
 use super::middleware::RequestInfo;
 use crate::db::{self, idempotency::StoredAnswer};
+use crate::domain::Principal;
+use crate::services::{self, Error, auth::KeyCache};
 
 const HEADER: &str = "Idempotency-Key";
 /// On a replayed answer, so the caller can tell it was not served again.
@@ -50,16 +54,29 @@ pub struct Claim {
     claimed_at: DateTime<Utc>,
 }
 
-/// Claims the key of a POST that has one, or answers it from an earlier claim.
-pub async fn begin(pool: Option<&PgPool>, req: &Request, body: &[u8], info: &RequestInfo) -> Begin {
-    let Some(pool) = pool.filter(|_| req.method() == Method::POST) else { return Begin::Serve(None) };
+/// Claims the key of a POST that has one, or answers it from an earlier claim. The caller is
+/// authenticated first: a request without a valid API key claims nothing (the route answers it
+/// 401), and an answer is replayed only to the key that made the request, while it is valid.
+pub async fn begin(
+    keys: Option<&(PgPool, Arc<KeyCache>)>,
+    req: &mut Request,
+    body: &[u8],
+    info: &RequestInfo,
+) -> Begin {
+    let Some((pool, cache)) = keys.filter(|_| req.method() == Method::POST) else { return Begin::Serve(None) };
     let Some(key) = req.headers().get(HEADER) else { return Begin::Serve(None) };
     let key = match valid_key(key) {
         Ok(key) => key.to_string(),
         Err(reason) => return Begin::Answered(info.envelope(Described::invalid_header(HEADER, reason))),
     };
-    let Some(authorization) = req.headers().get(AUTHORIZATION) else { return Begin::Serve(None) };
-    let scope: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
+    let Some(token) = bearer_token(req) else { return Begin::Serve(None) };
+    let principal = match services::auth::authenticate_cached(pool, cache, token).await {
+        Ok(principal) => principal,
+        Err(Error::Unauthenticated(_)) => return Begin::Serve(None),
+        Err(e) => return Begin::Answered(info.envelope(describe(&ApiError(e).into()))),
+    };
+    let scope: [u8; 32] = Sha256::digest(principal.key_id.as_bytes()).into();
+    req.extensions_mut().insert(Authenticated(principal));
     match claim_or_answer(pool, scope, key, &request_hash(req, body), info).await {
         Ok(begin) => begin,
         Err(e) => {
@@ -67,6 +84,17 @@ pub async fn begin(pool: Option<&PgPool>, req: &Request, body: &[u8], info: &Req
             Begin::Answered(info.envelope(Described::internal()))
         }
     }
+}
+
+/// The caller an earlier step of this request authenticated, so the route does not look again.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+/// The token of `Authorization: Bearer TOKEN`.
+fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn valid_key(key: &HeaderValue) -> Result<&str, &'static str> {
@@ -113,9 +141,7 @@ async fn claim_or_answer(
 }
 
 fn in_progress(info: &RequestInfo) -> Response {
-    let mut resp = info.envelope(Described::idempotency_key_in_progress());
-    resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
-    resp
+    info.envelope(Described::idempotency_key_in_progress())
 }
 
 fn replay(answer: StoredAnswer, info: &RequestInfo) -> Response {

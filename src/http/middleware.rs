@@ -2,7 +2,7 @@
 //! POSTs, the error envelope, panic capture, and one log line per request.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use poem::http::{HeaderValue, StatusCode};
@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use tracing::Instrument;
 
 use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
+use super::Limits;
 use super::idempotency::{self, Begin};
+use crate::services::auth::KeyCache;
 use super::input;
 
 /// The id of the request being served, for handlers and logs.
@@ -45,6 +47,7 @@ pub struct RequestInfo {
 impl RequestInfo {
     /// The one way an error becomes a response.
     pub fn envelope(&self, d: Described) -> Response {
+        let retry_after = d.retry_after;
         let body = ErrorEnvelope {
             error: ErrorBody {
                 status: d.status,
@@ -58,44 +61,54 @@ impl RequestInfo {
             },
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        Response::builder().status(d.code).content_type("application/json").body(json)
+        let mut resp = Response::builder().status(d.code).content_type("application/json; charset=utf-8").body(json);
+        if let Some(seconds) = retry_after {
+            resp.headers_mut().insert(poem::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        resp
     }
 }
 
-/// `pool` is where idempotency keys are kept; without one, `Idempotency-Key` is ignored.
+/// When the request must be answered by: handlers that wait (`?wait=`) stop waiting before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub Instant);
+
+/// `keys` is where idempotency keys are kept and callers authenticated; without them,
+/// `Idempotency-Key` is ignored.
 pub async fn around<E: Endpoint + 'static>(
     next: Arc<E>,
     mut req: Request,
-    body_limit: usize,
-    pool: Option<PgPool>,
+    limits: Limits,
+    keys: Option<(PgPool, Arc<KeyCache>)>,
 ) -> poem::Result<Response> {
     let info =
         RequestInfo { id: request_id(&req), method: req.method().to_string(), path: req.uri().path().to_string() };
     req.extensions_mut().insert(RequestId(info.id.clone()));
+    let started = Instant::now();
+    req.extensions_mut().insert(Deadline(started + limits.deadline));
     let span =
         tracing::info_span!("request", request.id = %info.id, http.method = %info.method, http.path = %info.path);
-    let started = Instant::now();
 
     let mut resp = async {
         // Buffering here gives one limit for every route, chunked bodies included.
-        let body = match req.take_body().into_bytes_limit(body_limit).await {
+        let body = match req.take_body().into_bytes_limit(limits.body_bytes).await {
             Ok(body) => body,
             Err(e) => return info.envelope(describe(&e.into())),
         };
         if let Some(refused) = input::unstorable(&req, &body) {
             return info.envelope(refused);
         }
-        let claim = match idempotency::begin(pool.as_ref(), &req, &body, &info).await {
+        let claim = match idempotency::begin(keys.as_ref(), &mut req, &body, &info).await {
             Begin::Serve(claim) => claim,
             Begin::Answered(resp) => return resp,
         };
         req.set_body(body);
-        let Some(claim) = claim else { return serve(&*next, req, &info).await };
+        let Some(claim) = claim else { return serve(&*next, req, &info, limits.deadline).await };
         // Spawned, so that a caller hanging up cannot cancel the request between its effects and
         // the stored answer (its retry would find the key in progress, then run it again).
         let task_info = info.clone();
         let task = async move {
-            let resp = serve(&*next, req, &task_info).await;
+            let resp = serve(&*next, req, &task_info, limits.deadline).await;
             claim.finish(resp, &task_info).await
         };
         tokio::spawn(task.in_current_span()).await.unwrap_or_else(|e| {
@@ -119,9 +132,14 @@ pub async fn around<E: Endpoint + 'static>(
     Ok(resp)
 }
 
-/// The route's answer, with errors and panics in the envelope.
-async fn serve<E: Endpoint>(next: &E, req: Request, info: &RequestInfo) -> Response {
-    match next.call(req).await.map(IntoResponse::into_response) {
+/// The route's answer, with errors and panics in the envelope, cut short at the deadline (the
+/// handler's future is dropped: its transaction rolls back).
+async fn serve<E: Endpoint>(next: &E, req: Request, info: &RequestInfo, deadline: Duration) -> Response {
+    let Ok(answer) = tokio::time::timeout(deadline, next.call(req)).await else {
+        tracing::warn!(deadline_secs = deadline.as_secs(), "request cut short at its deadline");
+        return info.envelope(Described::deadline_exceeded(deadline));
+    };
+    match answer.map(IntoResponse::into_response) {
         Ok(resp) if resp.extensions().get::<Panicked>().is_some() => info.envelope(Described::internal()),
         Ok(resp) => resp,
         Err(err) => info.envelope(describe(&err)),

@@ -6,7 +6,7 @@ mod availability;
 mod catalog;
 pub mod error;
 mod events;
-mod idempotency;
+pub(crate) mod idempotency;
 mod input;
 pub mod middleware;
 mod ops;
@@ -25,6 +25,7 @@ use poem_openapi::{OpenApiService, Tags};
 use sqlx::PgPool;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::services;
 use crate::services::intake::Intake;
@@ -93,27 +94,68 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
         .server("/api")
 }
 
+/// What bounds every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Longest a request may take before it is cut short with a 503; its transaction rolls back.
+    pub deadline: Duration,
+    /// How long a valid API key is remembered (a revoked key works at most this long).
+    pub key_cache: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: DEFAULT_BODY_LIMIT,
+            deadline: Duration::from_secs(45),
+            key_cache: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// A request must end well before its idempotency claim could be taken over, or a retry could
+    /// run it a second time while it still runs.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let takeover = crate::db::idempotency::ABANDONED_AFTER;
+        anyhow::ensure!(
+            self.deadline * 2 <= takeover,
+            "REQUEST_TIMEOUT_SECS must be at most {} (half the {} s after which an idempotency claim is taken over)",
+            takeover.as_secs() / 2,
+            takeover.as_secs()
+        );
+        Ok(())
+    }
+}
+
 /// The whole HTTP application.
-pub fn app(pool: PgPool, body_limit: usize) -> impl Endpoint {
+pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
     let api = api_service(&pool, Intake::start(pool.clone()));
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let keys = Arc::new(services::auth::key_cache(limits.key_cache));
     let routes = Route::new()
         .nest("/api", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .data(pool.clone())
-        .data(Arc::new(services::auth::key_cache()));
-    with_middleware(routes, body_limit, Some(pool))
+        .data(keys.clone());
+    with_middleware(routes, limits, Some((pool, keys)))
 }
 
-/// What every route goes through: panics caught, then request ids, the body limit, idempotency
-/// keys (kept in `pool`; ignored without one), the error envelope and the request log (see
-/// [`middleware::around`]).
-pub fn with_middleware(routes: impl Endpoint + 'static, body_limit: usize, pool: Option<PgPool>) -> impl Endpoint {
+/// What every route goes through: panics caught, then request ids, the body limit, the deadline,
+/// idempotency keys (kept in the pool, for callers the key cache knows; ignored without them), the
+/// error envelope and the request log (see [`middleware::around`]).
+pub fn with_middleware(
+    routes: impl Endpoint + 'static,
+    limits: Limits,
+    keys: Option<(PgPool, Arc<services::auth::KeyCache>)>,
+) -> impl Endpoint {
     routes
         .with(CatchPanic::new().with_handler(middleware::on_panic))
-        .around(move |ep, req| middleware::around(ep, req, body_limit, pool.clone()))
+        .around(move |ep, req| middleware::around(ep, req, limits, keys.clone()))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

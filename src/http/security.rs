@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use super::error::ApiError;
+use super::idempotency::Authenticated;
 use crate::domain::Principal;
 use crate::services;
 use crate::services::auth::KeyCache;
@@ -18,6 +19,9 @@ use crate::services::auth::KeyCache;
 pub struct ApiKey(pub Principal);
 
 async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    if let Some(Authenticated(principal)) = req.extensions().get::<Authenticated>() {
+        return Ok(principal.clone());
+    }
     let pool = req.data::<PgPool>().expect("the pool is attached to every request");
     let cache = req.data::<Arc<KeyCache>>().expect("the key cache is attached to every request");
     services::auth::authenticate_cached(pool, cache, &bearer.token).await.map_err(|e| ApiError(e).into())

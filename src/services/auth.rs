@@ -45,8 +45,8 @@ pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>
 /// Valid keys recently seen: a revoked key keeps working on this process for at most this long.
 pub type KeyCache = TtlCache<[u8; 32], Principal>;
 
-pub fn key_cache() -> KeyCache {
-    TtlCache::new(std::time::Duration::from_secs(30), 100_000)
+pub fn key_cache(ttl: std::time::Duration) -> KeyCache {
+    TtlCache::new(ttl, 100_000)
 }
 
 /// [`authenticate`], answered from `cache` when the key was seen valid in the last 30 seconds.

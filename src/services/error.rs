@@ -24,6 +24,10 @@ pub enum Error {
     /// The request conflicts with the current state (409), with a stable status name.
     #[error("{message}")]
     Conflict { status: &'static str, message: String },
+    /// The database is too busy to answer in time (a lock or statement timeout, no free
+    /// connection): nothing was done, a retry may succeed (503 with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else: logged with its cause, answered as a bare 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -58,6 +62,15 @@ impl From<sqlx::Error> for Error {
             && let Some(mapped) = from_constraint(constraint)
         {
             return mapped;
+        }
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return Error::Unavailable("the service is busy: retry in a moment".into());
+        }
+        // 57014: a statement cancelled by statement_timeout; 55P03: a lock not had within lock_timeout
+        if let Some(db) = err.as_database_error()
+            && matches!(db.code().as_deref(), Some("57014" | "55P03"))
+        {
+            return Error::Unavailable("the service is busy: retry in a moment".into());
         }
         // text the database cannot store (the HTTP edge refuses it first; imports and jobs may not)
         if let Some(db) = err.as_database_error()

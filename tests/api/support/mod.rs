@@ -51,7 +51,7 @@ impl Reply {
 impl TestApp {
     pub async fn new() -> TestApp {
         let db = TestDb::new().await;
-        let app = boxoffice::http::app(db.pool.clone(), boxoffice::http::DEFAULT_BODY_LIMIT);
+        let app = boxoffice::http::app(db.pool.clone(), boxoffice::http::Limits::default());
         let admin = Self::key_for(&db, Role::Admin, None).await;
         let client = Self::key_for(&db, Role::Client, None).await;
         TestApp { app: app.map_to_response().boxed(), db, admin, client }
