@@ -59,7 +59,11 @@ async fn serve_everything(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     services::signing::check_env()?;
-    let pool = config.database.connect_to(url, config.database.database_max_connections).await.context("connecting to PostgreSQL")?;
+    let pool = config
+        .database
+        .connect_to(url, config.database.database_max_connections)
+        .await
+        .context("connecting to PostgreSQL")?;
     db::migrate(&pool).await?;
     let admin_key = dev_admin_key(&pool, base).await?;
     let addr = config.http.bind_addr;

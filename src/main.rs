@@ -57,9 +57,21 @@ enum KeysCommand {
     Create {
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The organization an organizer key manages.
+        /// The organization an organizer key manages, or a client key acts for (only its events'
+        /// buyers); a client key without one acts for every event's buyers.
         #[arg(long)]
         organization: Option<String>,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// List the keys: id, role, organization, created, revoked (never the keys themselves).
+    List {
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Revoke a key by id: it stops working within KEY_CACHE_SECS (30 s by default) everywhere.
+    Revoke {
+        id: String,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -96,6 +108,21 @@ async fn main() -> anyhow::Result<()> {
             let pool = database.connect(2).await?;
             let created = services::auth::create_key(&pool, role, organization.as_deref()).await?;
             println!("{}", created.key);
+        }
+        Some(Command::Keys { command: KeysCommand::List { database } }) => {
+            let pool = database.connect(2).await?;
+            println!("{:<36}  {:<9}  {:<16}  {:<20}  revoked", "id", "role", "organization", "created");
+            for k in services::auth::list_keys(&pool).await? {
+                let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+                let organization = k.organization_id.as_deref().unwrap_or("-");
+                let revoked = k.revoked_at.map(at).unwrap_or_else(|| "-".into());
+                println!("{:<36}  {:<9}  {organization:<16}  {:<20}  {revoked}", k.id, k.role, at(k.created_at));
+            }
+        }
+        Some(Command::Keys { command: KeysCommand::Revoke { id, database } }) => {
+            let pool = database.connect(2).await?;
+            let revoked = services::auth::revoke_key(&pool, &id).await?;
+            println!("key {} revoked (it stops working within the key cache time, 30 s by default)", revoked.id);
         }
         Some(Command::Dev(config)) => dev::run(config).await?,
         None => {

@@ -100,3 +100,11 @@ pub async fn waitlist_offer_minutes_of_offer(conn: &mut PgConnection, offer_id: 
     .fetch_one(conn)
     .await
 }
+
+/// The organization of an offer's event.
+pub async fn organization_of_offer(conn: &mut PgConnection, offer_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select e.organization_id from offers o join events e on e.id = o.event_id where o.id = $1")
+        .bind(offer_id)
+        .fetch_optional(conn)
+        .await
+}

@@ -28,6 +28,8 @@ pub struct ReservationRow {
     pub ended_at: Option<DateTime<Utc>>,
     /// An offer made to someone on the waiting list.
     pub from_waitlist: bool,
+    /// The organization whose event it is for: who may act on it.
+    pub organization_id: String,
 }
 
 /// The columns of [`ReservationRow`], with the effective status.
@@ -36,7 +38,9 @@ macro_rules! columns {
         "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
          case when r.status = 'held' and r.hold_expires_at <= clock_timestamp() then 'expired' else r.status end as status,
          r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at,
-         r.from_waitlist"
+         r.from_waitlist,
+         (select e.organization_id from offers o join events e on e.id = o.event_id where o.id = r.offer_id)
+            as organization_id"
     };
 }
 
@@ -266,6 +270,7 @@ pub async fn mark_fulfilled(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<b
 pub async fn for_user(
     conn: &mut PgConnection,
     user_id: &str,
+    organization: Option<&str>,
     after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> sqlx::Result<Vec<ReservationRow>> {
@@ -275,6 +280,8 @@ pub async fn for_user(
         columns!(),
         " from reservations r
          where r.user_id = $1 and ($2::timestamptz is null or (r.created_at, r.seq) < ($2, $3::int8))
+           and ($5::text is null or r.offer_id in
+                (select o.id from offers o join events e on e.id = o.event_id where e.organization_id = $5))
          order by r.created_at desc, r.seq desc
          limit $4"
     ))
@@ -282,6 +289,7 @@ pub async fn for_user(
     .bind(after_at)
     .bind(after_seq)
     .bind(limit)
+    .bind(organization)
     .fetch_all(conn)
     .await
 }

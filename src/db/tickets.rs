@@ -22,13 +22,16 @@ pub struct TicketRow {
     pub issued_at: DateTime<Utc>,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub voided_at: Option<DateTime<Utc>>,
+    /// The organization whose event it is for: who may act on it.
+    pub organization_id: String,
 }
 
 /// The columns of [`TicketRow`].
 macro_rules! columns {
     () => {
         "t.code, t.seq, t.reservation_id, t.unit, t.user_id, t.event_id, t.representation_id, t.offer_id,
-         t.seat_label, t.payload, t.signature, t.issued_at, t.checked_in_at, t.voided_at"
+         t.seat_label, t.payload, t.signature, t.issued_at, t.checked_in_at, t.voided_at,
+         (select e.organization_id from events e where e.id = t.event_id) as organization_id"
     };
 }
 
@@ -139,6 +142,7 @@ pub async fn check_in(conn: &mut PgConnection, code: &str) -> sqlx::Result<Optio
 pub async fn for_user(
     conn: &mut PgConnection,
     user_id: &str,
+    organization: Option<&str>,
     after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> sqlx::Result<Vec<TicketRow>> {
@@ -148,6 +152,7 @@ pub async fn for_user(
         columns!(),
         " from tickets t
          where t.user_id = $1 and ($2::timestamptz is null or (t.issued_at, t.seq) < ($2, $3::int8))
+           and ($5::text is null or t.event_id in (select id from events where organization_id = $5))
          order by t.issued_at desc, t.seq desc
          limit $4"
     ))
@@ -155,6 +160,7 @@ pub async fn for_user(
     .bind(after_at)
     .bind(after_seq)
     .bind(limit)
+    .bind(organization)
     .fetch_all(conn)
     .await
 }

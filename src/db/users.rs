@@ -15,10 +15,16 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert(conn: &mut PgConnection, id: &str, u: &NewUser) -> sqlx::Result<UserRow> {
+/// Registers a buyer; `organization`: that of the client key registering them, if it has one.
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: &str,
+    u: &NewUser,
+    organization: Option<&str>,
+) -> sqlx::Result<UserRow> {
     sqlx::query_as(
-        "insert into users (id, first_name, last_name, email, phone, latitude, longitude)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into users (id, first_name, last_name, email, phone, latitude, longitude, organization_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          returning id, first_name, last_name, email, phone, latitude, longitude, created_at",
     )
     .bind(id)
@@ -28,6 +34,7 @@ pub async fn insert(conn: &mut PgConnection, id: &str, u: &NewUser) -> sqlx::Res
     .bind(&u.phone)
     .bind(u.latitude)
     .bind(u.longitude)
+    .bind(organization)
     .fetch_one(conn)
     .await
 }
@@ -39,5 +46,21 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<User
     )
     .bind(id)
     .fetch_optional(conn)
+    .await
+}
+
+/// Whether an organization may see this buyer: it registered them, or they have a reservation or
+/// a waiting-list entry for one of its events.
+pub async fn known_to(conn: &mut PgConnection, user_id: &str, organization: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from users where id = $1 and organization_id = $2)
+             or exists (select 1 from reservations r join offers o on o.id = r.offer_id join events e on e.id = o.event_id
+                        where r.user_id = $1 and e.organization_id = $2)
+             or exists (select 1 from waitlist_entries w join offers o on o.id = w.offer_id join events e on e.id = o.event_id
+                        where w.user_id = $1 and e.organization_id = $2)",
+    )
+    .bind(user_id)
+    .bind(organization)
+    .fetch_one(conn)
     .await
 }

@@ -116,13 +116,21 @@ pub async fn page(
 }
 
 /// Every entry of a user, newest first.
-pub async fn of_user(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<Vec<EntryRow>> {
+pub async fn of_user(
+    conn: &mut PgConnection,
+    user_id: &str,
+    organization: Option<&str>,
+) -> sqlx::Result<Vec<EntryRow>> {
     sqlx::query_as(concat!(
         "select ",
         entry_columns!(),
-        " from waitlist_entries e where e.user_id = $1 order by e.created_at desc, e.seq desc"
+        " from waitlist_entries e where e.user_id = $1
+           and ($2::text is null or e.offer_id in
+                (select o.id from offers o join events ev on ev.id = o.event_id where ev.organization_id = $2))
+         order by e.created_at desc, e.seq desc"
     ))
     .bind(user_id)
+    .bind(organization)
     .fetch_all(conn)
     .await
 }

@@ -35,7 +35,8 @@ impl Role {
 pub struct Principal {
     pub key_id: uuid::Uuid,
     pub role: Role,
-    /// The organization an organizer key is limited to.
+    /// The organization an organizer key is limited to, or a client key (then it acts only for
+    /// the buyers of that organization's events).
     pub organization_id: Option<String>,
 }
 
@@ -52,6 +53,24 @@ impl Principal {
     /// Admins and clients act for buyers.
     pub fn may_act_for_buyers(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Client)
+    }
+
+    /// Admins and clients without an organization act for the buyers of any event; a client of an
+    /// organization only for those of its events.
+    pub fn may_act_for_buyers_of(&self, organization_id: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Client => self.organization_id.as_deref().is_none_or(|own| own == organization_id),
+            Role::Organizer => false,
+        }
+    }
+
+    /// The organization a client key is limited to: what it reads of a buyer is filtered to it.
+    pub fn buyer_scope(&self) -> Option<&str> {
+        match self.role {
+            Role::Client => self.organization_id.as_deref(),
+            Role::Admin | Role::Organizer => None,
+        }
     }
 
     pub fn may_edit_catalog(&self) -> bool {
@@ -74,5 +93,16 @@ mod tests {
         assert!(!organizer.may_manage("OTHER"));
         assert!(key(Role::Admin, None).may_manage("OTHER"));
         assert!(!key(Role::Client, None).may_manage("BILLY"));
+    }
+
+    #[test]
+    fn a_client_of_an_organization_acts_only_for_its_events_buyers() {
+        let shop = key(Role::Client, Some("BILLY"));
+        assert!(shop.may_act_for_buyers_of("BILLY"));
+        assert!(!shop.may_act_for_buyers_of("OTHER"));
+        assert!(key(Role::Client, None).may_act_for_buyers_of("OTHER"));
+        assert!(!key(Role::Organizer, Some("BILLY")).may_act_for_buyers_of("BILLY"));
+        assert_eq!(shop.buyer_scope(), Some("BILLY"));
+        assert_eq!(key(Role::Admin, None).buyer_scope(), None);
     }
 }

@@ -10,11 +10,11 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use sqlx::PgPool;
 use tracing::Instrument;
 
-use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
 use super::Limits;
+use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
 use super::idempotency::{self, Begin};
-use crate::services::auth::KeyCache;
 use super::input;
+use crate::services::auth::KeyCache;
 
 /// The id of the request being served, for handlers and logs.
 #[derive(Debug, Clone)]

@@ -107,11 +107,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            body_bytes: DEFAULT_BODY_LIMIT,
-            deadline: Duration::from_secs(45),
-            key_cache: Duration::from_secs(30),
-        }
+        Limits { body_bytes: DEFAULT_BODY_LIMIT, deadline: Duration::from_secs(45), key_cache: Duration::from_secs(30) }
     }
 }
 

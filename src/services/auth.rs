@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::cache::TtlCache;
 use super::{Error, Result};
-use crate::db;
+use crate::db::{self, api_keys::ListedKey};
 use crate::domain::{Principal, Role};
 
 /// Every key starts with this, so a leaked one is easy to recognise in logs and scanners.
@@ -23,15 +23,16 @@ fn hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// Creates a key with 256 random bits. An organizer key is limited to one organization.
+/// Creates a key with 256 random bits. An organizer key is limited to one organization; a client
+/// key may be (it then acts only for the buyers of that organization's events).
 pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>) -> Result<CreatedKey> {
     let organization_id = organization_id.map(str::trim).filter(|o| !o.is_empty());
     match (role, organization_id) {
         (Role::Organizer, None) => {
             return Err(Error::bad_request("INVALID_ARGUMENT", "an organizer key needs --organization"));
         }
-        (Role::Admin | Role::Client, Some(_)) => {
-            return Err(Error::bad_request("INVALID_ARGUMENT", "only organizer keys belong to an organization"));
+        (Role::Admin, Some(_)) => {
+            return Err(Error::bad_request("INVALID_ARGUMENT", "an admin key belongs to no organization"));
         }
         _ => {}
     }
@@ -40,6 +41,20 @@ pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>
     let mut conn = pool.acquire().await?;
     let id = db::api_keys::insert(&mut conn, &hash(&key), role.as_str(), organization_id).await?;
     Ok(CreatedKey { id, key })
+}
+
+/// Every key (never the key itself: only its hash is kept), oldest first.
+pub async fn list_keys(pool: &PgPool) -> Result<Vec<ListedKey>> {
+    let mut conn = pool.acquire().await?;
+    Ok(db::api_keys::list(&mut conn).await?)
+}
+
+/// Revokes a key: it stops working at once on new processes, and within the key cache's time
+/// (`KEY_CACHE_SECS`) on running ones. Revoking twice is harmless.
+pub async fn revoke_key(pool: &PgPool, id: &str) -> Result<ListedKey> {
+    let parsed = uuid::Uuid::parse_str(id).map_err(|_| Error::not_found("API key", id))?;
+    let mut conn = pool.acquire().await?;
+    db::api_keys::revoke(&mut conn, parsed).await?.ok_or_else(|| Error::not_found("API key", id))
 }
 
 /// Valid keys recently seen: a revoked key keeps working on this process for at most this long.
@@ -94,4 +109,14 @@ pub fn require_manager_of(p: &Principal, organization_id: &str) -> Result<()> {
 /// Refuses anyone but admins and client front ends.
 pub fn require_buyer_agent(p: &Principal) -> Result<()> {
     if p.may_act_for_buyers() { Ok(()) } else { Err(Error::PermissionDenied("this key may not act for buyers".into())) }
+}
+
+/// Refuses anyone who may not act for the buyers of this organization's events.
+pub fn require_buyer_agent_of(p: &Principal, organization_id: &str) -> Result<()> {
+    require_buyer_agent(p)?;
+    if p.may_act_for_buyers_of(organization_id) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied("this key acts only for the buyers of its own organization's events".into()))
+    }
 }

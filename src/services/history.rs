@@ -6,8 +6,8 @@ use data_encoding::BASE64URL_NOPAD;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
+use super::Result;
 use super::auth::require_buyer_agent;
-use super::{Error, Result};
 use crate::db::{self, reservations::ReservationRow, tickets::TicketRow};
 use crate::domain::{Principal, ValidationErrors};
 
@@ -56,11 +56,8 @@ fn page<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, i6
     Page { items, next_cursor }
 }
 
-async fn known_user(conn: &mut PgConnection, user_id: &str) -> Result<()> {
-    match db::users::find(conn, user_id).await? {
-        Some(_) => Ok(()),
-        None => Err(Error::not_found("user", user_id)),
-    }
+async fn known_user(conn: &mut PgConnection, who: &Principal, user_id: &str) -> Result<()> {
+    super::users::visible_user(conn, who, user_id).await.map(drop)
 }
 
 /// `limit` is 1..=100, checked at the edge.
@@ -74,8 +71,8 @@ pub async fn reservations_of(
     require_buyer_agent(who)?;
     let after = Cursor::decode(cursor)?;
     let mut conn = pool.acquire().await?;
-    known_user(&mut conn, user_id).await?;
-    let rows = db::reservations::for_user(&mut conn, user_id, after, limit + 1).await?;
+    known_user(&mut conn, who, user_id).await?;
+    let rows = db::reservations::for_user(&mut conn, user_id, who.buyer_scope(), after, limit + 1).await?;
     Ok(page(rows, limit, |r| (r.created_at, r.seq)))
 }
 
@@ -90,7 +87,7 @@ pub async fn tickets_of(
     require_buyer_agent(who)?;
     let after = Cursor::decode(cursor)?;
     let mut conn = pool.acquire().await?;
-    known_user(&mut conn, user_id).await?;
-    let rows = db::tickets::for_user(&mut conn, user_id, after, limit + 1).await?;
+    known_user(&mut conn, who, user_id).await?;
+    let rows = db::tickets::for_user(&mut conn, user_id, who.buyer_scope(), after, limit + 1).await?;
     Ok(page(rows, limit, |t| (t.issued_at, t.seq)))
 }

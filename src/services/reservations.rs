@@ -4,7 +4,7 @@ use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::auth::require_buyer_agent;
+use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::cache::TtlCache;
 use super::intake::Intake;
 use super::stock;
@@ -23,12 +23,14 @@ pub struct ItemFacts {
     sales_open: Option<bool>,
     event_hold_minutes: Option<i32>,
     seated: Option<bool>,
+    organization_id: Option<String>,
 }
 
 async fn item_facts(conn: &mut PgConnection, r: &ValidReservation) -> sqlx::Result<ItemFacts> {
     sqlx::query_as(
         "select o.event_id as offer_event, rp.event_id as rep_event, o.max_quantity_per_order,
-                rp.ends_at <= now() as rep_over, e.sales_open, e.hold_minutes as event_hold_minutes, i.seated
+                rp.ends_at <= now() as rep_over, e.sales_open, e.hold_minutes as event_hold_minutes, i.seated,
+                e.organization_id
          from (select 1) as one
          left join offers o on o.id = $1
          left join representations rp on rp.id = $2
@@ -52,7 +54,12 @@ pub fn facts_cache() -> FactsCache {
 
 /// Checks the request against the catalog, in the order a client can act on; returns the hold time.
 /// The buyer is checked by the batch that stores it (see [`Intake`]).
-async fn check_against_catalog(pool: &PgPool, facts: &FactsCache, r: &ValidReservation) -> Result<i32> {
+async fn check_against_catalog(
+    pool: &PgPool,
+    facts: &FactsCache,
+    who: &Principal,
+    r: &ValidReservation,
+) -> Result<i32> {
     let key = (r.offer_id.clone(), r.representation_id.clone());
     let f = match facts.get(&key) {
         Some(f) => f,
@@ -67,6 +74,7 @@ async fn check_against_catalog(pool: &PgPool, facts: &FactsCache, r: &ValidReser
     if offer_event != rep_event {
         return Err(Error::invalid_reference("the offer and the representation belong to different events"));
     }
+    require_buyer_agent_of(who, f.organization_id.as_deref().unwrap_or_default())?;
     let Some(seated) = f.seated else {
         return Err(Error::conflict("NOT_ON_SALE", "no stock is set for this offer and representation"));
     };
@@ -118,7 +126,7 @@ pub async fn create(
 ) -> Result<ReservationRow> {
     require_buyer_agent(who)?;
     let valid = request.validated()?;
-    let event_hold = check_against_catalog(pool, facts, &valid).await?;
+    let event_hold = check_against_catalog(pool, facts, who, &valid).await?;
     let new = NewReservation {
         id: Uuid::new_v4(),
         hold_minutes: valid.hold_minutes.unwrap_or(event_hold),
@@ -136,17 +144,22 @@ pub async fn create(
 pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
-    db::reservations::find(&mut conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))
+    let r =
+        db::reservations::find(&mut conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
+    require_buyer_agent_of(who, &r.organization_id)?;
+    Ok(r)
 }
 
 fn status_of(r: &ReservationRow) -> ReservationStatus {
     ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Pending)
 }
 
-/// Loads the reservation and locks its item: confirm, release and the workers all take the item's
-/// lock first, so exactly one of a confirm and a concurrent expiry wins.
-async fn locked(conn: &mut PgConnection, id: Uuid) -> Result<ReservationRow> {
+/// Loads the reservation, checks the caller may act on it, and locks its item: confirm, release
+/// and the workers all take the item's lock first, so exactly one of a confirm and a concurrent
+/// expiry wins.
+async fn locked(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<ReservationRow> {
     let r = db::reservations::find(conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
+    require_buyer_agent_of(who, &r.organization_id)?;
     db::inventory::lock(conn, &r.offer_id, &r.representation_id).await?;
     Ok(r)
 }
@@ -162,7 +175,7 @@ pub async fn confirm(
 ) -> Result<ReservationRow> {
     require_buyer_agent(who)?;
     let mut tx = pool.begin().await?;
-    let r = locked(&mut tx, id).await?;
+    let r = locked(&mut tx, who, id).await?;
     if let Some(done) = db::reservations::confirm_held(&mut tx, id, payment_reference).await? {
         db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, true).await?;
         db::waitlist::end_offers(&mut tx, &[id], "converted").await?;
@@ -194,7 +207,7 @@ pub async fn confirm(
 pub async fn release(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
     require_buyer_agent(who)?;
     let mut tx = pool.begin().await?;
-    let r = locked(&mut tx, id).await?;
+    let r = locked(&mut tx, who, id).await?;
     if let Some(done) = db::reservations::release_held(&mut tx, id).await? {
         db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, false).await?;
         // releasing a list offer is how its holder declines it; either way the stock moves on

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::auth::require_buyer_agent;
+use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::{Error, Result};
 use crate::db::{self, tickets::TicketRow};
 use crate::domain::{Principal, TicketCode, qr_content};
@@ -20,9 +20,10 @@ fn parse_code(raw: &str) -> Result<TicketCode> {
 pub async fn for_reservation(pool: &PgPool, who: &Principal, reservation_id: Uuid) -> Result<Vec<TicketRow>> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
-    if db::reservations::find(&mut conn, reservation_id).await?.is_none() {
+    let Some(r) = db::reservations::find(&mut conn, reservation_id).await? else {
         return Err(Error::not_found("reservation", &reservation_id.to_string()));
-    }
+    };
+    require_buyer_agent_of(who, &r.organization_id)?;
     Ok(db::tickets::for_reservation(&mut conn, reservation_id).await?)
 }
 
@@ -30,7 +31,10 @@ pub async fn get(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<Ticke
     require_buyer_agent(who)?;
     let code = parse_code(raw_code)?;
     let mut conn = pool.acquire().await?;
-    db::tickets::find(&mut conn, code.as_str()).await?.ok_or_else(|| Error::not_found("ticket", code.as_str()))
+    let ticket =
+        db::tickets::find(&mut conn, code.as_str()).await?.ok_or_else(|| Error::not_found("ticket", code.as_str()))?;
+    require_buyer_agent_of(who, &ticket.organization_id)?;
+    Ok(ticket)
 }
 
 /// What the ticket's QR code holds: its signed payload.
@@ -52,6 +56,10 @@ pub async fn check_in(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<
     require_buyer_agent(who)?;
     let code = parse_code(raw_code)?;
     let mut conn = pool.acquire().await?;
+    // whose door it is, before anything changes
+    let ticket =
+        db::tickets::find(&mut conn, code.as_str()).await?.ok_or_else(|| Error::not_found("ticket", code.as_str()))?;
+    require_buyer_agent_of(who, &ticket.organization_id)?;
     if let Some(done) = db::tickets::check_in(&mut conn, code.as_str()).await? {
         tracing::info!(ticket.code = %code, "checked in");
         return Ok(done);

@@ -5,7 +5,7 @@
 use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 
-use super::auth::require_buyer_agent;
+use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::{Error, Result, stock};
 use crate::db::{self, waitlist::EntryRow};
 use crate::domain::{Principal, RejectionReason};
@@ -24,9 +24,9 @@ async fn check_user(conn: &mut PgConnection, user_id: &str) -> Result<()> {
     }
 }
 
-/// The offer and the representation exist and belong to one event; returns the offer's maximum
-/// per order.
-async fn check_list(conn: &mut PgConnection, list: List<'_>) -> Result<i32> {
+/// The offer and the representation exist and belong to one event whose buyers the caller may act
+/// for; returns the offer's maximum per order.
+async fn check_list(conn: &mut PgConnection, who: &Principal, list: List<'_>) -> Result<i32> {
     let invalid = Error::invalid_reference;
     let offer = db::offers::find(conn, list.offer_id)
         .await?
@@ -40,6 +40,8 @@ async fn check_list(conn: &mut PgConnection, list: List<'_>) -> Result<i32> {
             list.offer_id, list.representation_id
         )));
     }
+    let organization = db::events::organization_of_offer(conn, list.offer_id).await?.unwrap_or_default();
+    require_buyer_agent_of(who, &organization)?;
     Ok(offer.max_quantity_per_order)
 }
 
@@ -49,7 +51,7 @@ pub async fn join(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str,
     require_buyer_agent(who)?;
     let mut tx = pool.begin().await?;
     check_user(&mut tx, user_id).await?;
-    let max = check_list(&mut tx, list).await?;
+    let max = check_list(&mut tx, who, list).await?;
     // under the item's lock, after lapsed holds are ended and the list promoted: "sold out" is exact
     if db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?.is_none() {
         return Err(not_available("no tickets have been put on sale for this offer and representation"));
@@ -86,7 +88,7 @@ pub async fn position(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
     check_user(&mut conn, user_id).await?;
-    check_list(&mut conn, list).await?;
+    check_list(&mut conn, who, list).await?;
     db::waitlist::active_of_user(&mut conn, list.offer_id, list.representation_id, user_id)
         .await?
         .ok_or_else(not_on_list)
@@ -108,7 +110,7 @@ pub async fn leave(pool: &PgPool, who: &Principal, list: List<'_>, user_id: &str
     require_buyer_agent(who)?;
     let mut tx = pool.begin().await?;
     check_user(&mut tx, user_id).await?;
-    check_list(&mut tx, list).await?;
+    check_list(&mut tx, who, list).await?;
     db::inventory::lock(&mut tx, list.offer_id, list.representation_id).await?;
     let entry = db::waitlist::active_of_user(&mut tx, list.offer_id, list.representation_id, user_id)
         .await?
@@ -147,7 +149,7 @@ impl LinePage {
 pub async fn line(pool: &PgPool, who: &Principal, list: List<'_>, limit: i64, page: i64) -> Result<LinePage> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
-    check_list(&mut conn, list).await?;
+    check_list(&mut conn, who, list).await?;
     let offset = (page - 1).saturating_mul(limit);
     let (items, total_count) =
         db::waitlist::page(&mut conn, list.offer_id, list.representation_id, limit, offset).await?;
@@ -159,6 +161,6 @@ pub async fn line(pool: &PgPool, who: &Principal, list: List<'_>, limit: i64, pa
 pub async fn of_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<Vec<EntryRow>> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
-    db::users::find(&mut conn, user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
-    Ok(db::waitlist::of_user(&mut conn, user_id).await?)
+    super::users::visible_user(&mut conn, who, user_id).await?;
+    Ok(db::waitlist::of_user(&mut conn, user_id, who.buyer_scope()).await?)
 }
