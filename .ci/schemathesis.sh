@@ -26,10 +26,10 @@ fi
 # -n 50 bounds the examples per operation (about a minute here). --continue-on-failure keeps
 # testing an operation after its first failure, so one run lists them all. --request-timeout
 # leaves room for POST /reservations?wait=30, which long-polls up to 30 s.
-exec st run "$BASE_URL/openapi.json" \
+exec st --config-file "$(dirname "$0")/schemathesis.toml" run "$BASE_URL/openapi.json" \
   --header "Authorization: Bearer $API_KEY" \
   --checks all \
-  --seed 42 \
+  --seed "${ST_SEED:-42}" \
   --max-examples 50 \
   --workers 1 \
   --generation-database none \

@@ -36,13 +36,15 @@ impl NewEvent {
         self.title = v.required_text("title", &self.title, 300);
         self.venue_name = v.required_text("venue_name", &self.venue_name, 300);
         self.timezone = v.required_text("timezone", &self.timezone, 64);
-        GeoPoint::validate_optional(
+        if let Some(at) = GeoPoint::validate_optional(
             &mut v,
             "venue_latitude",
             "venue_longitude",
             self.venue_latitude,
             self.venue_longitude,
-        );
+        ) {
+            (self.venue_latitude, self.venue_longitude) = (Some(at.latitude), Some(at.longitude));
+        }
         check_hold_minutes(&mut v, self.hold_minutes);
         check_offer_minutes(&mut v, self.waitlist_offer_minutes);
         v.finish().map(|()| self)
@@ -78,13 +80,15 @@ impl EventPatch {
             self.timezone = Some(v.required_text("timezone", tz, 64));
         }
         // a move needs both coordinates, so a half-updated location cannot exist
-        GeoPoint::validate_optional(
+        if let Some(at) = GeoPoint::validate_optional(
             &mut v,
             "venue_latitude",
             "venue_longitude",
             self.venue_latitude,
             self.venue_longitude,
-        );
+        ) {
+            (self.venue_latitude, self.venue_longitude) = (Some(at.latitude), Some(at.longitude));
+        }
         if let Some(m) = self.hold_minutes {
             check_hold_minutes(&mut v, m);
         }
@@ -210,8 +214,9 @@ impl SeatLabels {
         let mut duplicates = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, label) in raw.iter().enumerate() {
-            let label = label.trim().to_uppercase();
-            if label.is_empty() || label.chars().count() > 32 {
+            let too_long = label.chars().count() > 32;
+            let label = super::validation::trim_blank(label).to_uppercase();
+            if label.is_empty() || too_long {
                 v.push(&format!("labels.{i}"), "a seat label has 1 to 32 characters");
             } else if !seen.insert(label.clone()) {
                 duplicates.push(label);

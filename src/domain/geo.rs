@@ -14,7 +14,7 @@ impl GeoPoint {
     pub fn validate(v: &mut Validator, lat_field: &str, lon_field: &str, latitude: f64, longitude: f64) -> GeoPoint {
         v.check((-90.0..=90.0).contains(&latitude), lat_field, "latitude must be between -90 and 90");
         v.check((-180.0..=180.0).contains(&longitude), lon_field, "longitude must be between -180 and 180");
-        GeoPoint { latitude, longitude }
+        GeoPoint { latitude: snap(latitude), longitude: snap(longitude) }
     }
 
     /// Both or neither: a location needs its two coordinates.
@@ -56,17 +56,29 @@ impl GeoPoint {
     }
 }
 
+/// Degrees closer to 0 than a micrometre on the ground are 0: PostgreSQL's earthdistance refuses
+/// the products of such tiny numbers (a float underflow), and no venue is that precise.
+fn snap(degrees: f64) -> f64 {
+    if degrees.abs() < 1e-9 { 0.0 } else { degrees }
+}
+
 /// A search radius in kilometres: positive and no more than half the Earth's circumference.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchRadius(f64);
 
 impl SearchRadius {
     pub const MAX_KM: f64 = 20_000.0;
+    /// A metre: below it, distances underflow in PostgreSQL's earthdistance.
+    pub const MIN_KM: f64 = 0.001;
 
     pub fn parse(field: &str, km: f64) -> Result<SearchRadius, ValidationErrors> {
         let mut v = Validator::new("query");
-        v.check(km.is_finite() && km > 0.0, field, "ensure this value is greater than 0");
-        v.check(km <= Self::MAX_KM, field, format!("ensure this value is at most {}", Self::MAX_KM));
+        v.check(
+            km.is_finite() && km >= Self::MIN_KM,
+            field,
+            format!("ensure this value is greater than or equal to {}", Self::MIN_KM),
+        );
+        v.check(km <= Self::MAX_KM, field, format!("ensure this value is less than or equal to {}", Self::MAX_KM));
         v.finish().map(|()| SearchRadius(km))
     }
 

@@ -18,4 +18,4 @@ pub use geo::{GeoPoint, SearchRadius};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};
-pub use validation::{FieldError, ValidationErrors, Validator};
+pub use validation::{FieldError, ValidationErrors, Validator, trim_blank};

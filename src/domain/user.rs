@@ -1,5 +1,6 @@
 //! Buyers.
 
+use super::validation::trim_blank;
 use super::{GeoPoint, ValidationErrors, Validator};
 
 /// A buyer as a client front end registers them.
@@ -17,20 +18,22 @@ impl NewUser {
     /// Trims names, lower-cases the email (it is unique case-insensitively), checks the location.
     pub fn validated(mut self) -> Result<Self, ValidationErrors> {
         let mut v = Validator::new("body");
-        self.first_name = self.first_name.trim().to_string();
-        self.last_name = self.last_name.trim().to_string();
         v.check(self.first_name.chars().count() <= 100, "first_name", "must be at most 100 characters");
         v.check(self.last_name.chars().count() <= 100, "last_name", "must be at most 100 characters");
+        self.first_name = trim_blank(&self.first_name).to_string();
+        self.last_name = trim_blank(&self.last_name).to_string();
         match normalized_email(&self.email) {
             Some(email) => self.email = email,
             None => v.push("email", "must be an email address"),
         }
-        self.phone = self.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
         if let Some(phone) = &self.phone {
             let ok = phone.len() <= 32 && phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
-            v.check(ok, "phone", "must be a phone number (digits, spaces, + - ( ) .)");
+            v.check(ok, "phone", "must be a phone number (digits, spaces, + - ( ) .), at most 32 characters");
         }
-        GeoPoint::validate_optional(&mut v, "latitude", "longitude", self.latitude, self.longitude);
+        self.phone = self.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        if let Some(at) = GeoPoint::validate_optional(&mut v, "latitude", "longitude", self.latitude, self.longitude) {
+            (self.latitude, self.longitude) = (Some(at.latitude), Some(at.longitude));
+        }
         v.finish().map(|()| self)
     }
 }
@@ -40,15 +43,17 @@ impl NewUser {
 /// characters or characters that need quoting. Deliverability is the mail server's to judge.
 /// The API and the importer both go through here.
 pub fn normalized_email(raw: &str) -> Option<String> {
-    let email = raw.trim().to_lowercase();
+    if raw.chars().count() > 254 {
+        return None;
+    }
+    let email = trim_blank(raw).to_lowercase();
     let (local, domain) = email.split_once('@')?;
     let forbidden = |c: char| c.is_whitespace() || c.is_control() || "\",;:<>()[]\\".contains(c);
     let plausible = !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
         && domain.split('.').all(|label| !label.is_empty())
-        && !email.chars().any(forbidden)
-        && email.len() <= 254;
+        && !email.chars().any(forbidden);
     plausible.then_some(email)
 }
 

@@ -1,5 +1,13 @@
 //! Collects every problem of a request, so the caller hears about all of them at once.
 
+/// Trims the whitespace that makes a value blank: ASCII's (space, tab, line feed, form feed,
+/// carriage return), the set the OpenAPI document's patterns name (`[^ \t\n\f\r]`), so the spec and
+/// the code agree on which values are blank. Lengths are counted before trimming, as the spec's
+/// `maxLength` counts them.
+pub fn trim_blank(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
 /// One problem with one input field: where it is, what is wrong, and a machine-readable kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
@@ -48,11 +56,11 @@ impl Validator {
         self.errors.push(FieldError { loc, msg: msg.into(), kind: "value_error".into() });
     }
 
-    /// Checks a text field is present once trimmed, and returns it trimmed.
+    /// Checks a text field is at most `max_len` characters and not blank, and returns it trimmed.
     pub fn required_text(&mut self, field: &str, value: &str, max_len: usize) -> String {
-        let trimmed = value.trim();
+        let trimmed = trim_blank(value);
         self.check(!trimmed.is_empty(), field, "must not be empty");
-        self.check(trimmed.chars().count() <= max_len, field, format!("must be at most {max_len} characters"));
+        self.check(value.chars().count() <= max_len, field, format!("must be at most {max_len} characters"));
         trimmed.to_string()
     }
 

@@ -34,6 +34,7 @@ struct Queue {
     done: i64,
     /// Seconds the longest-waiting due job (pending or retrying) has waited past its time; null
     /// when none is waiting.
+    #[oai(nullable)]
     oldest_pending_age_secs: Option<f64>,
 }
 
@@ -57,13 +58,17 @@ struct Job {
     attempts: i32,
     max_attempts: i32,
     /// The error of its last attempt.
+    #[oai(nullable)]
     last_error: Option<String>,
     /// When it runs, or ran last.
     run_at: DateTime<Utc>,
+    #[oai(nullable)]
     done_at: Option<DateTime<Utc>>,
     /// For notification jobs: the notification delivered.
+    #[oai(nullable)]
     notification_id: Option<Uuid>,
     /// For notification jobs: `webhook` or `email`; null for the dispatch to channels.
+    #[oai(nullable)]
     channel: Option<String>,
 }
 
@@ -140,7 +145,7 @@ impl AdminApi {
         /// Only this queue's jobs.
         queue: Query<Option<String>>,
         /// Jobs listed, 1 to 500 (default 50).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        #[oai(validator(minimum(value = "0", exclusive), maximum(value = "500")))]
         limit: Query<Option<i64>>,
     ) -> Result<Json<JobList>, ApiError> {
         let JobStatus::Failed = status.0.unwrap_or(JobStatus::Failed);

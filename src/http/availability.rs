@@ -48,6 +48,7 @@ struct SeatAvailability {
     offer_id: String,
     status: SeatStatus,
     /// When the hold on a `HELD` seat ends.
+    #[oai(nullable)]
     hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

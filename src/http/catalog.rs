@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
+use super::text::{NotBlank, Text, plain_all};
 use crate::db::{inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow};
 use crate::domain::{NewOffer, NewRepresentation};
 use crate::services;
@@ -41,6 +42,7 @@ pub struct Offer {
     description: String,
     kind: String,
     /// Minor units (cents); null for offers imported without a price.
+    #[oai(nullable)]
     price_minor: Option<i64>,
     currency: String,
     max_quantity_per_order: i32,
@@ -97,29 +99,36 @@ struct CreateRepresentation {
 
 #[derive(Object)]
 struct CreateOffer {
-    name: String,
-    #[oai(default)]
-    description: String,
+    #[oai(validator(max_length = 200, custom = "super::text::NotBlankCheck"))]
+    name: NotBlank,
+    #[oai(default, nullable)]
+    description: Text,
     /// Minor units (cents), more than 0.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000000000")))]
     price_minor: i64,
     /// ISO 4217 (default EUR).
-    currency: Option<String>,
+    #[oai(nullable, validator(pattern = "^[A-Z]{3}$"))]
+    currency: Option<Text>,
     /// 1 to 100 (default 10).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100")))]
     max_quantity_per_order: Option<i32>,
 }
 
 #[derive(Object)]
 struct SetInventory {
     /// More than 0, and not below what is held and sold.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
     total_stock: i64,
 }
 
 #[derive(Object)]
 struct AddSeats {
     /// The offer the seats are sold under.
-    offer_id: String,
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    offer_id: NotBlank,
     /// Seat labels, trimmed and upper-cased on the way in (`" c5 "` is `C5`).
-    labels: Vec<String>,
+    #[oai(validator(min_items = 1, max_items = 10000, max_length = 32, custom = "super::text::NotBlankCheck"))]
+    labels: Vec<NotBlank>,
 }
 
 #[derive(ApiResponse)]
@@ -166,10 +175,10 @@ impl CatalogApi {
     ) -> Result<CreatedOffer, ApiError> {
         let b = body.0;
         let offer = NewOffer {
-            name: b.name,
-            description: b.description,
+            name: b.name.into(),
+            description: b.description.into(),
             price_minor: Some(b.price_minor),
-            currency: b.currency.unwrap_or_else(|| "EUR".into()),
+            currency: b.currency.map_or_else(|| "EUR".into(), String::from),
             max_quantity_per_order: b.max_quantity_per_order.unwrap_or(10),
         };
         let row = services::catalog::add_offer(&self.pool, &key.0, &id, offer).await?;
@@ -200,7 +209,8 @@ impl CatalogApi {
     /// the request, is a 409 `DUPLICATE_SEAT` and nothing is added.
     #[oai(path = "/representations/:id/seats", method = "post")]
     async fn add_seats(&self, key: ApiKey, id: Path<String>, body: Json<AddSeats>) -> Result<AddedSeats, ApiError> {
-        let row = services::catalog::add_seats(&self.pool, &key.0, &body.0.offer_id, &id, &body.0.labels).await?;
+        let AddSeats { offer_id, labels } = body.0;
+        let row = services::catalog::add_seats(&self.pool, &key.0, offer_id.as_ref(), &id, &plain_all(labels)).await?;
         Ok(AddedSeats::Created(Json(row.into())))
     }
 }

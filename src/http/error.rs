@@ -30,6 +30,7 @@ pub struct ErrorBody {
     /// For people.
     pub message: String,
     /// Each problem of a validation error; null otherwise.
+    #[oai(nullable)]
     pub details: Option<Vec<ErrorDetail>>,
     pub request_id: String,
     pub method: String,
@@ -99,6 +100,12 @@ enum ErrorResponses {
     /// The request conflicts with the current state.
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// The body is larger than the server takes (`PAYLOAD_TOO_LARGE`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorEnvelope>),
+    /// The body is not JSON (`UNSUPPORTED_MEDIA_TYPE`): send `Content-Type: application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorEnvelope>),
     /// A parameter or the body is invalid; `details` lists each problem.
     #[oai(status = 422)]
     Validation(Json<ErrorEnvelope>),
@@ -160,6 +167,13 @@ impl Described {
         Self::problem_at(loc, reason)
     }
 
+    /// What poem-openapi found wrong with a parameter or the body, said as the existing
+    /// waiting-list service's clients read it (`ensure this value is greater than 0`).
+    fn parse_problem(loc: Vec<String>, reason: &str) -> Self {
+        let (msg, kind) = plain_reason(reason);
+        Self::validation(vec![FieldError { loc, msg, kind: kind.into() }])
+    }
+
     /// One problem at `loc`, e.g. `["body", "seats", "1"]`.
     pub fn problem_at(loc: Vec<String>, reason: &str) -> Self {
         Self::validation(vec![FieldError { loc, msg: reason.to_string(), kind: "value_error".into() }])
@@ -210,13 +224,20 @@ pub fn describe(err: &poem::Error) -> Described {
         };
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return Described::one_problem("query", e.name, &e.reason);
+        return Described::parse_problem(vec!["query".into(), e.name.into()], &e.reason);
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return Described::one_problem("path", e.name, &e.reason);
+        return Described::parse_problem(vec!["path".into(), e.name.into()], &e.reason);
     }
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return Described::one_problem("body", "", &e.reason);
+        // poem names the field only when one of its validators refused the value
+        let mut loc = vec!["body".to_string()];
+        if let Some((_, rest)) = e.reason.split_once("field `")
+            && let Some((field, _)) = rest.split_once('`')
+        {
+            loc.push(field.into());
+        }
+        return Described::parse_problem(loc, &e.reason);
     }
     if let Some(e) = err.downcast_ref::<ContentTypeError>() {
         return Described::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", e.to_string());
@@ -248,4 +269,90 @@ pub fn describe(err: &poem::Error) -> Described {
     }
     let status = code.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_");
     Described::new(code, &status, err.to_string())
+}
+
+/// poem-openapi's reasons (`verification failed. minimum(1, exclusive: false)`, `failed to parse
+/// "integer_int64": invalid digit...`) as a person (and a pydantic client) reads them, with the
+/// kind of problem: `value_error`, or `value_error.missing` for a field left out.
+fn plain_reason(reason: &str) -> (String, &'static str) {
+    if let Some((_, check)) = reason.split_once("verification failed. ") {
+        return (plain_check(check), "value_error");
+    }
+    if let Some((_, rest)) = reason.split_once("Expected input type \"") {
+        let expected = rest.split('"').next().unwrap_or_default();
+        let found = rest.split_once("found ").map_or("", |(_, f)| f.split(". (occurred").next().unwrap_or_default());
+        let what = match expected {
+            t if t.starts_with("integer") => "an integer",
+            t if t.starts_with("number") => "a number",
+            "string" => "a string",
+            "boolean" => "a boolean",
+            "array" => "an array",
+            "object" => "an object",
+            other => other,
+        };
+        if found == "null" {
+            return ("field required".into(), "value_error.missing");
+        }
+        return (format!("expected {what}, found {found}"), "value_error");
+    }
+    if let Some((_, rest)) = reason.split_once("failed to parse \"") {
+        let ty = rest.split('"').next().unwrap_or_default();
+        return match ty {
+            t if t.starts_with("integer") => ("value is not a valid integer".into(), "value_error"),
+            t if t.starts_with("number") => ("value is not a valid number".into(), "value_error"),
+            t if t.starts_with("string_date-time") || t.contains("date") => {
+                ("invalid datetime format, e.g. 2027-06-01T20:00:00Z".into(), "value_error")
+            }
+            "boolean" => ("value could not be parsed to a boolean".into(), "value_error"),
+            _ => (reason.to_string(), "value_error"),
+        };
+    }
+    (reason.to_string(), "value_error")
+}
+
+/// `minimum(1, exclusive: false)` -> `ensure this value is greater than or equal to 1`.
+fn plain_check(check: &str) -> String {
+    let (name, args) = check.split_once('(').unwrap_or((check, ""));
+    let args = args.strip_suffix(')').unwrap_or(args);
+    let first = args.split(", exclusive").next().unwrap_or(args);
+    let exclusive = args.ends_with("exclusive: true");
+    match name {
+        "minimum" if exclusive => format!("ensure this value is greater than {first}"),
+        "minimum" => format!("ensure this value is greater than or equal to {first}"),
+        "maximum" if exclusive => format!("ensure this value is less than {first}"),
+        "maximum" => format!("ensure this value is less than or equal to {first}"),
+        "max_length" | "maxLength" => format!("ensure this value has at most {first} characters"),
+        "min_length" | "minLength" => format!("ensure this value has at least {first} characters"),
+        "max_items" | "maxItems" => format!("ensure this value has at most {first} items"),
+        "min_items" | "minItems" => format!("ensure this value has at least {first} items"),
+        "pattern" if args.contains("[^ \\t\\n\\f\\r]") => "must not be blank".into(),
+        "pattern" => format!("string does not match regex {args}"),
+        _ => check.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poems_reasons_read_as_pydantics() {
+        let cases = [
+            ("verification failed. minimum(0, exclusive: true)", "ensure this value is greater than 0"),
+            ("verification failed. maximum(100, exclusive: false)", "ensure this value is less than or equal to 100"),
+            (
+                "failed to parse \"CreateOffer\": field `name` verification failed. pattern(\"[^ \\t\\n\\f\\r]\")",
+                "must not be blank",
+            ),
+            ("failed to parse \"integer_int64\": invalid digit found in string", "value is not a valid integer"),
+            (
+                "Expected input type \"string\", found 5. (occurred while parsing \"CreateOffer\")",
+                "expected a string, found 5",
+            ),
+            ("Expected input type \"string\", found null. (occurred while parsing \"CreateOffer\")", "field required"),
+        ];
+        for (reason, plain) in cases {
+            assert_eq!(plain_reason(reason).0, plain, "{reason}");
+        }
+    }
 }

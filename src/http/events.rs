@@ -10,6 +10,7 @@ use super::Tag;
 use super::catalog::{Offer, Representation};
 use super::error::ApiError;
 use super::security::ApiKey;
+use super::text::{NotBlank, Text};
 use crate::db::{events::EventRow, search::FoundEvent};
 use crate::domain::{
     DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, GeoPoint, NewEvent, SearchRadius,
@@ -24,43 +25,64 @@ pub struct EventsApi {
 #[derive(Object)]
 struct CreateEvent {
     /// Required for admin keys; an organizer key creates events of its own organization.
-    organization_id: Option<String>,
-    title: String,
-    #[oai(default)]
-    description: String,
-    thumbnail_url: Option<String>,
-    venue_name: String,
-    #[oai(default)]
-    venue_address: String,
+    #[oai(nullable, validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    organization_id: Option<NotBlank>,
+    #[oai(validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
+    title: NotBlank,
+    #[oai(default, nullable)]
+    description: Text,
+    #[oai(nullable)]
+    thumbnail_url: Option<Text>,
+    #[oai(validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
+    venue_name: NotBlank,
+    #[oai(default, nullable)]
+    venue_address: Text,
     /// Degrees, -90 to 90; with `venue_longitude`.
+    #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     venue_latitude: Option<f64>,
     /// Degrees, -180 to 180; with `venue_latitude`.
+    #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     venue_longitude: Option<f64>,
     /// IANA time zone of the venue (default `UTC`).
-    timezone: Option<String>,
+    #[oai(nullable, validator(max_length = 64, custom = "super::text::NotBlankCheck"))]
+    timezone: Option<NotBlank>,
     /// Minutes a reservation is held for payment, 1 to 20 (default 10).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
     /// Minutes a waiting-list offer stays open, 1 to 1440 (default 30).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1440")))]
     waitlist_offer_minutes: Option<i32>,
     /// Whether tickets are on sale (default true).
+    #[oai(nullable)]
     sales_open: Option<bool>,
 }
 
 /// Fields to change; absent fields stay as they are.
 #[derive(Object)]
 struct UpdateEvent {
-    title: Option<String>,
-    description: Option<String>,
-    thumbnail_url: Option<String>,
-    venue_name: Option<String>,
-    venue_address: Option<String>,
+    #[oai(nullable, validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
+    title: Option<NotBlank>,
+    #[oai(nullable)]
+    description: Option<Text>,
+    #[oai(nullable)]
+    thumbnail_url: Option<Text>,
+    #[oai(nullable, validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
+    venue_name: Option<NotBlank>,
+    #[oai(nullable)]
+    venue_address: Option<Text>,
     /// Give both coordinates to move the venue.
+    #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     venue_latitude: Option<f64>,
+    #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     venue_longitude: Option<f64>,
-    timezone: Option<String>,
+    #[oai(nullable, validator(max_length = 64, custom = "super::text::NotBlankCheck"))]
+    timezone: Option<NotBlank>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1440")))]
     waitlist_offer_minutes: Option<i32>,
     /// Open or close sales.
+    #[oai(nullable)]
     sales_open: Option<bool>,
 }
 
@@ -71,10 +93,13 @@ struct Event {
     organization_id: String,
     title: String,
     description: String,
+    #[oai(nullable)]
     thumbnail_url: Option<String>,
     venue_name: String,
     venue_address: String,
+    #[oai(nullable)]
     venue_latitude: Option<f64>,
+    #[oai(nullable)]
     venue_longitude: Option<f64>,
     timezone: String,
     hold_minutes: i32,
@@ -93,14 +118,18 @@ pub struct EventSummary {
     organization_id: String,
     title: String,
     description: String,
+    #[oai(nullable)]
     thumbnail_url: Option<String>,
     venue_name: String,
     venue_address: String,
+    #[oai(nullable)]
     venue_latitude: Option<f64>,
+    #[oai(nullable)]
     venue_longitude: Option<f64>,
     timezone: String,
     sales_open: bool,
     /// Kilometres from the search point; null without `near`.
+    #[oai(nullable)]
     distance_km: Option<f64>,
 }
 
@@ -109,6 +138,7 @@ pub struct EventSummary {
 pub struct EventPage {
     items: Vec<EventSummary>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -182,15 +212,19 @@ impl EventsApi {
     async fn create(&self, key: ApiKey, body: Json<CreateEvent>) -> Result<CreatedEvent, ApiError> {
         let b = body.0;
         let event = NewEvent {
-            organization_id: b.organization_id.or_else(|| key.0.organization_id.clone()).unwrap_or_default(),
-            title: b.title,
-            description: b.description,
-            thumbnail_url: b.thumbnail_url,
-            venue_name: b.venue_name,
-            venue_address: b.venue_address,
+            organization_id: b
+                .organization_id
+                .map(String::from)
+                .or_else(|| key.0.organization_id.clone())
+                .unwrap_or_default(),
+            title: b.title.into(),
+            description: b.description.into(),
+            thumbnail_url: b.thumbnail_url.map(String::from),
+            venue_name: b.venue_name.into(),
+            venue_address: b.venue_address.into(),
             venue_latitude: b.venue_latitude,
             venue_longitude: b.venue_longitude,
-            timezone: b.timezone.unwrap_or_else(|| "UTC".into()),
+            timezone: b.timezone.map_or_else(|| "UTC".into(), String::from),
             hold_minutes: b.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES),
             waitlist_offer_minutes: b.waitlist_offer_minutes.unwrap_or(DEFAULT_WAITLIST_OFFER_MINUTES),
             sales_open: b.sales_open.unwrap_or(true),
@@ -214,14 +248,14 @@ impl EventsApi {
     async fn update(&self, key: ApiKey, id: Path<String>, body: Json<UpdateEvent>) -> Result<Json<Event>, ApiError> {
         let b = body.0;
         let patch = EventPatch {
-            title: b.title,
-            description: b.description,
-            thumbnail_url: b.thumbnail_url,
-            venue_name: b.venue_name,
-            venue_address: b.venue_address,
+            title: b.title.map(String::from),
+            description: b.description.map(String::from),
+            thumbnail_url: b.thumbnail_url.map(String::from),
+            venue_name: b.venue_name.map(String::from),
+            venue_address: b.venue_address.map(String::from),
             venue_latitude: b.venue_latitude,
             venue_longitude: b.venue_longitude,
-            timezone: b.timezone,
+            timezone: b.timezone.map(String::from),
             hold_minutes: b.hold_minutes,
             waitlist_offer_minutes: b.waitlist_offer_minutes,
             sales_open: b.sales_open,
@@ -240,13 +274,14 @@ impl EventsApi {
         &self,
         /// `LATITUDE,LONGITUDE` in degrees.
         near: Query<Option<String>>,
-        /// Search radius in km: more than 0, at most 20000.
+        /// Search radius in km, 0.001 (a metre) to 20000 (default 50).
+        #[oai(validator(minimum(value = "0.001"), maximum(value = "20000")))]
         radius_km: Query<Option<f64>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
         #[oai(default)] available: Query<bool>,
         /// Events per page, 1 to 100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

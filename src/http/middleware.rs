@@ -10,10 +10,10 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use sqlx::PgPool;
 use tracing::Instrument;
 
-use super::Limits;
 use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
 use super::idempotency::{self, Begin};
 use super::input;
+use super::{AllowedMethods, Limits};
 use crate::services::auth::KeyCache;
 
 /// The id of the request being served, for handlers and logs.
@@ -80,6 +80,7 @@ pub async fn around<E: Endpoint + 'static>(
     mut req: Request,
     limits: Limits,
     keys: Option<(PgPool, Arc<KeyCache>)>,
+    allowed: AllowedMethods,
 ) -> poem::Result<Response> {
     let info =
         RequestInfo { id: request_id(&req), method: req.method().to_string(), path: req.uri().path().to_string() };
@@ -121,6 +122,15 @@ pub async fn around<E: Endpoint + 'static>(
 
     if let Ok(v) = HeaderValue::from_str(&info.id) {
         resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(methods) = allowed.for_path(&info.path)
+        && let Ok(v) = HeaderValue::from_str(methods)
+    {
+        resp.headers_mut().insert(poem::http::header::ALLOW, v);
+    }
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(poem::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     span.in_scope(|| {
         tracing::info!(

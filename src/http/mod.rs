@@ -2,6 +2,7 @@
 //! Handlers extract, call one service function, and map the result.
 
 mod admin;
+mod allow;
 mod availability;
 mod catalog;
 pub mod error;
@@ -14,6 +15,7 @@ mod optional_json;
 mod report;
 mod reservations;
 mod security;
+mod text;
 mod tickets;
 mod user_history;
 mod users;
@@ -89,7 +91,12 @@ pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
              again, with `Idempotent-Replayed: true`; the same key with another request is a 422 \
              `IDEMPOTENCY_KEY_REUSED`; a retry while the first is still being served is a 409 \
              `IDEMPOTENCY_KEY_IN_PROGRESS` with `Retry-After`. Answers 401, 429 and 5xx are not \
-             kept, so their retries run again.",
+             kept, so their retries run again.\n\n\
+             Text is stored by PostgreSQL: a NUL character (U+0000), or percent-encoded bytes that \
+             are not UTF-8, anywhere in a path, query or body is refused with a 422 naming its place. \
+             Blank means empty once ASCII whitespace (space, tab, line feed, form feed, carriage \
+             return) is trimmed, as the patterns `[^ \\t\\n\\f\\r]` say; lengths count characters \
+             before trimming.",
         )
         .server("/api")
 }
@@ -104,6 +111,8 @@ pub struct Limits {
     /// How long a valid API key is remembered (a revoked key works at most this long).
     pub key_cache: Duration,
 }
+
+pub use allow::AllowedMethods;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -129,6 +138,7 @@ impl Limits {
 /// The whole HTTP application.
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
     let api = api_service(&pool, Intake::start(pool.clone()));
+    let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let keys = Arc::new(services::auth::key_cache(limits.key_cache));
@@ -138,7 +148,7 @@ pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
         .nest("/docs", docs)
         .data(pool.clone())
         .data(keys.clone());
-    with_middleware(routes, limits, Some((pool, keys)))
+    with_middleware(routes, limits, Some((pool, keys)), allowed)
 }
 
 /// What every route goes through: panics caught, then request ids, the body limit, the deadline,
@@ -148,10 +158,11 @@ pub fn with_middleware(
     routes: impl Endpoint + 'static,
     limits: Limits,
     keys: Option<(PgPool, Arc<services::auth::KeyCache>)>,
+    allowed: AllowedMethods,
 ) -> impl Endpoint {
     routes
         .with(CatchPanic::new().with_handler(middleware::on_panic))
-        .around(move |ep, req| middleware::around(ep, req, limits, keys.clone()))
+        .around(move |ep, req| middleware::around(ep, req, limits, keys.clone(), allowed.clone()))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

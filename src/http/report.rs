@@ -1,7 +1,10 @@
 //! An event's report for its organizer: JSON, or CSV with `Accept: text/csv`.
 
+use poem::IntoResponse;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sqlx::PgPool;
 
@@ -46,6 +49,7 @@ struct Funnel {
     /// Still waiting.
     waiting: i64,
     /// Median seconds from an offer to its confirmation.
+    #[oai(nullable)]
     median_offer_to_conversion_secs: Option<f64>,
 }
 
@@ -55,14 +59,42 @@ struct Report {
     lines: Vec<Line>,
 }
 
-#[derive(ApiResponse)]
+/// The report as JSON, or as CSV when the caller accepts `text/csv`: one answer, two media types
+/// (a derived response would describe only one of them).
 enum ReportResponse {
-    /// The report.
-    #[oai(status = 200)]
     Json(Json<Report>),
-    /// The report as CSV (with `Accept: text/csv`).
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(PlainText<String>),
+}
+
+impl ApiResponse for ReportResponse {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The report: JSON, or CSV (one line per representation and offer, with a header) \
+                              with `Accept: text/csv`.",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType { content_type: "application/json; charset=utf-8", schema: Report::schema_ref() },
+                    MetaMediaType { content_type: "text/csv; charset=utf-8", schema: String::schema_ref() },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Report::register(registry);
+    }
+}
+
+impl IntoResponse for ReportResponse {
+    fn into_response(self) -> poem::Response {
+        match self {
+            ReportResponse::Json(json) => json.into_response(),
+            ReportResponse::Csv(csv) => csv.with_content_type("text/csv; charset=utf-8").into_response(),
+        }
+    }
 }
 
 impl From<ReportLine> for Line {

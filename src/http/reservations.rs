@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::middleware::RequestId;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
+use super::text::{NotBlank, Text, plain_all};
 use crate::db::reservations::ReservationRow;
 use crate::domain::{ReservationRequest, ValidationErrors};
 use crate::services::reservations::FactsCache;
@@ -29,21 +30,28 @@ pub struct ReservationsApi {
 /// A request for tickets: a `quantity` (general admission) or `seats` (their count is the quantity).
 #[derive(Object)]
 struct CreateReservation {
-    user_id: String,
-    offer_id: String,
-    representation_id: String,
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    user_id: NotBlank,
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    offer_id: NotBlank,
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    representation_id: NotBlank,
     /// 1 to the offer's `max_quantity_per_order`.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100")))]
     quantity: Option<i32>,
     /// Seat labels (normalized: `" c5 "` is `C5`); all or nothing.
-    seats: Option<Vec<String>>,
+    #[oai(nullable, validator(min_items = 1, max_items = 100, max_length = 32, custom = "super::text::NotBlankCheck"))]
+    seats: Option<Vec<NotBlank>>,
     /// Minutes the tickets are held once granted, 1 to 20 (default: the event's hold time).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
 }
 
 #[derive(Object)]
 struct ConfirmReservation {
     /// The payment's reference in the shop's payment system.
-    payment_reference: Option<String>,
+    #[oai(nullable)]
+    payment_reference: Option<Text>,
 }
 
 /// A reservation and where it stands.
@@ -55,20 +63,27 @@ pub(super) struct Reservation {
     /// are issued.
     status: String,
     /// Why it was rejected: `SOLD_OUT`, `SEAT_UNAVAILABLE`.
+    #[oai(nullable)]
     reason: Option<String>,
     user_id: String,
     offer_id: String,
     representation_id: String,
     quantity: i32,
+    #[oai(nullable)]
     seats: Option<Vec<String>>,
     hold_minutes: i32,
     /// When a hold ends unless confirmed (the database's clock).
+    #[oai(nullable)]
     hold_expires_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     payment_reference: Option<String>,
     created_at: DateTime<Utc>,
+    #[oai(nullable)]
     decided_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     confirmed_at: Option<DateTime<Utc>>,
     /// When the hold expired or was released.
+    #[oai(nullable)]
     ended_at: Option<DateTime<Utc>>,
 }
 
@@ -141,11 +156,11 @@ impl ReservationsApi {
         let wait = wait.0.as_deref().map(parse_wait).transpose()?;
         let b = body.0;
         let request = ReservationRequest {
-            user_id: b.user_id,
-            offer_id: b.offer_id,
-            representation_id: b.representation_id,
+            user_id: b.user_id.into(),
+            offer_id: b.offer_id.into(),
+            representation_id: b.representation_id.into(),
             quantity: b.quantity,
-            seats: b.seats,
+            seats: b.seats.map(plain_all),
             hold_minutes: b.hold_minutes,
         };
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
@@ -180,7 +195,7 @@ impl ReservationsApi {
         body: OptionalJson<ConfirmReservation>,
     ) -> Result<Json<Reservation>, ApiError> {
         let id = reservation_id(&id)?;
-        let reference = body.0.and_then(|b| b.payment_reference);
+        let reference = body.0.and_then(|b| b.payment_reference).map(String::from);
         let reference = reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
         Ok(Json(services::reservations::confirm(&self.pool, &key.0, id, reference).await?.into()))
     }

@@ -31,12 +31,15 @@ pub struct Ticket {
     representation_id: String,
     offer_id: String,
     /// The seat's label; null for general admission.
+    #[oai(nullable)]
     seat: Option<String>,
     /// `valid`, `checked_in` or `voided`.
     status: String,
     issued_at: DateTime<Utc>,
     /// When it was scanned in at the door, the first and only time.
+    #[oai(nullable)]
     checked_in_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     voided_at: Option<DateTime<Utc>>,
     /// What the QR code holds: `base64url(payload) "." base64url(signature)` (no padding), where
     /// the payload is canonical JSON (`code`, `event_id`, `holder`, `issued_at`, `offer_id`,

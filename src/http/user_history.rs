@@ -22,6 +22,7 @@ pub struct UserHistoryApi {
 struct ReservationPage {
     items: Vec<Reservation>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -30,6 +31,7 @@ struct ReservationPage {
 struct TicketPage {
     items: Vec<Ticket>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -44,7 +46,7 @@ impl UserHistoryApi {
         key: ApiKey,
         id: Path<String>,
         /// Reservations per page, 1 to 100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -67,7 +69,7 @@ impl UserHistoryApi {
         key: ApiKey,
         id: Path<String>,
         /// Tickets per page, 1 to 100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

@@ -10,6 +10,7 @@ use super::Tag;
 use super::error::ApiError;
 use super::events::{EventPage, page_limit};
 use super::security::ApiKey;
+use super::text::{Email, Text};
 use crate::db::users::UserRow;
 use crate::domain::{NewUser, SearchRadius};
 use crate::services;
@@ -20,15 +21,19 @@ pub struct UsersApi {
 
 #[derive(Object)]
 struct CreateUser {
-    #[oai(default)]
-    first_name: String,
-    #[oai(default)]
-    last_name: String,
+    #[oai(default, nullable, validator(max_length = 100))]
+    first_name: Text,
+    #[oai(default, nullable, validator(max_length = 100))]
+    last_name: Text,
     /// Unique, case-insensitively.
-    email: String,
-    phone: Option<String>,
+    #[oai(validator(max_length = 254, custom = "super::text::EmailCheck"))]
+    email: Email,
+    #[oai(nullable, validator(max_length = 32, pattern = r"^[0-9 +\-().]*$"))]
+    phone: Option<Text>,
     /// Where the buyer is, for nearby events; both or neither.
+    #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     latitude: Option<f64>,
+    #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     longitude: Option<f64>,
 }
 
@@ -38,8 +43,11 @@ struct User {
     first_name: String,
     last_name: String,
     email: String,
+    #[oai(nullable)]
     phone: Option<String>,
+    #[oai(nullable)]
     latitude: Option<f64>,
+    #[oai(nullable)]
     longitude: Option<f64>,
     created_at: DateTime<Utc>,
 }
@@ -74,10 +82,10 @@ impl UsersApi {
     async fn create(&self, key: ApiKey, body: Json<CreateUser>) -> Result<CreatedUser, ApiError> {
         let b = body.0;
         let user = NewUser {
-            first_name: b.first_name,
-            last_name: b.last_name,
-            email: b.email,
-            phone: b.phone,
+            first_name: b.first_name.into(),
+            last_name: b.last_name.into(),
+            email: b.email.into(),
+            phone: b.phone.map(String::from),
             latitude: b.latitude,
             longitude: b.longitude,
         };
@@ -98,10 +106,11 @@ impl UsersApi {
         &self,
         key: ApiKey,
         id: Path<String>,
-        /// Search radius in km: more than 0, at most 20000 (default 50).
+        /// Search radius in km, 0.001 (a metre) to 20000 (default 50).(default 50).
+        #[oai(validator(minimum(value = "0.001"), maximum(value = "20000")))]
         radius_km: Query<Option<f64>>,
         /// Events per page, 1 to 100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> Result<Json<EventPage>, ApiError> {

@@ -11,6 +11,7 @@ use super::Tag;
 use super::error::ApiError;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
+use super::text::Text;
 use crate::db::waitlist::EntryRow;
 use crate::domain::ValidationErrors;
 use crate::services::{self, waitlist::List};
@@ -94,7 +95,9 @@ struct Left {
 /// The join's parameters as a body, for clients that send one.
 #[derive(Object)]
 struct JoinBody {
-    user_id: Option<String>,
+    #[oai(nullable)]
+    user_id: Option<Text>,
+    #[oai(nullable)]
     quantity: Option<i64>,
 }
 
@@ -107,14 +110,19 @@ struct UserEntry {
     /// `waiting`, `offered`, `converted`, `expired`, `declined` or `left`.
     status: String,
     /// Rank while waiting or offered.
+    #[oai(nullable)]
     position: Option<i64>,
     requested_quantity: i32,
     created: DateTime<Utc>,
     /// The hold offered (a reservation to confirm or release).
+    #[oai(nullable)]
     reservation_id: Option<String>,
     /// When the open offer lapses.
+    #[oai(nullable)]
     offer_expires_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     offered_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     ended_at: Option<DateTime<Utc>>,
 }
 
@@ -130,10 +138,10 @@ impl WaitlistApi {
         offer_id: Path<String>,
         representation_id: Path<String>,
         /// Entries per page, 1 to 100.
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(default = "default_limit", validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<i64>,
         /// Page number, from 1.
-        #[oai(default = "default_page", validator(minimum(value = "1")))]
+        #[oai(default = "default_page", validator(minimum(value = "0", exclusive)))]
         page: Query<i64>,
     ) -> Result<Json<EntryPage>, ApiError> {
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
@@ -164,7 +172,7 @@ impl WaitlistApi {
         quantity: Query<Option<i64>>,
         body: OptionalJson<JoinBody>,
     ) -> Result<Json<Joined>, ApiError> {
-        let (body_user, body_quantity) = body.0.map(|b| (b.user_id, b.quantity)).unwrap_or_default();
+        let (body_user, body_quantity) = body.0.map(|b| (b.user_id.map(String::from), b.quantity)).unwrap_or_default();
         let user_id =
             user_id.0.or(body_user).ok_or_else(|| ValidationErrors::single(&["query", "user_id"], "field required"))?;
         let quantity = quantity.0.or(body_quantity).unwrap_or(1);

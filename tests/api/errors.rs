@@ -105,7 +105,9 @@ fn explode() -> &'static str {
 #[tokio::test]
 async fn a_panic_is_a_500_in_the_envelope_without_internals() {
     let limits = boxoffice::http::Limits { body_bytes: 1024, ..Default::default() };
-    let app = boxoffice::http::with_middleware(poem::Route::new().at("/boom", explode), limits, None).map_to_response();
+    let app =
+        boxoffice::http::with_middleware(poem::Route::new().at("/boom", explode), limits, None, Default::default())
+            .map_to_response();
     let resp = poem::Endpoint::call(&app, Request::builder().uri("/boom".parse().unwrap()).finish()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(resp.headers().contains_key("x-request-id"));

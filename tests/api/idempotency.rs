@@ -201,7 +201,8 @@ async fn a_5xx_is_not_kept_so_the_retry_runs_again_and_its_answer_is_replayed_wi
     let key = boxoffice::services::auth::create_key(&db.pool, boxoffice::domain::Role::Client, None).await.unwrap().key;
     let keys = Arc::new(boxoffice::services::auth::key_cache(std::time::Duration::from_secs(30)));
     let limits = boxoffice::http::Limits { body_bytes: 1024, ..Default::default() };
-    let app = boxoffice::http::with_middleware(routes, limits, Some((db.pool.clone(), keys))).map_to_response();
+    let app = boxoffice::http::with_middleware(routes, limits, Some((db.pool.clone(), keys)), Default::default())
+        .map_to_response();
     let send = || poem::Endpoint::call(&app, post_with_key("/things", &key, "k1", &json!({})));
 
     assert_eq!(send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
