@@ -6,5 +6,6 @@ mod client_scope;
 mod closed_sales;
 mod expired_confirm;
 mod money;
+mod spec_truth;
 mod stalled;
 mod waitlist_freeze;
