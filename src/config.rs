@@ -82,3 +82,18 @@ impl HttpConfig {
         Ok(limits)
     }
 }
+
+/// How a worker process takes part in the job queue.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerConfig {
+    /// Seconds between a worker's heartbeats: a worker silent for six of them is taken for dead
+    /// and its jobs are given to others.
+    #[arg(long, env = "JOB_HEARTBEAT_SECS", default_value_t = 5)]
+    pub job_heartbeat_secs: u64,
+}
+
+impl WorkerConfig {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.job_heartbeat_secs.max(1))
+    }
+}

@@ -72,7 +72,8 @@ async fn serve_everything(
     println!("  docs:      http://{addr}/docs");
     println!("  database:  {url}");
     println!("  admin key: {admin_key}");
-    let roles = Roles { reservations: true, fulfillment: true, notifier: config.notifications.notifier()? };
+    let roles =
+        Roles { reservations: true, fulfillment: true, notifier: config.notifications.notifier()?, ..Roles::default() };
     let workers = tokio::spawn(runtime::run(pool.clone(), roles, shutdown.clone()));
     let scheduler = tokio::spawn(sweeps::run(pool.clone(), shutdown.clone()));
     let served = server::serve(pool, &config.http, shutdown.clone()).await;

@@ -66,6 +66,17 @@ impl DevDatabase {
         Ok(())
     }
 
+    /// Crashes the server (`pg_ctl stop -m immediate`: every process aborted, nothing flushed
+    /// beyond what was committed) and starts it again, which replays the log: what a power cut
+    /// and a restart do. For tests that prove nothing committed is lost.
+    pub async fn crash_and_restart(&mut self) -> Result<()> {
+        let mut crash = self.pg_ctl("stop");
+        crash.args(["-m", "immediate", "-w"]);
+        run(crash, "pg_ctl stop -m immediate", "").await?;
+        self.owns_server = false;
+        self.start_server().await
+    }
+
     /// PostgreSQL refuses to run as root, so as root the data directory and log must
     /// belong to the `postgres` user, and it must be able to reach them through every
     /// parent directory, which a project under e.g. /root (mode 700) does not allow.

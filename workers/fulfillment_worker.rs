@@ -3,7 +3,7 @@
 //! as you like: issuances of one reservation queue on its row lock and the tickets table refuses a
 //! second ticket for a unit; a delivery repeated after a crash carries the same notification id.
 
-use boxoffice::config::DatabaseConfig;
+use boxoffice::config::{DatabaseConfig, WorkerConfig};
 use boxoffice::jobs::runtime::{self, Roles};
 use boxoffice::notifications::NotificationConfig;
 use boxoffice::{server, services, telemetry};
@@ -14,6 +14,8 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     database: DatabaseConfig,
+    #[command(flatten)]
+    worker: WorkerConfig,
     #[command(flatten)]
     notifications: NotificationConfig,
 }
@@ -28,8 +30,12 @@ async fn main() -> anyhow::Result<()> {
     let notifier = args.notifications.notifier()?;
     let pool = args.database.connect(args.database.database_max_connections).await?;
     tracing::info!("fulfillment worker started");
-    runtime::run(pool, Roles { fulfillment: true, notifier, ..Default::default() }, server::shutdown_on_signal())
-        .await?;
+    runtime::run(
+        pool,
+        Roles { fulfillment: true, notifier, heartbeat: args.worker.heartbeat(), ..Default::default() },
+        server::shutdown_on_signal(),
+    )
+    .await?;
     tracing::info!("fulfillment worker stopped");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! ends holds when their time comes. Run as many as you like: they serialize per item on the
 //! database's row lock and stay correct together.
 
-use boxoffice::config::DatabaseConfig;
+use boxoffice::config::{DatabaseConfig, WorkerConfig};
 use boxoffice::jobs::runtime::{self, Roles};
 use boxoffice::{server, telemetry};
 use clap::Parser;
@@ -12,6 +12,8 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     database: DatabaseConfig,
+    #[command(flatten)]
+    worker: WorkerConfig,
 }
 
 #[tokio::main]
@@ -21,7 +23,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = args.database.connect(args.database.database_max_connections).await?;
     tracing::info!("reservation worker started");
-    runtime::run(pool, Roles { reservations: true, ..Default::default() }, server::shutdown_on_signal()).await?;
+    runtime::run(
+        pool,
+        Roles { reservations: true, heartbeat: args.worker.heartbeat(), ..Default::default() },
+        server::shutdown_on_signal(),
+    )
+    .await?;
     tracing::info!("reservation worker stopped");
     Ok(())
 }

@@ -19,17 +19,17 @@ pub fn worker_name(role: &str) -> String {
     format!("{role}-{}-{}-{suffix:08x}", host.trim(), std::process::id())
 }
 
-/// A dead worker's jobs go back to the queue after 5 s x 6 = 30 s, not apalis's default 5 minutes.
-pub(crate) fn config(queue: &str, batch_size: usize) -> Config {
-    Config::default()
-        .queue(queue)
-        .batch_size(batch_size)
-        .heartbeat_interval(Duration::from_secs(5))
-        .missed_heartbeats(6)
+/// A dead worker's jobs go back to the queue after 6 missed heartbeats (5 s x 6 = 30 s by
+/// default), not apalis's 5 minutes.
+pub(crate) fn config(queue: &str, batch_size: usize, heartbeat: Duration) -> Config {
+    Config::default().queue(queue).batch_size(batch_size).heartbeat_interval(heartbeat).missed_heartbeats(6)
 }
 
+/// How often workers tell they are alive, by default.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// Which workers a process runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Roles {
     /// Decide reservations, and end holds when their time comes.
     pub reservations: bool,
@@ -37,6 +37,15 @@ pub struct Roles {
     pub fulfillment: bool,
     /// The channels and retry policy notifications are delivered with (fulfillment only).
     pub notifier: Notifier,
+    /// How often the workers tell they are alive; a worker silent for 6 of these is taken for
+    /// dead and its jobs go back to the queue.
+    pub heartbeat: Duration,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles { reservations: false, fulfillment: false, notifier: Notifier::default(), heartbeat: HEARTBEAT }
+    }
 }
 
 /// Runs the workers of `roles` until `shutdown`, letting in-flight jobs finish.
@@ -45,12 +54,13 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
         tracing::warn!(worker = %ctx.name(), %error, "worker stopped on an error; restarting it");
         true
     });
+    let heartbeat = roles.heartbeat;
     if roles.reservations {
         let p = pool.clone();
         monitor = monitor.register(move |_| {
             // new reservations notify at once; the interval catches retries and anything missed
             let backend = PostgresStorage::<AllocateItem>::new(&p)
-                .with_config(config(RESERVATIONS, 20))
+                .with_config(config(RESERVATIONS, 20, heartbeat))
                 .with_pubsub()
                 .poll_with_interval(Duration::from_secs(1));
             WorkerBuilder::new(worker_name("reservations"))
@@ -64,7 +74,7 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
             // expiry jobs are inserted already delayed: no notification reaches a worker when they
             // come due, so only a short polling interval keeps the expiry lag small
             let backend = PostgresStorage::<ExpireHolds>::new(&p)
-                .with_config(config(EXPIRATIONS, 50))
+                .with_config(config(EXPIRATIONS, 50, heartbeat))
                 .poll_with_interval(Duration::from_millis(200));
             WorkerBuilder::new(worker_name("expirations"))
                 .backend(backend)
@@ -78,7 +88,7 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
         monitor = monitor.register(move |_| {
             // a confirm notifies at once; the interval picks up retries whose backoff has passed
             let backend = PostgresStorage::<IssueTickets>::new(&p)
-                .with_config(config(FULFILLMENT, 10))
+                .with_config(config(FULFILLMENT, 10, heartbeat))
                 .with_pubsub()
                 .poll_with_interval(Duration::from_secs(1));
             WorkerBuilder::new(worker_name("issuance"))
@@ -87,7 +97,7 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
                 .concurrency(4)
                 .build(handlers::issue_tickets)
         });
-        monitor = notifications::worker::register(monitor, &pool, &roles.notifier);
+        monitor = notifications::worker::register(monitor, &pool, &roles.notifier, heartbeat);
     }
     monitor
         .run_with_signal(async move {

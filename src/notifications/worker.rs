@@ -14,7 +14,7 @@ use crate::jobs::runtime::{config, worker_name};
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Adds the delivery worker to `monitor`.
-pub fn register(monitor: Monitor, pool: &PgPool, notifier: &Notifier) -> Monitor {
+pub fn register(monitor: Monitor, pool: &PgPool, notifier: &Notifier, heartbeat: Duration) -> Monitor {
     let channels: Vec<_> = notifier.channels().iter().map(|c| c.as_str()).collect();
     if channels.is_empty() {
         tracing::warn!("no notification channel configured: notifications are recorded and logged, not sent");
@@ -25,7 +25,7 @@ pub fn register(monitor: Monitor, pool: &PgPool, notifier: &Notifier) -> Monitor
     let notifier = notifier.clone();
     monitor.register(move |_| {
         let backend = PostgresStorage::<DeliverNotification>::new(&pool)
-            .with_config(config(QUEUE, 10))
+            .with_config(config(QUEUE, 10, heartbeat))
             .with_pubsub()
             .poll_with_interval(POLL_INTERVAL);
         WorkerBuilder::new(worker_name(QUEUE))

@@ -1,0 +1,290 @@
+//! An on-sale through what kills real deployments: three reservation workers on a private
+//! PostgreSQL, one worker killed -9 mid-sale, the database crashed and restarted mid-sale, then
+//! the fulfillment worker killed -9 mid-issuance. Afterwards nothing accepted is lost, nothing is
+//! left pending, the books balance, nothing is oversold, and each paid reservation has exactly its
+//! tickets.
+//!
+//! The database is a private server (the dev mode's cluster code) so that it can be crashed
+//! without touching the machine's PostgreSQL.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use boxoffice::devdb::DevDatabase;
+use boxoffice::domain::Role;
+use boxoffice::http::Limits;
+use futures::StreamExt;
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, EndpointExt, Request};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+
+const TICKETS: i64 = 1500;
+const BUYERS: usize = 4000;
+const CONNECTIONS: usize = 40;
+const CONFIRMS: i64 = 400;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A worker binary of this build on `url`, with a one-second heartbeat so that the jobs of a
+/// killed worker go to the others within seconds.
+fn spawn(bin: &str, url: &str) -> Child {
+    Command::new(bin)
+        .env("DATABASE_URL", url)
+        .env("JOB_HEARTBEAT_SECS", "1")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the worker binary runs")
+}
+
+struct Api {
+    app: poem::endpoint::BoxEndpoint<'static, poem::Response>,
+    admin: String,
+    client: String,
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path.parse().unwrap())
+            .content_type("application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default());
+        let resp = self.app.call(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().into_bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn created(&self, path: &str, body: Value) -> String {
+        let (status, reply) = self.call(Method::POST, path, &self.admin, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{reply:#}");
+        reply["id"].as_str().unwrap().to_string()
+    }
+}
+
+async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
+    // the pool reconnects after the crash; a statement may still meet a dead connection once
+    for _ in 0..20 {
+        match sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await {
+            Ok(n) => return n,
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    panic!("the database does not answer: {sql}");
+}
+
+async fn wait_until(pool: &PgPool, sql: &'static str, what: &str, timeout: Duration) {
+    let started = Instant::now();
+    while scalar(pool, sql).await != 0 {
+        assert!(started.elapsed() < timeout, "still not done after {timeout:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_database_crash() {
+    let root = std::env::temp_dir().join(format!("boxoffice-chaos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut pg = match DevDatabase::start(&root.join("pgdata"), free_port()).await {
+        Ok(pg) => pg,
+        Err(e) if e.to_string().starts_with("no PostgreSQL server binaries") => {
+            eprintln!("skipping: {e}");
+            return;
+        }
+        Err(e) => panic!("the private PostgreSQL did not start: {e:#}"),
+    };
+    let url = pg.url();
+    let pool = boxoffice::db::connect(&url, 20).await.unwrap();
+    boxoffice::db::migrate(&pool).await.unwrap();
+
+    let key = |role| boxoffice::services::auth::create_key(&pool, role, None);
+    let (admin, client) = (key(Role::Admin).await.unwrap().key, key(Role::Client).await.unwrap().key);
+    let app = boxoffice::http::app(pool.clone(), Limits::default()).map_to_response().boxed();
+    let api = Arc::new(Api { app, admin, client });
+    let event = api
+        .created("/api/events", json!({"organization_id": "BILLY", "title": "Chaos", "venue_name": "Olympia"}))
+        .await;
+    let rep = api
+        .created(
+            &format!("/api/events/{event}/representations"),
+            json!({"starts_at": "2030-06-01T20:00:00Z", "ends_at": "2030-06-01T23:00:00Z"}),
+        )
+        .await;
+    let offer = api
+        .created(
+            &format!("/api/events/{event}/offers"),
+            json!({"name": "Standing", "price_minor": 4500, "max_quantity_per_order": 2}),
+        )
+        .await;
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/offers/{offer}/representations/{rep}/inventory"),
+            &api.admin,
+            Some(json!({"total_stock": TICKETS})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let buyers: Vec<String> = sqlx::query_scalar(
+        "insert into users (id, email) select 'b' || g, 'b' || g || '@chaos.test' from generate_series(1, $1) g returning id",
+    )
+    .bind(BUYERS as i32)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+
+    let mut workers: Vec<Child> = (0..3).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
+    let mut fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
+    let scheduler = spawn(env!("CARGO_BIN_EXE_scheduler"), &url);
+
+    // the on-sale; one worker is killed a third of the way in, the database crashes half way
+    let sent = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let chaos = {
+        let sent = sent.clone();
+        let killed = workers.remove(0);
+        tokio::spawn(async move {
+            let mut killed = killed;
+            while sent.load(Ordering::Relaxed) < BUYERS / 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            killed.kill().unwrap();
+            killed.wait().unwrap();
+            while sent.load(Ordering::Relaxed) < BUYERS / 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            pg.crash_and_restart().await.expect("PostgreSQL comes back after its crash");
+            pg
+        })
+    };
+    futures::stream::iter(buyers.iter().enumerate())
+        .for_each_concurrent(CONNECTIONS, |(i, buyer)| {
+            let (api, sent, accepted, refused) = (api.clone(), sent.clone(), accepted.clone(), refused.clone());
+            let body = json!({"user_id": buyer, "offer_id": offer, "representation_id": rep, "quantity": 1 + i % 2});
+            async move {
+                sent.fetch_add(1, Ordering::Relaxed);
+                let (status, reply) = api.call(Method::POST, "/api/reservations", &api.client, Some(body)).await;
+                if status == StatusCode::ACCEPTED {
+                    accepted.lock().await.push(reply["id"].as_str().unwrap().to_string());
+                } else {
+                    assert!(status.is_server_error(), "only the crash refuses a request: {status} {reply}");
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+    let mut pg = chaos.await.unwrap();
+    let accepted = accepted.lock().await.clone();
+
+    wait_until(
+        &pool,
+        "select count(*) from reservations where status = 'pending'",
+        "reservations decided",
+        Duration::from_secs(90),
+    )
+    .await;
+
+    // buyers pay; the fulfillment worker is killed while it issues, and another takes over
+    let to_confirm: Vec<String> =
+        sqlx::query_scalar("select id::text from reservations where status = 'held' order by seq limit $1")
+            .bind(CONFIRMS)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    futures::stream::iter(to_confirm.iter())
+        .for_each_concurrent(CONNECTIONS, |id| {
+            let api = api.clone();
+            async move {
+                let (status, reply) =
+                    api.call(Method::POST, &format!("/api/reservations/{id}/confirm"), &api.client, None).await;
+                assert_eq!(status, StatusCode::OK, "{reply}");
+            }
+        })
+        .await;
+    let started = Instant::now();
+    while scalar(&pool, "select count(*) from reservations where status = 'fulfilled'").await < CONFIRMS / 4 {
+        assert!(started.elapsed() < Duration::from_secs(60), "issuance did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fulfillment.kill().unwrap();
+    fulfillment.wait().unwrap();
+    let killed_at = scalar(&pool, "select count(*) from reservations where status = 'fulfilled'").await;
+    let fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
+    wait_until(
+        &pool,
+        "select count(*) from reservations where status = 'confirmed'",
+        "tickets issued",
+        Duration::from_secs(90),
+    )
+    .await;
+
+    // the verdict, from the database
+    let missing: i64 = sqlx::query_scalar("select count(*) from unnest($1::uuid[]) as a(id) where not exists (select 1 from reservations r where r.id = a.id)")
+        .bind(accepted.iter().map(|id| id.parse::<uuid::Uuid>().unwrap()).collect::<Vec<_>>())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let pending = scalar(&pool, "select count(*) from reservations where status = 'pending'").await;
+    let (total, available, held, sold): (i32, i32, i32, i32) =
+        sqlx::query_as("select total_stock, available, held, sold from inventory").fetch_one(&pool).await.unwrap();
+    let (held_units, sold_units): (i64, i64) = sqlx::query_as(
+        "select coalesce(sum(quantity) filter (where status = 'held'), 0), coalesce(sum(quantity) filter (where status in ('confirmed', 'fulfilled')), 0) from reservations",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let wrong_tickets = scalar(
+        &pool,
+        "select count(*) from reservations r where r.status = 'fulfilled'
+           and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity",
+    )
+    .await;
+    let tickets = scalar(&pool, "select count(*) from tickets").await;
+    let decided = scalar(&pool, "select count(*) from reservations").await;
+    println!(
+        "chaos: {} requests, {} accepted, {} refused during the crash, {} lost, {} pending, {decided} decided; \
+         books total {total} = available {available} + held {held} + sold {sold}; oversold {}; \
+         {} confirmed, {killed_at} fulfilled when the fulfillment worker was killed, {tickets} tickets, {wrong_tickets} \
+         reservations with a wrong ticket count",
+        BUYERS,
+        accepted.len(),
+        refused.load(Ordering::Relaxed),
+        missing,
+        pending,
+        (held + sold - total).max(0),
+        to_confirm.len(),
+    );
+    assert_eq!(missing, 0, "every accepted reservation exists");
+    assert_eq!(pending, 0, "every reservation is decided");
+    assert_eq!(total, available + held + sold, "the books balance");
+    assert_eq!((i64::from(held), i64::from(sold)), (held_units, sold_units), "the books agree with the reservations");
+    assert!(held + sold <= total, "nothing oversold");
+    let confirmed_units: i64 =
+        sqlx::query_scalar("select coalesce(sum(quantity), 0) from reservations where id::text = any($1)")
+            .bind(&to_confirm)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sold_units, confirmed_units, "what was paid for is what is sold");
+    assert_eq!(wrong_tickets, 0, "each paid reservation has exactly its tickets");
+    assert_eq!(tickets, sold_units, "one ticket per unit sold");
+    assert!(refused.load(Ordering::Relaxed) + accepted.len() == BUYERS);
+
+    for mut child in workers.into_iter().chain([fulfillment, scheduler]) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    pool.close().await;
+    pg.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+}
