@@ -184,6 +184,10 @@ pub struct ItemState {
     pub over: bool,
     /// How long a waiting-list offer holds, in minutes.
     pub waitlist_offer_minutes: i32,
+    /// People who ever joined the item's waiting list: the next one gets line number + 1.
+    pub line_joined: i32,
+    /// People on the list now (waiting or offered).
+    pub line_length: i32,
 }
 
 impl ItemState {
@@ -206,7 +210,8 @@ pub async fn state(
     representation_id: &str,
 ) -> sqlx::Result<Option<ItemState>> {
     sqlx::query_as(
-        "select i.available, i.seated, e.sales_open, rp.ends_at <= clock_timestamp() as over, e.waitlist_offer_minutes
+        "select i.available, i.seated, e.sales_open, rp.ends_at <= clock_timestamp() as over, e.waitlist_offer_minutes,
+                i.line_joined, i.line_length
          from inventory i
          join events e on e.id = i.event_id
          join representations rp on rp.id = i.representation_id

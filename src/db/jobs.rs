@@ -162,3 +162,28 @@ pub async fn requeue_by_key(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Inserts jobs as apalis would, in the caller's transaction, one statement for them all; a job
+/// whose idempotency key is taken is left out. `jobs`: (idempotency key, payload).
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    queue: &str,
+    jobs: &[(Option<String>, Vec<u8>)],
+    max_attempts: i32,
+) -> sqlx::Result<u64> {
+    let (keys, payloads): (Vec<Option<&str>>, Vec<&[u8]>) =
+        jobs.iter().map(|(k, p)| (k.as_deref(), p.as_slice())).unzip();
+    let done = sqlx::query(
+        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
+         from unnest($2::text[], $3::bytea[]) as t(key, payload)
+         on conflict (job_type, idempotency_key) do nothing",
+    )
+    .bind(queue)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

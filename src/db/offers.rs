@@ -50,3 +50,28 @@ pub async fn list_for_event(conn: &mut PgConnection, event_id: &str) -> sqlx::Re
     .fetch_all(conn)
     .await
 }
+
+/// What an offer and a representation named together are: each one's event (`None` when it does
+/// not exist), the organization of the offer's event, and the offer's maximum per order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRefs {
+    pub offer_event: Option<String>,
+    pub representation_event: Option<String>,
+    pub organization_id: Option<String>,
+    pub max_quantity_per_order: Option<i32>,
+}
+
+pub async fn item_refs(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<ItemRefs> {
+    sqlx::query_as(
+        "select o.event_id as offer_event, rp.event_id as representation_event, e.organization_id,
+                o.max_quantity_per_order
+         from (select 1) as one
+         left join offers o on o.id = $1
+         left join events e on e.id = o.event_id
+         left join representations rp on rp.id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .fetch_one(conn)
+    .await
+}

@@ -122,35 +122,46 @@ pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result
     .await
 }
 
-/// Confirms a live hold. `None` when it is not a live hold (any more).
+/// Several reservations by id, as they stand (those that exist).
+pub async fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
+    sqlx::query_as(concat!("select ", columns!(), " from reservations r where r.id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Confirms the live holds among `ids` (of one item, whose lock the caller holds), each with its
+/// payment reference; returns those confirmed now.
 pub async fn confirm_held(
     conn: &mut PgConnection,
-    id: Uuid,
-    payment_reference: Option<&str>,
-) -> sqlx::Result<Option<ReservationRow>> {
+    ids: &[Uuid],
+    payment_references: &[Option<String>],
+) -> sqlx::Result<Vec<ReservationRow>> {
     sqlx::query_as(concat!(
         "with done as (
-             update reservations set status = 'confirmed', confirmed_at = clock_timestamp(),
-                 payment_reference = coalesce($2, payment_reference)
-             where id = $1 and status = 'held' and hold_expires_at > clock_timestamp()
-             returning *
+             update reservations r set status = 'confirmed', confirmed_at = clock_timestamp(),
+                 payment_reference = coalesce(p.reference, r.payment_reference)
+             from unnest($1::uuid[], $2::text[]) as p(id, reference)
+             where r.id = p.id and r.status = 'held' and r.hold_expires_at > clock_timestamp()
+             returning r.*
          )
          select ",
         columns!(),
         " from done r"
     ))
-    .bind(id)
-    .bind(payment_reference)
-    .fetch_optional(conn)
+    .bind(ids)
+    .bind(payment_references)
+    .fetch_all(conn)
     .await
 }
 
-/// Releases a live hold. `None` when it is not a live hold (any more).
-pub async fn release_held(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+/// Releases the live holds among `ids` (of one item, whose lock the caller holds), freeing their
+/// seats; returns those released now.
+pub async fn release_held(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
     sqlx::query_as(concat!(
         "with done as (
              update reservations set status = 'released', ended_at = clock_timestamp()
-             where id = $1 and status = 'held' and hold_expires_at > clock_timestamp()
+             where id = any($1) and status = 'held' and hold_expires_at > clock_timestamp()
              returning *
          ), freed as (
              update reservation_seats set active = false
@@ -160,8 +171,8 @@ pub async fn release_held(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
         columns!(),
         " from done r"
     ))
-    .bind(id)
-    .fetch_optional(conn)
+    .bind(ids)
+    .fetch_all(conn)
     .await
 }
 
@@ -174,9 +185,10 @@ pub async fn expire_due_holds(
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "with expired as (
+             -- the clock read once, as a bound of the open-holds index
              update reservations set status = 'expired', ended_at = clock_timestamp()
              where offer_id = $1 and representation_id = $2 and status = 'held'
-               and hold_expires_at <= clock_timestamp()
+               and hold_expires_at <= (select clock_timestamp())
              returning id, quantity
          ), freed as (
              update reservation_seats set active = false

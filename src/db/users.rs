@@ -64,3 +64,8 @@ pub async fn known_to(conn: &mut PgConnection, user_id: &str, organization: &str
     .fetch_one(conn)
     .await
 }
+
+/// The ids among `ids` that are buyers.
+pub async fn existing(conn: &mut PgConnection, ids: &[String]) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select id from users where id = any($1)").bind(ids).fetch_all(conn).await
+}

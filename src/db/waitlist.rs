@@ -1,5 +1,8 @@
-//! Waiting-list entries. A position is computed, never stored: the rank by `seq` among the active
-//! entries (waiting or offered) of the list.
+//! Waiting-list entries. Each has its line number (join order within its list); a position is the
+//! exact rank among the active entries (waiting or offered): the line number minus the people
+//! ahead who have left, read from a Fenwick tree the writers keep (see migration 0008), so no
+//! lookup counts the line. Every function that ends entries records their departure in the same
+//! statement; the caller holds the item's lock.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -23,40 +26,87 @@ pub struct EntryRow {
     pub offer_expires_at: Option<DateTime<Utc>>,
 }
 
-/// Columns of [`EntryRow`] for an entry `e` (the rank is a correlated count on the line index).
+/// Columns of [`EntryRow`] for an entry `e`.
 macro_rules! entry_columns {
     () => {
         "e.id, e.user_id, e.offer_id, e.representation_id, e.requested_quantity, e.status, e.reservation_id,
          e.created_at, e.offered_at, e.ended_at,
          case when e.status in ('waiting', 'offered') then
-             (select count(*) from waitlist_entries o
-              where o.offer_id = e.offer_id and o.representation_id = e.representation_id
-                and o.status in ('waiting', 'offered') and o.seq <= e.seq)
+             e.line_no - waitlist_departed_before(e.offer_id, e.representation_id, e.line_no)
          end as position,
          (select r.hold_expires_at from reservations r where r.id = e.reservation_id and e.status = 'offered') as offer_expires_at"
     };
 }
 
-/// Adds a person at the end of the line; returns the entry with its rank (read by a second
-/// statement: a statement does not see its own insert in a subquery).
-pub async fn insert(
+/// The line numbers a list can hand out (see migration 0008).
+pub const CAPACITY: i32 = 16_777_215;
+
+/// Someone joining, in arrival order.
+#[derive(Debug, Clone)]
+pub struct Joining {
+    pub id: Uuid,
+    pub user_id: String,
+    pub quantity: i32,
+}
+
+/// Appends people to the end of the line, in the order given, after the `joined` already there:
+/// their line numbers are `joined + 1...`, and the item's counters move with them. Returns the
+/// entries as stored (their positions are the caller's to compute: they are last).
+pub async fn append(
     conn: &mut PgConnection,
-    user_id: &str,
     offer_id: &str,
     representation_id: &str,
-    quantity: i32,
-) -> sqlx::Result<EntryRow> {
-    sqlx::query(
-        "insert into waitlist_entries (id, user_id, offer_id, representation_id, requested_quantity)
-         values (gen_random_uuid(), $1, $2, $3, $4)",
+    joined: i32,
+    people: &[Joining],
+) -> sqlx::Result<Vec<EntryRow>> {
+    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let users: Vec<&str> = people.iter().map(|p| p.user_id.as_str()).collect();
+    let quantities: Vec<i32> = people.iter().map(|p| p.quantity).collect();
+    let rows = sqlx::query_as(
+        "with added as (
+             insert into waitlist_entries (id, user_id, offer_id, representation_id, requested_quantity, line_no)
+             select t.id, t.user_id, $1, $2, t.quantity, $3 + t.n::int
+             from unnest($4::uuid[], $5::text[], $6::int[]) with ordinality as t(id, user_id, quantity, n)
+             returning *
+         ), counted as (
+             update inventory set line_joined = line_joined + $7, line_length = line_length + $7
+             where offer_id = $1 and representation_id = $2
+         )
+         select e.id, e.user_id, e.offer_id, e.representation_id, e.requested_quantity, e.status, e.reservation_id,
+                e.created_at, e.offered_at, e.ended_at, null::int8 as position, null::timestamptz as offer_expires_at
+         from added e order by e.line_no",
     )
-    .bind(user_id)
     .bind(offer_id)
     .bind(representation_id)
-    .bind(quantity)
-    .execute(&mut *conn)
+    .bind(joined)
+    .bind(&ids)
+    .bind(&users)
+    .bind(&quantities)
+    .bind(people.len() as i32)
+    .fetch_all(conn)
     .await?;
-    active_of_user(conn, offer_id, representation_id, user_id).await?.ok_or(sqlx::Error::RowNotFound)
+    Ok(rows)
+}
+
+/// The active entries of these users on the list, with their ranks.
+pub async fn active_of_users(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    user_ids: &[String],
+) -> sqlx::Result<Vec<EntryRow>> {
+    sqlx::query_as(concat!(
+        "select ",
+        entry_columns!(),
+        " from waitlist_entries e
+         where e.offer_id = $1 and e.representation_id = $2 and e.user_id = any($3)
+           and e.status in ('waiting', 'offered')"
+    ))
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(user_ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// The user's active entry on the list, with its rank.
@@ -66,56 +116,50 @@ pub async fn active_of_user(
     representation_id: &str,
     user_id: &str,
 ) -> sqlx::Result<Option<EntryRow>> {
-    sqlx::query_as(concat!(
-        "select ",
-        entry_columns!(),
-        " from waitlist_entries e
-         where e.offer_id = $1 and e.representation_id = $2 and e.user_id = $3 and e.status in ('waiting', 'offered')"
-    ))
-    .bind(offer_id)
-    .bind(representation_id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await
+    let mut rows = active_of_users(conn, offer_id, representation_id, &[user_id.to_string()]).await?;
+    Ok(rows.pop())
 }
 
-/// A page of the line, with ranks, and the line's length.
+/// A page of the line, with ranks: the line in order, so the `offset + i + 1`-th active entry has
+/// rank `offset + i + 1`.
 pub async fn page(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<EntryRow>, i64)> {
-    let rows = sqlx::query_as(
+) -> sqlx::Result<Vec<EntryRow>> {
+    sqlx::query_as(
         "select e.id, e.user_id, e.offer_id, e.representation_id, e.requested_quantity, e.status, e.reservation_id,
                 e.created_at, e.offered_at, e.ended_at,
-                row_number() over (order by e.seq) as position,
+                $4 + row_number() over (order by e.line_no) as position,
                 (select r.hold_expires_at from reservations r where r.id = e.reservation_id and e.status = 'offered')
                     as offer_expires_at
-         from waitlist_entries e
-         where e.offer_id = $1 and e.representation_id = $2 and e.status in ('waiting', 'offered')
-         order by e.seq
-         limit $3 offset $4",
+         from (select * from waitlist_entries
+               where offer_id = $1 and representation_id = $2 and status in ('waiting', 'offered')
+               order by line_no limit $3 offset $4) e
+         order by e.line_no",
     )
     .bind(offer_id)
     .bind(representation_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
-    let total = sqlx::query_scalar(
-        "select count(*) from waitlist_entries
-         where offer_id = $1 and representation_id = $2 and status in ('waiting', 'offered')",
-    )
-    .bind(offer_id)
-    .bind(representation_id)
-    .fetch_one(conn)
-    .await?;
-    Ok((rows, total))
+    .fetch_all(conn)
+    .await
 }
 
-/// Every entry of a user, newest first.
+/// How many are on the list (waiting or offered), as the item keeps it; 0 for an item without stock.
+pub async fn length(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<i64> {
+    let length: Option<i32> =
+        sqlx::query_scalar("select line_length from inventory where offer_id = $1 and representation_id = $2")
+            .bind(offer_id)
+            .bind(representation_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(i64::from(length.unwrap_or(0)))
+}
+
+/// Every entry of a user, newest first, of one organization's events or all.
 pub async fn of_user(
     conn: &mut PgConnection,
     user_id: &str,
@@ -135,45 +179,59 @@ pub async fn of_user(
     .await
 }
 
-/// Leaves the line (a waiting entry only). Returns whether there was one.
-pub async fn leave_waiting(conn: &mut PgConnection, entry_id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update waitlist_entries set status = 'left', ended_at = now() where id = $1 and status = 'waiting'",
+/// Takes these users off the list where they are waiting (not offered): `left`. Returns the users
+/// who were.
+pub async fn leave_waiting(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    user_ids: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "with gone as (
+             update waitlist_entries set status = 'left', ended_at = clock_timestamp()
+             where offer_id = $1 and representation_id = $2 and user_id = any($3) and status = 'waiting'
+             returning user_id, line_no
+         ), departed as (
+             select waitlist_depart($1, $2, array(select line_no from gone))
+         )
+         select user_id from gone, departed",
     )
-    .bind(entry_id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(user_ids)
+    .fetch_all(conn)
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Waiting {
     pub id: Uuid,
-    pub seq: i64,
+    pub line_no: i32,
     pub user_id: String,
     pub requested_quantity: i32,
 }
 
-/// The people waiting (not yet offered) after `after_seq` whose quantity is at most `fits`, in
-/// line order: those further back are reached too, however many ahead of them want more.
+/// The people waiting (not yet offered) after line number `after` whose quantity is at most
+/// `fits`, in line order: those further back are reached too, however many ahead of them want more.
 pub async fn waiting_who_fit(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
     fits: i32,
-    after_seq: i64,
+    after: i32,
     limit: i64,
 ) -> sqlx::Result<Vec<Waiting>> {
     sqlx::query_as(
-        "select id, seq, user_id, requested_quantity from waitlist_entries
+        "select id, line_no, user_id, requested_quantity from waitlist_entries
          where offer_id = $1 and representation_id = $2 and status = 'waiting'
-           and requested_quantity <= $3 and seq > $4
-         order by seq limit $5",
+           and requested_quantity <= $3 and line_no > $4
+         order by line_no limit $5",
     )
     .bind(offer_id)
     .bind(representation_id)
     .bind(fits)
-    .bind(after_seq)
+    .bind(after)
     .bind(limit)
     .fetch_all(conn)
     .await
@@ -182,7 +240,7 @@ pub async fn waiting_who_fit(
 /// Marks entries offered, each with its hold.
 pub async fn mark_offered(conn: &mut PgConnection, entries: &[Uuid], reservations: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
-        "update waitlist_entries e set status = 'offered', offered_at = now(), reservation_id = o.reservation_id
+        "update waitlist_entries e set status = 'offered', offered_at = clock_timestamp(), reservation_id = o.reservation_id
          from unnest($1::uuid[], $2::uuid[]) as o(entry_id, reservation_id)
          where e.id = o.entry_id and e.status = 'waiting'",
     )
@@ -193,20 +251,36 @@ pub async fn mark_offered(conn: &mut PgConnection, entries: &[Uuid], reservation
     Ok(())
 }
 
-/// Ends the open offers made through these holds: `converted`, `expired` or `declined`.
+/// Ends the open offers made through these holds (all of one item): `converted`, `expired` or
+/// `declined`; the people leave the line.
 pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: &str) -> sqlx::Result<u64> {
     if reservations.is_empty() {
         return Ok(0);
     }
-    let done = sqlx::query(
-        "update waitlist_entries set status = $2, ended_at = now()
-         where reservation_id = any($1) and status = 'offered'",
+    let ended: Vec<(String, String, i32)> = sqlx::query_as(
+        "update waitlist_entries set status = $2, ended_at = clock_timestamp()
+         where reservation_id = any($1) and status = 'offered'
+         returning offer_id, representation_id, line_no",
     )
     .bind(reservations)
     .bind(status)
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(done.rows_affected())
+    let Some((offer_id, representation_id, _)) = ended.first().cloned() else { return Ok(0) };
+    let lines: Vec<i32> = ended.iter().map(|e| e.2).collect();
+    depart(conn, &offer_id, &representation_id, &lines).await?;
+    Ok(ended.len() as u64)
+}
+
+/// Records that these line numbers left the item's list.
+async fn depart(conn: &mut PgConnection, offer_id: &str, representation_id: &str, lines: &[i32]) -> sqlx::Result<()> {
+    sqlx::query("select waitlist_depart($1, $2, $3)")
+        .bind(offer_id)
+        .bind(representation_id)
+        .bind(lines)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Items on sale where someone waiting fits in the available stock: what promotion missed (a
@@ -217,7 +291,7 @@ pub async fn items_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Resu
          from inventory i
          join events e on e.id = i.event_id
          join representations rp on rp.id = i.representation_id
-         where i.available > 0 and not i.seated and e.sales_open and rp.ends_at > now()
+         where i.available > 0 and i.line_length > 0 and not i.seated and e.sales_open and rp.ends_at > now()
            and exists (select 1 from waitlist_entries w
                        where w.offer_id = i.offer_id and w.representation_id = i.representation_id
                          and w.status = 'waiting' and w.requested_quantity <= i.available)
@@ -226,4 +300,27 @@ pub async fn items_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Resu
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// Whether the user exists, and where they stand on the list if they are on it: (rank, quantity).
+pub async fn standing(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    user_id: &str,
+) -> sqlx::Result<(bool, Option<(i64, i32)>)> {
+    let row: (bool, Option<i64>, Option<i32>) = sqlx::query_as(
+        "select exists (select 1 from users where id = $3),
+                e.line_no - waitlist_departed_before(e.offer_id, e.representation_id, e.line_no),
+                e.requested_quantity
+         from (select 1) as one
+         left join waitlist_entries e on e.offer_id = $1 and e.representation_id = $2 and e.user_id = $3
+             and e.status in ('waiting', 'offered')",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.0, row.1.zip(row.2)))
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::services;
 use crate::services::intake::Intake;
+use crate::services::writer::Writer;
 
 /// Largest request body accepted (bulk seat lists are the biggest legitimate bodies).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -69,15 +70,20 @@ pub type Api = (
     admin::AdminApi,
 );
 
-pub fn api_service(pool: &PgPool, intake: Intake) -> OpenApiService<Api, ()> {
+pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiService<Api, ()> {
     let api = (
         ops::OpsApi { pool: pool.clone() },
         events::EventsApi { pool: pool.clone() },
         catalog::CatalogApi { pool: pool.clone() },
         availability::AvailabilityApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
-        reservations::ReservationsApi { pool: pool.clone(), intake, facts: services::reservations::facts_cache() },
-        waitlist::WaitlistApi { pool: pool.clone() },
+        reservations::ReservationsApi {
+            pool: pool.clone(),
+            intake,
+            writer: writer.clone(),
+            facts: services::reservations::facts_cache(),
+        },
+        waitlist::WaitlistApi { pool: pool.clone(), writer, refs: services::waitlist::refs_cache() },
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },
         user_history::UserHistoryApi { pool: pool.clone() },
@@ -137,7 +143,7 @@ impl Limits {
 
 /// The whole HTTP application.
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
-    let api = api_service(&pool, Intake::start(pool.clone()));
+    let api = api_service(&pool, Intake::start(pool.clone()), Writer::start(pool.clone()));
     let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -168,5 +174,5 @@ pub fn with_middleware(
 /// The OpenAPI document, as served at `/openapi.json`.
 /// Needs a runtime: the intake it describes is started (and stays idle).
 pub fn spec_json(pool: &PgPool) -> String {
-    api_service(pool, Intake::start(pool.clone())).spec()
+    api_service(pool, Intake::start(pool.clone()), Writer::start(pool.clone())).spec()
 }

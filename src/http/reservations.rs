@@ -19,11 +19,12 @@ use super::text::{NotBlank, Text, plain_all};
 use crate::db::reservations::ReservationRow;
 use crate::domain::{ReservationRequest, ValidationErrors};
 use crate::services::reservations::FactsCache;
-use crate::services::{self, Error, intake::Intake};
+use crate::services::{self, Error, intake::Intake, writer::Writer};
 
 pub struct ReservationsApi {
     pub pool: PgPool,
     pub intake: Intake,
+    pub writer: Writer,
     pub facts: FactsCache,
 }
 
@@ -197,7 +198,8 @@ impl ReservationsApi {
         let id = reservation_id(&id)?;
         let reference = body.0.and_then(|b| b.payment_reference).map(String::from);
         let reference = reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
-        Ok(Json(services::reservations::confirm(&self.pool, &key.0, id, reference).await?.into()))
+        let reference = reference.map(str::to_string);
+        Ok(Json(self.writer.confirm(&key.0, id, reference).await?.into()))
     }
 
     /// Release a hold
@@ -207,7 +209,7 @@ impl ReservationsApi {
     #[oai(path = "/reservations/:id/release", method = "post")]
     async fn release(&self, key: ApiKey, id: Path<String>) -> Result<Json<Reservation>, ApiError> {
         let id = reservation_id(&id)?;
-        Ok(Json(services::reservations::release(&self.pool, &key.0, id).await?.into()))
+        Ok(Json(self.writer.release(&key.0, id).await?.into()))
     }
 }
 

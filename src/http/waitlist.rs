@@ -14,10 +14,13 @@ use super::security::ApiKey;
 use super::text::Text;
 use crate::db::waitlist::EntryRow;
 use crate::domain::ValidationErrors;
-use crate::services::{self, waitlist::List};
+use crate::services::writer::Writer;
+use crate::services::{self, waitlist::List, waitlist::RefsCache};
 
 pub struct WaitlistApi {
     pub pool: PgPool,
+    pub writer: Writer,
+    pub refs: RefsCache,
 }
 
 /// An entry of the line.
@@ -145,7 +148,7 @@ impl WaitlistApi {
         page: Query<i64>,
     ) -> Result<Json<EntryPage>, ApiError> {
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
-        let p = services::waitlist::line(&self.pool, &key.0, list, limit.0, page.0).await?;
+        let p = services::waitlist::line(&self.pool, &self.refs, &key.0, list, limit.0, page.0).await?;
         let total_pages = p.total_pages();
         let page_info = PageInfo {
             has_next_page: p.page < total_pages,
@@ -177,7 +180,7 @@ impl WaitlistApi {
             user_id.0.or(body_user).ok_or_else(|| ValidationErrors::single(&["query", "user_id"], "field required"))?;
         let quantity = quantity.0.or(body_quantity).unwrap_or(1);
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
-        let e = services::waitlist::join(&self.pool, &key.0, list, &user_id, quantity).await?;
+        let e = services::waitlist::join(&self.writer, &key.0, list, &user_id, quantity).await?;
         let position = e.position.unwrap_or_default();
         Ok(Json(Joined {
             id: e.id.to_string(),
@@ -200,13 +203,13 @@ impl WaitlistApi {
         user_id: Path<String>,
     ) -> Result<Json<Position>, ApiError> {
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
-        let e = services::waitlist::position(&self.pool, &key.0, list, &user_id).await?;
+        let s = services::waitlist::position(&self.pool, &self.refs, &key.0, list, &user_id).await?;
         Ok(Json(Position {
-            position: e.position.unwrap_or_default(),
-            user_id: e.user_id,
-            offer_id: e.offer_id,
-            representation_id: e.representation_id,
-            requested_quantity: e.requested_quantity,
+            position: s.position,
+            user_id: user_id.0,
+            offer_id: offer_id.0,
+            representation_id: representation_id.0,
+            requested_quantity: s.requested_quantity,
         }))
     }
 
@@ -222,7 +225,7 @@ impl WaitlistApi {
         user_id: Path<String>,
     ) -> Result<Json<Left>, ApiError> {
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
-        services::waitlist::leave(&self.pool, &key.0, list, &user_id).await?;
+        services::waitlist::leave(&self.writer, &key.0, list, &user_id).await?;
         Ok(Json(Left { message: "Successfully left the waitlist".into(), success: true }))
     }
 

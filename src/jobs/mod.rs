@@ -119,6 +119,18 @@ pub async fn requeue_issuance(conn: &mut PgConnection, reservations: &[Uuid]) ->
     crate::db::jobs::requeue_by_key(conn, FULFILLMENT, &jobs, ISSUANCE_ATTEMPTS).await
 }
 
+/// [`enqueue_issuance`] for many reservations, in one statement.
+pub async fn enqueue_issuances(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<u64> {
+    let jobs: Vec<(Option<String>, Vec<u8>)> = reservations
+        .iter()
+        .map(|&reservation_id| {
+            let payload = serde_json::to_vec(&IssueTickets { reservation_id }).expect("job payloads serialize");
+            (Some(issuance_key(reservation_id)), payload)
+        })
+        .collect();
+    crate::db::jobs::enqueue_many(conn, FULFILLMENT, &jobs, ISSUANCE_ATTEMPTS).await
+}
+
 pub async fn enqueue_issuance(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<()> {
     let key = issuance_key(reservation_id);
     enqueue(conn, FULFILLMENT, &IssueTickets { reservation_id }, None, ISSUANCE_ATTEMPTS, Some(&key)).await

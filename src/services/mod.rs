@@ -21,5 +21,6 @@ pub mod stock;
 pub mod tickets;
 pub mod users;
 pub mod waitlist;
+pub mod writer;
 
 pub use error::{Error, Result};

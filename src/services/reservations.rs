@@ -7,11 +7,9 @@ use uuid::Uuid;
 use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::cache::TtlCache;
 use super::intake::Intake;
-use super::stock;
 use super::{Error, Result};
 use crate::db::{self, reservations::NewReservation, reservations::ReservationRow};
-use crate::domain::{Principal, ReservationRequest, ReservationStatus, ValidReservation, ValidationErrors};
-use crate::jobs;
+use crate::domain::{Principal, ReservationRequest, ValidReservation, ValidationErrors};
 
 /// What the catalog says about a reservation's item, read in one round trip.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -148,89 +146,4 @@ pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Reservation
         db::reservations::find(&mut conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     require_buyer_agent_of(who, &r.organization_id)?;
     Ok(r)
-}
-
-fn status_of(r: &ReservationRow) -> ReservationStatus {
-    ReservationStatus::parse(&r.status).unwrap_or(ReservationStatus::Pending)
-}
-
-/// Loads the reservation, checks the caller may act on it, and locks its item: confirm, release
-/// and the workers all take the item's lock first, so exactly one of a confirm and a concurrent
-/// expiry wins.
-async fn locked(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<ReservationRow> {
-    let r = db::reservations::find(conn, id).await?.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
-    require_buyer_agent_of(who, &r.organization_id)?;
-    db::inventory::lock(conn, &r.offer_id, &r.representation_id).await?;
-    Ok(r)
-}
-
-/// Confirms a live hold: its units become sold, and its tickets' issuance is queued in the same
-/// transaction. Idempotent: a confirmed reservation is returned as it is.
-#[instrument(skip_all, fields(reservation.id = %id))]
-pub async fn confirm(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    payment_reference: Option<&str>,
-) -> Result<ReservationRow> {
-    require_buyer_agent(who)?;
-    let mut tx = pool.begin().await?;
-    let r = locked(&mut tx, who, id).await?;
-    if let Some(done) = db::reservations::confirm_held(&mut tx, id, payment_reference).await? {
-        db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, true).await?;
-        db::waitlist::end_offers(&mut tx, &[id], "converted").await?;
-        jobs::enqueue_issuance(&mut tx, id).await?;
-        tx.commit().await?;
-        return Ok(done);
-    }
-    let current =
-        db::reservations::find(&mut tx, id).await?.ok_or_else(|| anyhow::anyhow!("reservation {id} vanished"))?;
-    match status_of(&current) {
-        ReservationStatus::Confirmed | ReservationStatus::Fulfilled => Ok(current),
-        ReservationStatus::Expired => {
-            // the stock comes back now rather than when the job runs
-            stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
-            tx.commit().await?;
-            Err(Error::conflict("HOLD_EXPIRED", "the hold has expired; the tickets went back on sale"))
-        }
-        ReservationStatus::Pending => {
-            Err(Error::conflict("NOT_DECIDED", "the reservation is still pending: wait for its decision"))
-        }
-        ReservationStatus::Rejected => Err(Error::conflict("RESERVATION_REJECTED", "the reservation was rejected")),
-        ReservationStatus::Released => Err(Error::conflict("RESERVATION_RELEASED", "the reservation was released")),
-        ReservationStatus::Held => Err(anyhow::anyhow!("reservation {id} is held but could not be confirmed").into()),
-    }
-}
-
-/// Releases a live hold: its units are available again. Idempotent: an ended hold is returned as it is.
-#[instrument(skip_all, fields(reservation.id = %id))]
-pub async fn release(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
-    require_buyer_agent(who)?;
-    let mut tx = pool.begin().await?;
-    let r = locked(&mut tx, who, id).await?;
-    if let Some(done) = db::reservations::release_held(&mut tx, id).await? {
-        db::inventory::end_hold(&mut tx, &r.offer_id, &r.representation_id, r.quantity, false).await?;
-        // releasing a list offer is how its holder declines it; either way the stock moves on
-        db::waitlist::end_offers(&mut tx, &[id], "declined").await?;
-        stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
-        tx.commit().await?;
-        return Ok(done);
-    }
-    let current =
-        db::reservations::find(&mut tx, id).await?.ok_or_else(|| anyhow::anyhow!("reservation {id} vanished"))?;
-    match status_of(&current) {
-        ReservationStatus::Released | ReservationStatus::Rejected => Ok(current),
-        ReservationStatus::Expired => {
-            stock::settle(&mut tx, &r.offer_id, &r.representation_id).await?;
-            tx.commit().await?;
-            Ok(current)
-        }
-        ReservationStatus::Confirmed | ReservationStatus::Fulfilled => {
-            Err(Error::conflict("ALREADY_CONFIRMED", "a confirmed reservation cannot be released"))
-        }
-        ReservationStatus::Pending => {
-            Err(Error::conflict("NOT_DECIDED", "the reservation is still pending: wait for its decision"))
-        }
-        ReservationStatus::Held => Err(anyhow::anyhow!("reservation {id} is held but could not be released").into()),
-    }
 }

@@ -62,20 +62,20 @@ async fn promote_into(
     representation_id: &str,
     item: &mut ItemState,
 ) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
-    if item.available == 0 || item.seated || item.closed().is_some() {
+    if item.available == 0 || item.line_length == 0 || item.seated || item.closed().is_some() {
         return Ok(vec![]);
     }
     let before = item.available;
     let mut entries = Vec::new();
     let mut holds = Vec::new();
-    let mut after_seq = 0;
+    let mut after = 0;
     while item.available > 0 {
         let page =
-            db::waitlist::waiting_who_fit(conn, offer_id, representation_id, item.available, after_seq, PROMOTE_PAGE)
+            db::waitlist::waiting_who_fit(conn, offer_id, representation_id, item.available, after, PROMOTE_PAGE)
                 .await?;
         let last_page = (page.len() as i64) < PROMOTE_PAGE;
         for w in page {
-            after_seq = w.seq;
+            after = w.line_no;
             if w.requested_quantity <= item.available {
                 item.available -= w.requested_quantity;
                 entries.push(w.id);

@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod batched_writes;
 mod catalog;
 mod cli;
 mod errors;

@@ -47,8 +47,8 @@ async fn an_entry_left_on_a_seated_item_by_older_data_blocks_no_seat() {
     app.add_seats(&offer, &rep, &["A1"]).await;
     let (waiting, buyer) = (app.create_user().await, app.create_user().await);
     sqlx::query(
-        "insert into waitlist_entries (id, user_id, offer_id, representation_id, requested_quantity)
-         values (gen_random_uuid(), $1, $2, $3, 1)",
+        "insert into waitlist_entries (id, user_id, offer_id, representation_id, requested_quantity, line_no)
+         values (gen_random_uuid(), $1, $2, $3, 1, 1)",
     )
     .bind(&waiting)
     .bind(&offer)

@@ -58,6 +58,11 @@ impl TestApp {
         self.post(&path, Some(&self.client), Value::Null).await
     }
 
+    pub async fn leave_waitlist(&self, offer: &str, rep: &str, user: &str) -> Reply {
+        let path = format!("{}/{user}", waitlist_path(offer, rep));
+        self.request(poem::http::Method::DELETE, &path, Some(&self.client), None).await
+    }
+
     /// A user's waiting-list entries, newest first.
     pub async fn waitlist_entries_of(&self, user: &str) -> Vec<Value> {
         let reply = self.get(&format!("/api/users/{user}/waitlists"), Some(&self.client)).await;
