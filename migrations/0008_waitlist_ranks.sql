@@ -60,7 +60,9 @@ language sql as $$
     where offer_id = p_offer and representation_id = p_representation and cardinality(p_lines) > 0;
 $$;
 
--- How many of line numbers 1..p_line - 1 have left the list: the prefix sum of the tree.
+-- How many of line numbers 1..p_line - 1 have left the list: the prefix sum of the tree, one
+-- primary-key lookup per node (a subquery per node, which no plan can turn into a walk over all
+-- of the item's departures, whatever the statistics say about a list that grew within the minute).
 create function waitlist_departed_before(p_offer text, p_representation text, p_line integer) returns bigint
 language sql stable as $$
     with recursive down(node) as (
@@ -68,8 +70,10 @@ language sql stable as $$
         union all
         select node - (node & -node) from down where node - (node & -node) > 0
     )
-    select coalesce(sum(d.departed), 0) from waitlist_departures d
-    where d.offer_id = p_offer and d.representation_id = p_representation and d.node in (select node from down)
+    select coalesce(sum((select d.departed from waitlist_departures d
+                         where d.offer_id = p_offer and d.representation_id = p_representation
+                           and d.node = down.node)), 0)
+    from down
 $$;
 
 -- the entries that ended before this migration

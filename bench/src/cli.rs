@@ -17,6 +17,7 @@ impl Cli {
             Scenario::Onsale(args) => &args.common,
             Scenario::Expiry(args) => &args.common,
             Scenario::Waitlist(args) => &args.common,
+            Scenario::OnsaleFull(args) => &args.common,
         }
     }
 }
@@ -30,6 +31,10 @@ pub enum Scenario {
     /// A sold-out item with a waiting list; holds and then one-minute offers lapse: how late the
     /// next person gets their offer.
     Waitlist(WaitlistArgs),
+    /// The whole on-sale on one item: reserve, the refused join the list, holders pay or let
+    /// one-minute holds lapse, offers cascade, tickets are issued; each step's rate and latency,
+    /// position lookups on lines of 100 and 100,000, and the invariants afterwards.
+    OnsaleFull(OnsaleFullArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -51,6 +56,9 @@ pub struct Common {
     /// Scheduler processes to start.
     #[arg(long, default_value_t = 1)]
     pub schedulers: u32,
+    /// Fulfillment worker processes to start (they issue the tickets of confirmed reservations).
+    #[arg(long, default_value_t = 1)]
+    pub fulfillment_workers: u32,
     /// Concurrent keep-alive connections sending the requests.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub connections: u32,
@@ -78,6 +86,30 @@ pub struct OnsaleArgs {
     /// Stock of the item on sale.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..))]
     pub tickets: i32,
+    /// How long pgbench runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub pgbench_seconds: u32,
+    /// Do not run pgbench (no ratio is printed).
+    #[arg(long)]
+    pub skip_pgbench: bool,
+}
+
+#[derive(Args)]
+pub struct OnsaleFullArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Reservation requests, one buyer each; those refused join the waiting list.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Stock of the item on sale.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..))]
+    pub tickets: i32,
+    /// Percent of the holders who pay; the others let their one-minute holds lapse.
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub confirm_percent: u8,
+    /// Position lookups per measured list.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub lookups: u32,
     /// How long pgbench runs.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,

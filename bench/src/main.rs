@@ -23,9 +23,11 @@ macro_rules! note {
 mod catalog;
 mod checks;
 mod cli;
+mod drive;
 mod expiry;
 mod load;
 mod onsale;
+mod onsale_full;
 mod pgbench;
 mod report;
 mod setup;
@@ -95,11 +97,14 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         report.mib(&format!("peak_rss_{}_mib", name.replace('-', "_")), kib);
     }
     report.mib("peak_rss_bench_mib", system::peak_rss_kib(None));
-    if let Scenario::Onsale(args) = &cli.scenario
-        && !args.skip_pgbench
-    {
+    let pgbench_seconds = match &cli.scenario {
+        Scenario::Onsale(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
+        Scenario::OnsaleFull(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
+        _ => None,
+    };
+    if let Some(seconds) = pgbench_seconds {
         // after the system is stopped, so idle workers polling the queue do not slow pgbench down
-        pgbench::compare(&common, args.pgbench_seconds, &mut report).await;
+        pgbench::compare(&common, seconds, &mut report).await;
     }
     Ok(report)
 }
@@ -109,5 +114,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
         Scenario::Onsale(args) => onsale::run(env, args).await,
         Scenario::Expiry(args) => expiry::run(env, args).await,
         Scenario::Waitlist(args) => waitlist::run(env, args).await,
+        Scenario::OnsaleFull(args) => onsale_full::run(env, args).await,
     }
 }

@@ -19,6 +19,18 @@ const SCALE: &str = "10";
 const CLIENTS: &str = "16";
 const THREADS: &str = "2";
 
+/// The rates a scenario may report.
+const RATES: &[&str] = &[
+    "accepted_per_sec",
+    "decided_per_sec",
+    "waitlist_joins_per_sec",
+    "confirms_per_sec",
+    "lookups_per_sec",
+    "lookups_line_100_per_sec",
+    "lookups_line_100000_per_sec",
+    "offer_confirms_per_sec",
+];
+
 /// Runs pgbench and adds its TPS and our ratio to the report. A failure here is reported, not
 /// fatal: the figures already measured are worth printing without the ratio.
 pub async fn compare(common: &Common, seconds: u32, report: &mut Report) {
@@ -26,8 +38,11 @@ pub async fn compare(common: &Common, seconds: u32, report: &mut Report) {
         Ok(tps) => {
             note!("pgbench: {tps:.1} tps");
             report.float("pgbench_tps", tps, 1);
-            if let Some(decided) = report.number("decided_per_sec") {
-                report.float("decided_per_sec_over_pgbench_tps", decided / tps, 3);
+            // every rate of the run, as a ratio: a figure that means something on any machine
+            for rate in RATES {
+                if let Some(value) = report.number(rate) {
+                    report.float(&format!("{rate}_over_pgbench_tps"), value / tps, 3);
+                }
             }
         }
         Err(e) => {

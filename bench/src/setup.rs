@@ -143,6 +143,11 @@ fn start_system(common: &Common, bins: &Binaries, database_url: &str, system: &m
         let worker = worker.as_deref().expect("located above");
         system.spawn(&format!("reservation-worker-{i}"), worker, &[], database_url, &[])?;
     }
+    let fulfillment = if common.fulfillment_workers > 0 { Some(bins.path("fulfillment-worker")?) } else { None };
+    for i in 1..=common.fulfillment_workers {
+        let name = format!("fulfillment-worker-{i}");
+        system.spawn(&name, fulfillment.as_deref().expect("located above"), &[], database_url, &[])?;
+    }
     let scheduler = if common.schedulers > 0 { Some(bins.path("scheduler")?) } else { None };
     for i in 1..=common.schedulers {
         let name = if common.schedulers == 1 { "scheduler".to_string() } else { format!("scheduler-{i}") };

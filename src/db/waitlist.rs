@@ -3,6 +3,10 @@
 //! ahead who have left, read from a Fenwick tree the writers keep (see migration 0008), so no
 //! lookup counts the line. Every function that ends entries records their departure in the same
 //! statement; the caller holds the item's lock.
+//!
+//! Lookups by user go through the user's own entries (`offset 0` keeps the planner there): with a
+//! list that grew within the minute, its statistics still say the item has a handful of entries,
+//! and it would rather walk the whole line by the line index than use the user's.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -98,9 +102,8 @@ pub async fn active_of_users(
     sqlx::query_as(concat!(
         "select ",
         entry_columns!(),
-        " from waitlist_entries e
-         where e.offer_id = $1 and e.representation_id = $2 and e.user_id = any($3)
-           and e.status in ('waiting', 'offered')"
+        " from (select * from waitlist_entries where user_id = any($3) offset 0) e
+         where e.offer_id = $1 and e.representation_id = $2 and e.status in ('waiting', 'offered')"
     ))
     .bind(offer_id)
     .bind(representation_id)
@@ -190,7 +193,9 @@ pub async fn leave_waiting(
     sqlx::query_scalar(
         "with gone as (
              update waitlist_entries set status = 'left', ended_at = clock_timestamp()
-             where offer_id = $1 and representation_id = $2 and user_id = any($3) and status = 'waiting'
+             where id in (select id from (select id, offer_id, representation_id, status from waitlist_entries
+                                          where user_id = any($3) offset 0) mine
+                          where offer_id = $1 and representation_id = $2 and status = 'waiting')
              returning user_id, line_no
          ), departed as (
              select waitlist_depart($1, $2, array(select line_no from gone))
@@ -314,8 +319,8 @@ pub async fn standing(
                 e.line_no - waitlist_departed_before(e.offer_id, e.representation_id, e.line_no),
                 e.requested_quantity
          from (select 1) as one
-         left join waitlist_entries e on e.offer_id = $1 and e.representation_id = $2 and e.user_id = $3
-             and e.status in ('waiting', 'offered')",
+         left join (select * from waitlist_entries where user_id = $3 offset 0) e
+             on e.offer_id = $1 and e.representation_id = $2 and e.status in ('waiting', 'offered')",
     )
     .bind(offer_id)
     .bind(representation_id)

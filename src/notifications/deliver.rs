@@ -59,7 +59,8 @@ async fn dispatch(pool: &PgPool, notifier: &Notifier, id: Uuid) -> Result<(), Jo
     if channels.is_empty() {
         store::mark_unsent(&mut tx, id).await?;
         tx.commit().await?;
-        tracing::warn!(notification.id = %id, "notification not sent: no delivery channel configured (kept as unsent)");
+        // the worker said at start that no channel is configured; once per notification is noise
+        tracing::debug!(notification.id = %id, "notification not sent: no delivery channel configured (kept as unsent)");
         return Ok(());
     }
     store::add_deliveries(&mut tx, id, &channels).await?;
