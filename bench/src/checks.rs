@@ -131,6 +131,8 @@ pub async fn books(pool: &PgPool, item: &Item) -> anyhow::Result<Books> {
 /// Granted reservations that jumped the queue: some rejected reservation arrived earlier
 /// (lower `seq`) asking for no more tickets, so it would have fitted at its turn. Computed from
 /// the earliest rejection per quantity (at most 100 rows) so it stays linear in the item's size.
+/// Offers from the waiting list are not requests of the public queue: the list's own order is
+/// checked apart.
 pub async fn fifo_violations(pool: &PgPool, item: &Item) -> anyhow::Result<i64> {
     // granted: every status a reservation reaches once it was given its tickets at its turn
     // `materialized`: inlined, the CTE would be re-aggregated for every granted row (quadratic)
@@ -139,7 +141,7 @@ pub async fn fifo_violations(pool: &PgPool, item: &Item) -> anyhow::Result<i64> 
              where offer_id = $1 and representation_id = $2 and status = 'rejected' group by quantity) \
          select count(*) from reservations h \
          where h.offer_id = $1 and h.representation_id = $2 \
-           and h.status in ('held', 'confirmed', 'fulfilled', 'expired', 'released') \
+           and h.status in ('held', 'confirmed', 'fulfilled', 'expired', 'released') and not h.from_waitlist \
            and h.seq > (select min(r.seq) from first_rejected r where r.quantity <= h.quantity)";
     Ok(sqlx::query_scalar(sql).bind(&item.offer_id).bind(&item.representation_id).fetch_one(pool).await?)
 }

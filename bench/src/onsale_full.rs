@@ -301,13 +301,22 @@ async fn wait_for(
 const EXPIRY_LAG: &str = "select extract(epoch from ended_at - hold_expires_at)::float8 * 1000 from reservations
      where offer_id = $1 and representation_id = $2 and status = 'expired' and not from_waitlist";
 
-/// From a hold's end to the offer its tickets became: each offer against the earliest hold ended
-/// by the transaction that made it (the same `xmin`: the offers are read before anyone takes them).
-const PROMOTION_LAG: &str = "select extract(epoch from o.decided_at - (
-         select min(e.hold_expires_at) from reservations e
-         where e.offer_id = o.offer_id and e.representation_id = o.representation_id and e.status = 'expired'
-           and not e.from_waitlist and e.xmin = o.xmin))::float8 * 1000
-     from reservations o where o.offer_id = $1 and o.representation_id = $2 and o.from_waitlist";
+/// From a hold's end to the offer its ticket became. A transaction that ends lapsed holds offers
+/// their tickets in the same transaction (the same `xmin`; the offers are read before anyone takes
+/// them): its k-th freed ticket, by due time, is its k-th offer, by line order (one ticket each).
+const PROMOTION_LAG: &str = "with freed as (
+         select xmin::text as tx, hold_expires_at as due,
+                row_number() over (partition by xmin::text order by hold_expires_at, seq) as k
+         from reservations
+         where offer_id = $1 and representation_id = $2 and status = 'expired' and not from_waitlist
+     ), offered as (
+         select o.xmin::text as tx, o.decided_at,
+                row_number() over (partition by o.xmin::text order by w.line_no) as k
+         from reservations o join waitlist_entries w on w.reservation_id = o.id
+         where o.offer_id = $1 and o.representation_id = $2 and o.from_waitlist
+     )
+     select extract(epoch from offered.decided_at - freed.due)::float8 * 1000
+     from offered left join freed on freed.tx = offered.tx and freed.k = offered.k";
 
 async fn lag(pool: &PgPool, item: &Item, sql: &'static str) -> anyhow::Result<(f64, f64)> {
     let mut lags: Vec<f64> = sqlx::query_scalar::<_, Option<f64>>(sql)
@@ -324,17 +333,21 @@ async fn lag(pool: &PgPool, item: &Item, sql: &'static str) -> anyhow::Result<(f
 }
 
 /// Offers whose hold was not inserted by a transaction that ended a lapsed hold of the item.
-const OFFERS_OUTSIDE_FREEING_TX: &str = "select count(*) from reservations o
+const OFFERS_OUTSIDE_FREEING_TX: &str = "with freeing as materialized (
+         select distinct xmin::text as tx from reservations
+         where offer_id = $1 and representation_id = $2 and status = 'expired' and not from_waitlist
+     )
+     select count(*) from reservations o
      where o.offer_id = $1 and o.representation_id = $2 and o.from_waitlist
-       and not exists (select 1 from reservations e where e.offer_id = o.offer_id and e.representation_id = o.representation_id
-                       and e.status = 'expired' and not e.from_waitlist and e.xmin = o.xmin)";
+       and o.xmin::text not in (select tx from freeing)";
 
 /// Everyone wants one ticket, so everyone fits: nobody still waiting may be ahead of someone offered.
-const OFFERS_OUT_OF_LINE_ORDER: &str = "select count(*) from waitlist_entries w
-     where w.offer_id = $1 and w.representation_id = $2 and w.status = 'waiting'
-       and w.line_no < (select max(line_no) from waitlist_entries o
-                        where o.offer_id = w.offer_id and o.representation_id = w.representation_id
-                          and o.offered_at is not null)";
+const OFFERS_OUT_OF_LINE_ORDER: &str = "with last_offered as materialized (
+         select coalesce(max(line_no), 0) as line_no from waitlist_entries
+         where offer_id = $1 and representation_id = $2 and offered_at is not null
+     )
+     select count(*) from waitlist_entries w, last_offered
+     where w.offer_id = $1 and w.representation_id = $2 and w.status = 'waiting' and w.line_no < last_offered.line_no";
 
 /// Active entries whose rank (from the departures tree) is not their place in the line.
 const RANKS_NOT_1_TO_N: &str = "select count(*) from (

@@ -307,25 +307,37 @@ pub async fn items_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Resu
     .await
 }
 
-/// Whether the user exists, and where they stand on the list if they are on it: (rank, quantity).
-pub async fn standing(
+/// Where a user stands on a list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Standing {
+    pub user_id: String,
+    pub user_exists: bool,
+    /// Rank, while on the list.
+    pub position: Option<i64>,
+    pub requested_quantity: Option<i32>,
+}
+
+/// Where each of these users stands on the list, in one query.
+pub async fn standings(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
-    user_id: &str,
-) -> sqlx::Result<(bool, Option<(i64, i32)>)> {
-    let row: (bool, Option<i64>, Option<i32>) = sqlx::query_as(
-        "select exists (select 1 from users where id = $3),
-                e.line_no - waitlist_departed_before(e.offer_id, e.representation_id, e.line_no),
-                e.requested_quantity
-         from (select 1) as one
-         left join (select * from waitlist_entries where user_id = $3 offset 0) e
-             on e.offer_id = $1 and e.representation_id = $2 and e.status in ('waiting', 'offered')",
+    user_ids: &[String],
+) -> sqlx::Result<Vec<Standing>> {
+    sqlx::query_as(
+        "select u.user_id, exists (select 1 from users where id = u.user_id) as user_exists,
+                e.line_no - waitlist_departed_before($1, $2, e.line_no) as position, e.requested_quantity
+         from unnest($3::text[]) as u(user_id)
+         left join lateral (
+             select line_no, requested_quantity from waitlist_entries w
+             where w.user_id = u.user_id and w.offer_id = $1 and w.representation_id = $2
+               and w.status in ('waiting', 'offered')
+             offset 0
+         ) e on true",
     )
     .bind(offer_id)
     .bind(representation_id)
-    .bind(user_id)
-    .fetch_one(conn)
-    .await?;
-    Ok((row.0, row.1.zip(row.2)))
+    .bind(user_ids)
+    .fetch_all(conn)
+    .await
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::services;
 use crate::services::intake::Intake;
+use crate::services::standings::Standings;
 use crate::services::writer::Writer;
 
 /// Largest request body accepted (bulk seat lists are the biggest legitimate bodies).
@@ -83,7 +84,12 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
             writer: writer.clone(),
             facts: services::reservations::facts_cache(),
         },
-        waitlist::WaitlistApi { pool: pool.clone(), writer, refs: services::waitlist::refs_cache() },
+        waitlist::WaitlistApi {
+            pool: pool.clone(),
+            writer,
+            standings: Standings::start(pool.clone()),
+            refs: services::waitlist::refs_cache(),
+        },
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },
         user_history::UserHistoryApi { pool: pool.clone() },

@@ -14,12 +14,14 @@ use super::security::ApiKey;
 use super::text::Text;
 use crate::db::waitlist::EntryRow;
 use crate::domain::ValidationErrors;
+use crate::services::standings::Standings;
 use crate::services::writer::Writer;
 use crate::services::{self, waitlist::List, waitlist::RefsCache};
 
 pub struct WaitlistApi {
     pub pool: PgPool,
     pub writer: Writer,
+    pub standings: Standings,
     pub refs: RefsCache,
 }
 
@@ -203,7 +205,7 @@ impl WaitlistApi {
         user_id: Path<String>,
     ) -> Result<Json<Position>, ApiError> {
         let list = List { offer_id: &offer_id, representation_id: &representation_id };
-        let s = services::waitlist::position(&self.pool, &self.refs, &key.0, list, &user_id).await?;
+        let s = services::waitlist::position(&self.pool, &self.refs, &self.standings, &key.0, list, &user_id).await?;
         Ok(Json(Position {
             position: s.position,
             user_id: user_id.0,

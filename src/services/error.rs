@@ -34,6 +34,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error for another caller who met it too (internal causes cannot be cloned: their
+    /// description is kept).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Validation(v) => Error::Validation(v.clone()),
+            Error::BadRequest { status, message } => Error::BadRequest { status, message: message.clone() },
+            Error::Unauthenticated(m) => Error::Unauthenticated(m.clone()),
+            Error::PermissionDenied(m) => Error::PermissionDenied(m.clone()),
+            Error::NotFound { status, message } => Error::NotFound { status, message: message.clone() },
+            Error::Conflict { status, message } => Error::Conflict { status, message: message.clone() },
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Internal(e) => Error::Internal(anyhow::anyhow!("{e:#}")),
+        }
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Error::NotFound { status: "NOT_FOUND", message: format!("{what} '{id}' not found") }
     }

@@ -17,6 +17,7 @@ pub mod report;
 pub mod reservations;
 pub mod search;
 pub mod signing;
+pub mod standings;
 pub mod stock;
 pub mod tickets;
 pub mod users;

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::auth::require_buyer_agent;
 use super::cache::TtlCache;
+use super::standings::Standings;
 use super::writer::{Item, Writer, check_list};
 use super::{Error, Result};
 use crate::db::{self, offers::ItemRefs, waitlist::EntryRow};
@@ -65,28 +66,26 @@ pub struct Standing {
     pub requested_quantity: i32,
 }
 
-/// The user's exact rank, in one query.
+/// The user's exact rank, read with the other lookups of the moment (see [`Standings`]).
 pub async fn position(
     pool: &PgPool,
     cache: &RefsCache,
+    standings: &Standings,
     who: &Principal,
     list: List<'_>,
     user_id: &str,
 ) -> Result<Standing> {
     require_buyer_agent(who)?;
     let refs = refs(pool, cache, list).await?;
-    let mut conn = pool.acquire().await?;
-    let (user_exists, standing) =
-        db::waitlist::standing(&mut conn, list.offer_id, list.representation_id, user_id).await?;
-    if !user_exists {
+    let read = standings.of(list.item(), user_id.to_string()).await?;
+    if !read.user_exists {
         return Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() });
     }
     check_list(who, &list.item(), &refs)?;
-    let (position, requested_quantity) = standing.ok_or_else(|| Error::NotFound {
-        status: "USER_NOT_ON_WAITLIST",
-        message: "User is not on this waitlist".into(),
-    })?;
-    Ok(Standing { position, requested_quantity })
+    let not_on_list =
+        || Error::NotFound { status: "USER_NOT_ON_WAITLIST", message: "User is not on this waitlist".into() };
+    let position = read.position.ok_or_else(not_on_list)?;
+    Ok(Standing { position, requested_quantity: read.requested_quantity.unwrap_or(1) })
 }
 
 /// A page of the line, by position.

@@ -180,7 +180,7 @@ async fn decide(pool: &PgPool, requests: &[(Principal, Kind)]) -> Vec<Answer> {
                 }
                 answers
             }
-            Err(e) => kinds.iter().map(|(i, kind)| (*i, Answer::failed(kind, e.clone_as_internal()))).collect(),
+            Err(e) => kinds.iter().map(|(i, kind)| (*i, Answer::failed(kind, e.duplicate()))).collect(),
         }
     }))
     .await;
@@ -196,17 +196,6 @@ async fn decide(pool: &PgPool, requests: &[(Principal, Kind)]) -> Vec<Answer> {
             })
         })
         .collect()
-}
-
-impl Error {
-    /// The error again, for a second request that failed of it (internal causes are not Clone).
-    fn clone_as_internal(&self) -> Error {
-        match self {
-            Error::Internal(e) => Error::Internal(anyhow::anyhow!("{e:#}")),
-            Error::Unavailable(m) => Error::Unavailable(m.clone()),
-            other => Error::Internal(anyhow::anyhow!("{other}")),
-        }
-    }
 }
 
 /// The requests of one item, and its offer's maximum per order (for joins).
@@ -360,9 +349,11 @@ async fn apply(
     // the others' answers, as the reservations stand now
     let mut rows: HashMap<Uuid, ReservationRow> = released.into_iter().chain(confirmed).map(|r| (r.id, r)).collect();
     let done_now: HashSet<Uuid> = rows.keys().copied().collect();
-    let others: Vec<Uuid> = releases.iter().map(|r| r.1).chain(confirms.iter().map(|c| c.1)).collect();
+    let others: Vec<Uuid> =
+        releases.iter().map(|r| r.1).chain(confirms.iter().map(|c| c.1)).filter(|id| !done_now.contains(id)).collect();
     let mut lapsed = false;
-    for r in db::reservations::find_many(&mut tx, &others).await? {
+    let others = if others.is_empty() { vec![] } else { db::reservations::find_many(&mut tx, &others).await? };
+    for r in others {
         lapsed |= !done_now.contains(&r.id) && r.status == "expired";
         rows.entry(r.id).or_insert(r);
     }
