@@ -317,27 +317,81 @@ pub struct Standing {
     pub requested_quantity: Option<i32>,
 }
 
-/// Where each of these users stands on the list, in one query.
+/// Where each of these users stands on the list: their entries, then the nodes of the departures
+/// tree their ranks need, all of them in one read (users of one batch share most nodes).
 pub async fn standings(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
     user_ids: &[String],
 ) -> sqlx::Result<Vec<Standing>> {
-    sqlx::query_as(
-        "select u.user_id, exists (select 1 from users where id = u.user_id) as user_exists,
-                e.line_no - waitlist_departed_before($1, $2, e.line_no) as position, e.requested_quantity
+    let entries: Vec<(String, bool, Option<i32>, Option<i32>)> = sqlx::query_as(
+        "select u.user_id, exists (select 1 from users where id = u.user_id), e.line_no, e.requested_quantity
          from unnest($3::text[]) as u(user_id)
          left join lateral (
-             select line_no, requested_quantity from waitlist_entries w
-             where w.user_id = u.user_id and w.offer_id = $1 and w.representation_id = $2
-               and w.status in ('waiting', 'offered')
-             offset 0
+             select mine.line_no, mine.requested_quantity
+             from (select line_no, requested_quantity, offer_id, representation_id, status from waitlist_entries w
+                   where w.user_id = u.user_id offset 0) mine
+             where mine.offer_id = $1 and mine.representation_id = $2 and mine.status in ('waiting', 'offered')
          ) e on true",
     )
     .bind(offer_id)
     .bind(representation_id)
     .bind(user_ids)
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut nodes: Vec<i32> = entries.iter().filter_map(|e| e.2).flat_map(|line| prefix_nodes(line - 1)).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let departed: std::collections::HashMap<i32, i64> = if nodes.is_empty() {
+        Default::default()
+    } else {
+        sqlx::query_as::<_, (i32, i32)>(
+            "select node, departed from waitlist_departures
+             where offer_id = $1 and representation_id = $2 and node = any($3)",
+        )
+        .bind(offer_id)
+        .bind(representation_id)
+        .bind(&nodes)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(|(node, n)| (node, i64::from(n)))
+        .collect()
+    };
+    Ok(entries
+        .into_iter()
+        .map(|(user_id, user_exists, line_no, requested_quantity)| {
+            let position = line_no.map(|line| {
+                let ahead_left: i64 = prefix_nodes(line - 1).map(|n| departed.get(&n).copied().unwrap_or(0)).sum();
+                i64::from(line) - ahead_left
+            });
+            Standing { user_id, user_exists, position, requested_quantity }
+        })
+        .collect())
+}
+
+/// The nodes of the departures tree whose sum counts line numbers 1..=`line` (a Fenwick prefix).
+fn prefix_nodes(line: i32) -> impl Iterator<Item = i32> {
+    std::iter::successors(Some(line).filter(|l| *l > 0), |&i| Some(i - (i & -i)).filter(|n| *n > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_nodes;
+
+    #[test]
+    fn prefix_nodes_cover_each_line_number_once() {
+        // node i covers (i - lowbit(i), i]: the prefix nodes of k cover 1..=k exactly once
+        for k in 0..300 {
+            let mut covered = vec![0; k as usize + 1];
+            for node in prefix_nodes(k) {
+                for line in (node - (node & -node) + 1)..=node {
+                    covered[line as usize] += 1;
+                }
+            }
+            assert!(covered[1..].iter().all(|&c| c == 1), "{k}");
+        }
+        assert_eq!(prefix_nodes(13).collect::<Vec<_>>(), [13, 12, 8]);
+    }
 }

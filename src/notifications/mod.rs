@@ -99,6 +99,26 @@ pub struct DeliverNotification {
     pub channel: Option<Channel>,
 }
 
+/// [`record`] for many notifications: two statements whatever their number (an expiry or a wave of
+/// offers tells thousands of buyers at once, inside the transaction that holds the item's lock).
+/// Those whose fact was already recorded are left as they are.
+pub async fn record_many(conn: &mut sqlx::PgConnection, notifications: &[NewNotification]) -> sqlx::Result<()> {
+    if notifications.is_empty() {
+        return Ok(());
+    }
+    let created = store::insert_many(conn, notifications).await?;
+    let jobs: Vec<(Option<String>, Vec<u8>)> = created
+        .iter()
+        .map(|&notification_id| {
+            let job = DeliverNotification { notification_id, channel: None };
+            (Some(format!("dispatch:{notification_id}")), serde_json::to_vec(&job).expect("job payloads serialize"))
+        })
+        .collect();
+    crate::db::jobs::enqueue_many(conn, QUEUE, &jobs, DISPATCH_MAX_ATTEMPTS).await?;
+    tracing::debug!(notifications = created.len(), "notifications recorded");
+    Ok(())
+}
+
 /// Writes the outbox row and enqueues its delivery in the caller's transaction. Idempotent by
 /// `dedupe_key`. Returns the notification id (the existing one if deduplicated).
 pub async fn record(conn: &mut sqlx::PgConnection, n: NewNotification) -> sqlx::Result<Uuid> {

@@ -32,6 +32,27 @@ pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Resul
     Ok((existing, false))
 }
 
+/// Inserts the notifications whose `dedupe_key` is new, in one statement; returns their ids.
+pub async fn insert_many(conn: &mut PgConnection, notifications: &[NewNotification]) -> sqlx::Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = notifications.iter().map(|_| Uuid::new_v4()).collect();
+    let kinds: Vec<&str> = notifications.iter().map(|n| n.kind.as_str()).collect();
+    let users: Vec<&str> = notifications.iter().map(|n| n.user_id.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = notifications.iter().map(|n| &n.payload).collect();
+    let keys: Vec<&str> = notifications.iter().map(|n| n.dedupe_key.as_str()).collect();
+    sqlx::query_scalar(
+        "insert into notifications (id, kind, user_id, payload, dedupe_key)
+         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[])
+         on conflict (dedupe_key) do nothing returning id",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&users)
+    .bind(&payloads)
+    .bind(&keys)
+    .fetch_all(conn)
+    .await
+}
+
 /// A notification as a delivery needs it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Stored {

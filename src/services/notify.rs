@@ -44,6 +44,7 @@ async fn record_each(
     if reservations.is_empty() {
         return Ok(());
     }
+    let mut all = Vec::with_capacity(reservations.len());
     for c in contexts(conn, reservations).await? {
         let mut payload = json!({
             "event_title": c.event_title,
@@ -52,13 +53,13 @@ async fn record_each(
             "reservation_id": c.id,
             "quantity": c.quantity,
         });
-        if let (Some(all), Some(more)) = (payload.as_object_mut(), extra(&c).as_object()) {
-            all.extend(more.clone());
+        if let (Some(fields), Some(more)) = (payload.as_object_mut(), extra(&c).as_object()) {
+            fields.extend(more.clone());
         }
         let dedupe_key = format!("{}:{}", kind.as_str(), c.id);
-        notifications::record(conn, NewNotification { kind, user_id: c.user_id.clone(), payload, dedupe_key }).await?;
+        all.push(NewNotification { kind, user_id: c.user_id.clone(), payload, dedupe_key });
     }
-    Ok(())
+    notifications::record_many(conn, &all).await
 }
 
 pub async fn tickets_issued(conn: &mut PgConnection, reservation: Uuid, codes: &[String]) -> sqlx::Result<()> {

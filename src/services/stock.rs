@@ -32,11 +32,13 @@ pub struct Settled {
 pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Settled> {
     let expired = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
     db::waitlist::end_offers(conn, &expired, "expired").await?;
-    notify::holds_expired(conn, &expired).await?;
     let Some(mut item) = db::inventory::state(conn, offer_id, representation_id).await? else {
+        notify::holds_expired(conn, &expired).await?;
         return Ok(Settled { expired, ..Settled::default() });
     };
+    // the offers first: the people waiting are told as soon as the transaction ends either way
     let offered = promote_into(conn, offer_id, representation_id, &mut item).await?;
+    notify::holds_expired(conn, &expired).await?;
     Ok(Settled { expired, offered, item: Some(item) })
 }
 
