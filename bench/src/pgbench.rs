@@ -57,6 +57,10 @@ async fn tps(common: &Common, seconds: u32) -> anyhow::Result<f64> {
     let server = setup::loopback_url(&common.database_url)?;
     let mut scratch = server.clone();
     scratch.set_path(SCRATCH_DATABASE);
+    // loopback: no TLS, as for the system under test (see setup.rs)
+    if !scratch.query().unwrap_or("").contains("sslmode") {
+        scratch.query_pairs_mut().append_pair("sslmode", "disable");
+    }
     let admin = setup::connect(server.as_str(), 1).await?;
     setup::drop_database(&admin, SCRATCH_DATABASE).await?;
     setup::create_database(&admin, SCRATCH_DATABASE).await?;

@@ -56,15 +56,15 @@ pub async fn connect_with(url: &str, max_connections: u32, timeouts: Timeouts) -
         .await
 }
 
-/// Applies our migrations (`public`) and the job queue's (schema `apalis`). Migrations may take
-/// their time: the pool's timeouts are lifted on the connection that runs ours.
+/// Applies the job queue's migrations (schema `apalis`), then ours (`public`), which may adjust
+/// the queue's tables. Migrations may take their time: the pool's timeouts are lifted on the
+/// connection that runs ours.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?;
-    conn.execute("set statement_timeout = 0; set lock_timeout = 0").await?;
-    sqlx::migrate!("./migrations").run(&mut *conn).await?;
-    drop(conn);
     apalis_postgres::PostgresStorage::<()>::setup(pool)
         .await
         .map_err(|e| anyhow::anyhow!("job queue migrations failed: {e}"))?;
+    let mut conn = pool.acquire().await?;
+    conn.execute("set statement_timeout = 0; set lock_timeout = 0").await?;
+    sqlx::migrate!("./migrations").run(&mut *conn).await?;
     Ok(())
 }

@@ -346,9 +346,11 @@ pub async fn standings(
     let departed: std::collections::HashMap<i32, i64> = if nodes.is_empty() {
         Default::default()
     } else {
+        // a lookup per node (a scalar subquery cannot become a walk of the item's whole tree)
         sqlx::query_as::<_, (i32, i32)>(
-            "select node, departed from waitlist_departures
-             where offer_id = $1 and representation_id = $2 and node = any($3)",
+            "select n.node, coalesce((select d.departed from waitlist_departures d
+                                      where d.offer_id = $1 and d.representation_id = $2 and d.node = n.node), 0)
+             from unnest($3::int[]) as n(node)",
         )
         .bind(offer_id)
         .bind(representation_id)

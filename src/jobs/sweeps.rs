@@ -33,7 +33,10 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
         if let Err(e) = wake_stale_pending(&pool).await {
             tracing::warn!(error = ?e, "pending sweep failed");
         }
-        if let Err(e) = requeue_stalled_issuance(&pool).await {
+        // issuance runs out of attempts in an hour, not a second: every ten ticks is plenty
+        if ticks % 10 == 1
+            && let Err(e) = requeue_stalled_issuance(&pool).await
+        {
             tracing::warn!(error = ?e, "issuance sweep failed");
         }
         if ticks % 600 == 1 {

@@ -34,7 +34,7 @@ pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Resul
 
 /// Inserts the notifications whose `dedupe_key` is new, in one statement; returns their ids.
 pub async fn insert_many(conn: &mut PgConnection, notifications: &[NewNotification]) -> sqlx::Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = notifications.iter().map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<Uuid> = notifications.iter().map(|_| Uuid::now_v7()).collect();
     let kinds: Vec<&str> = notifications.iter().map(|n| n.kind.as_str()).collect();
     let users: Vec<&str> = notifications.iter().map(|n| n.user_id.as_str()).collect();
     let payloads: Vec<&serde_json::Value> = notifications.iter().map(|n| &n.payload).collect();

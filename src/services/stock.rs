@@ -81,7 +81,7 @@ async fn promote_into(
             if w.requested_quantity <= item.available {
                 item.available -= w.requested_quantity;
                 entries.push(w.id);
-                holds.push((Uuid::new_v4(), w.user_id, w.requested_quantity));
+                holds.push((Uuid::now_v7(), w.user_id, w.requested_quantity));
             }
         }
         if last_page {

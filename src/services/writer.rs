@@ -478,7 +478,7 @@ async fn join(
         } else if accepted.len() as i32 >= room {
             Err(Error::conflict("WAITLIST_FULL", "this waiting list has taken all the people it can"))
         } else {
-            accepted.push((i, Joining { id: Uuid::new_v4(), user_id: user.to_string(), quantity: quantity as i32 }));
+            accepted.push((i, Joining { id: Uuid::now_v7(), user_id: user.to_string(), quantity: quantity as i32 }));
             continue;
         };
         answers.push((i, verdict));
