@@ -310,14 +310,15 @@ pub async fn for_user(
 /// (it failed for good, or is gone) and whose next requeue is due; locked, skipping those another
 /// sweep holds.
 pub async fn stalled_issuance(conn: &mut PgConnection, queue: &str, limit: i64) -> sqlx::Result<Vec<Uuid>> {
+    // the job is looked up by its key, one reservation at a time (a subquery per row): an
+    // anti-join could walk the whole job table
     sqlx::query_scalar(
         "select r.id from reservations r
          where r.status = 'confirmed' and r.confirmed_at < now() - interval '30 seconds'
            and (r.issuance_requeue_at is null or r.issuance_requeue_at <= now())
-           and not exists (
-               select 1 from apalis.jobs j
-               where j.job_type = $1 and j.idempotency_key = 'issue:' || r.id
-                 and (j.status in ('Pending', 'Queued', 'Running') or (j.status = 'Failed' and j.attempts < j.max_attempts)))
+           and not coalesce((
+               select j.status in ('Pending', 'Queued', 'Running') or (j.status = 'Failed' and j.attempts < j.max_attempts)
+               from apalis.jobs j where j.job_type = $1 and j.idempotency_key = 'issue:' || r.id), false)
          order by r.confirmed_at
          limit $2
          for update of r skip locked",
