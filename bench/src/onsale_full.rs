@@ -123,9 +123,14 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
 
     // 5. the lapses free tickets, which go down the list as offers
     note!("waiting for the {lapsing} unpaid holds to lapse and their tickets to be offered");
-    wait_for(&env.pool, &item, "expired holds", expired_sql(), lapsing, Duration::from_secs(150)).await?;
     let offered = lapsing.min(waiting.len() as i64);
-    wait_for(&env.pool, &item, "offers", offers_sql(), offered, Duration::from_secs(30)).await?;
+    for (what, sql, target, limit) in
+        [("expired holds", expired_sql(), lapsing, 150), ("offers", offers_sql(), offered, 30)]
+    {
+        if let Err(e) = wait_for(&env.pool, &item, what, sql, target, Duration::from_secs(limit)).await {
+            report.fail(format!("{e:#}"));
+        }
+    }
     let (expiry_p50, expiry_p99) = lag(&env.pool, &item, EXPIRY_LAG).await?;
     let (promotion_p50, promotion_p99) = lag(&env.pool, &item, PROMOTION_LAG).await?;
     report.float("hold_expiry_lag_p50_ms", expiry_p50, 1);
@@ -157,8 +162,10 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
         drive::run("offer_confirms", &env.api, &env.client_key, offer_confirms, common.connections).await?;
     offers_taken.report(&mut report, 200);
     note!("waiting for the fulfillment worker to issue every ticket");
-    wait_for(&env.pool, &item, "reservations still without tickets", confirmed_sql(), 0, Duration::from_secs(120))
-        .await?;
+    let limit = Duration::from_secs(120);
+    if let Err(e) = wait_for(&env.pool, &item, "reservations still without tickets", confirmed_sql(), 0, limit).await {
+        report.fail(format!("{e:#}"));
+    }
 
     // 7. the verdict
     let books = checks::books(&env.pool, &item).await?;
