@@ -4,9 +4,13 @@
 //! "Failed for good" is `Killed` (a permanent error) or `Failed` with no attempt left: apalis
 //! fetches `Failed` jobs again while `attempts < max_attempts`, so those are only retrying.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::domain::job::Job;
 
 /// Composed with `concat!` so every query stays a static string.
 macro_rules! failed_for_good {
@@ -138,15 +142,62 @@ pub async fn max_attempts(conn: &mut PgConnection, id: &str) -> sqlx::Result<Opt
     sqlx::query_scalar("select max_attempts from apalis.jobs where id = $1").bind(id).fetch_optional(conn).await
 }
 
-/// Puts jobs back in their queue by idempotency key, due now with every attempt available again;
-/// inserts those that are gone (pruned). `jobs`: (idempotency key, payload).
-pub async fn requeue_by_key(
+/// Inserts a job as apalis would, in the caller's transaction (a rollback leaves no job), due at
+/// `run_at` or now. A job whose dedupe key is taken is left out, without aborting the caller.
+pub async fn enqueue<J: Job>(conn: &mut PgConnection, job: &J, run_at: Option<DateTime<Utc>>) -> sqlx::Result<()> {
+    enqueue_with_attempts(conn, job, run_at, J::MAX_ATTEMPTS).await
+}
+
+/// [`enqueue`] with the attempts chosen by the caller (a notification's delivery: the worker's
+/// settings).
+pub async fn enqueue_with_attempts<J: Job>(
     conn: &mut PgConnection,
-    queue: &str,
-    jobs: &[(String, Vec<u8>)],
+    job: &J,
+    run_at: Option<DateTime<Utc>>,
     max_attempts: i32,
-) -> sqlx::Result<u64> {
-    let (keys, payloads): (Vec<&str>, Vec<&[u8]>) = jobs.iter().map(|(k, p)| (k.as_str(), p.as_slice())).unzip();
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+         values (apalis.generate_ulid(), $1, $2, 'Pending', 0, $3, coalesce($4, now()), 0, $5)
+         on conflict (job_type, idempotency_key) do nothing",
+    )
+    .bind(J::QUEUE)
+    .bind(payload(job))
+    .bind(max_attempts)
+    .bind(run_at)
+    .bind(job.dedupe_key())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`enqueue`] for many jobs due now, one statement for them all.
+pub async fn enqueue_many<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<Option<String>> = jobs.iter().map(Job::dedupe_key).collect();
+    let payloads: Vec<Vec<u8>> = jobs.iter().map(payload).collect();
+    let done = sqlx::query(
+        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
+         from unnest($2::text[], $3::bytea[]) as t(key, payload)
+         on conflict (job_type, idempotency_key) do nothing",
+    )
+    .bind(J::QUEUE)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(J::MAX_ATTEMPTS)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Puts jobs back in their queue by dedupe key, due now with every attempt available again;
+/// inserts those that are gone (pruned).
+pub async fn requeue<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
+    let keys: Vec<Option<String>> = jobs.iter().map(Job::dedupe_key).collect();
+    let payloads: Vec<Vec<u8>> = jobs.iter().map(payload).collect();
     let done = sqlx::query(
         "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
          select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
@@ -154,36 +205,48 @@ pub async fn requeue_by_key(
          on conflict (job_type, idempotency_key) do update
              set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null",
     )
-    .bind(queue)
+    .bind(J::QUEUE)
     .bind(&keys)
     .bind(&payloads)
-    .bind(max_attempts)
+    .bind(J::MAX_ATTEMPTS)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
 }
 
-/// Inserts jobs as apalis would, in the caller's transaction, one statement for them all; a job
-/// whose idempotency key is taken is left out. `jobs`: (idempotency key, payload).
-pub async fn enqueue_many(
-    conn: &mut PgConnection,
-    queue: &str,
-    jobs: &[(Option<String>, Vec<u8>)],
-    max_attempts: i32,
-) -> sqlx::Result<u64> {
-    let (keys, payloads): (Vec<Option<&str>>, Vec<&[u8]>) =
-        jobs.iter().map(|(k, p)| (k.as_deref(), p.as_slice())).unzip();
-    let done = sqlx::query(
-        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
-         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
-         from unnest($2::text[], $3::bytea[]) as t(key, payload)
-         on conflict (job_type, idempotency_key) do nothing",
+fn payload<J: Job>(job: &J) -> Vec<u8> {
+    serde_json::to_vec(job).expect("job payloads serialize")
+}
+
+/// Moves a failed job's next run `delay` ahead (apalis fetches a failed job again at once
+/// otherwise); returns its attempt budget, `None` when it is gone.
+pub async fn postpone(pool: &PgPool, id: &str, delay: Duration) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1 returning max_attempts",
     )
-    .bind(queue)
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(max_attempts)
-    .execute(conn)
+    .bind(id)
+    .bind(delay.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes jobs done or killed more than `hours` ago, then the rows of workers gone for an hour
+/// that no job names any more (jobs first: `jobs.lock_by` references `workers.id`). apalis deletes
+/// neither. Returns the jobs deleted.
+pub async fn prune(pool: &PgPool, hours: i32) -> sqlx::Result<u64> {
+    let jobs = sqlx::query(
+        "delete from apalis.jobs where status in ('Done', 'Killed')
+         and coalesce(done_at, run_at) < now() - make_interval(hours => $1)",
+    )
+    .bind(hours)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "delete from apalis.workers w where last_seen < now() - interval '1 hour'
+         and not exists (select 1 from apalis.jobs j where j.lock_by = w.id)",
+    )
+    .execute(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok(jobs)
 }

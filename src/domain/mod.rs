@@ -4,6 +4,8 @@
 mod auth;
 mod catalog;
 mod geo;
+pub mod job;
+mod notification;
 mod reservation;
 mod ticket;
 mod user;
@@ -15,6 +17,7 @@ pub use catalog::{
     NewOffer, NewRepresentation, SeatLabels, StockTotal, is_currency_code,
 };
 pub use geo::{GeoPoint, SearchRadius};
+pub use notification::{Channel, NewNotification, NotificationKind};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};

@@ -8,7 +8,8 @@ use apalis::prelude::{AbortError, BoxDynError};
 use futures::FutureExt;
 use sqlx::PgPool;
 
-/// How long one run of a job may take before it counts as failed.
+/// How long one run of a job may take before it counts as failed (every job type's, see
+/// `domain::job::Job::TIMEOUT`).
 pub const JOB_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +34,9 @@ impl From<anyhow::Error> for JobError {
     }
 }
 
-/// Exponential: 1 s, 2 s, 4 s... capped at 5 minutes.
+/// The wait before a failed job's next attempt: 1 s, 2 s, 4 s... at most 5 minutes.
 pub fn backoff(attempt: usize) -> Duration {
-    Duration::from_secs(1u64 << attempt.min(8).saturating_sub(1)).min(Duration::from_secs(300))
+    crate::domain::job::backoff(Duration::from_secs(1), attempt, Duration::from_secs(300))
 }
 
 /// Runs `work`; on a transient failure, timeout or panic, moves the job's `run_at` forward by the
@@ -94,13 +95,7 @@ where
         }
         Err(_) => anyhow::anyhow!("job timed out after {JOB_TIMEOUT:?}"),
     };
-    let moved: sqlx::Result<Option<i32>> = sqlx::query_scalar(
-        "update apalis.jobs set run_at = now() + make_interval(secs => $2) where id = $1 returning max_attempts",
-    )
-    .bind(job_id)
-    .bind(delay.as_secs_f64())
-    .fetch_optional(pool)
-    .await;
+    let moved = crate::db::jobs::postpone(pool, job_id, delay).await;
     match moved {
         // apalis will not fetch it again: it stays `Failed`, listed for an admin to retry
         Ok(Some(max)) if attempt >= max as usize => {
@@ -127,6 +122,6 @@ mod tests {
         assert_eq!(backoff(1), Duration::from_secs(1));
         assert_eq!(backoff(2), Duration::from_secs(2));
         assert_eq!(backoff(4), Duration::from_secs(8));
-        assert_eq!(backoff(30), Duration::from_secs(128));
+        assert_eq!(backoff(30), Duration::from_secs(300));
     }
 }

@@ -3,7 +3,8 @@
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
 use sqlx::PgPool;
 
-use super::{AllocateItem, ExpireHolds, IssueTickets, JobError, guard};
+use super::{JobError, guard};
+use crate::domain::job::{AllocateItem, ExpireHolds, IssueTickets};
 use crate::services::{self, Error};
 
 pub async fn allocate(job: AllocateItem, pool: Data<PgPool>, id: TaskId, attempt: Attempt) -> Result<(), BoxDynError> {

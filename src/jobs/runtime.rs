@@ -8,8 +8,12 @@ use apalis_postgres::{Config, PostgresStorage};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::{AllocateItem, EXPIRATIONS, ExpireHolds, FULFILLMENT, IssueTickets, RESERVATIONS, handlers};
-use crate::notifications::{self, Notifier};
+use super::handlers;
+use crate::domain::job::{AllocateItem, ExpireHolds, IssueTickets};
+use crate::domain::job::{DeliverNotification, Job};
+use crate::notifications::Notifier;
+
+use super::deliver;
 
 /// Unique per process, so a restart never reuses the name of a worker whose jobs are still
 /// marked running (apalis would leave them so forever).
@@ -21,7 +25,7 @@ pub fn worker_name(role: &str) -> String {
 
 /// A dead worker's jobs go back to the queue after 6 missed heartbeats (5 s x 6 = 30 s by
 /// default), not apalis's 5 minutes.
-pub(crate) fn config(queue: &str, batch_size: usize, heartbeat: Duration) -> Config {
+fn config(queue: &str, batch_size: usize, heartbeat: Duration) -> Config {
     Config::default().queue(queue).batch_size(batch_size).heartbeat_interval(heartbeat).missed_heartbeats(6)
 }
 
@@ -60,10 +64,10 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
         monitor = monitor.register(move |_| {
             // new reservations notify at once; the interval catches retries and anything missed
             let backend = PostgresStorage::<AllocateItem>::new(&p)
-                .with_config(config(RESERVATIONS, 20, heartbeat))
+                .with_config(config(AllocateItem::QUEUE, 20, heartbeat))
                 .with_pubsub()
                 .poll_with_interval(Duration::from_secs(1));
-            WorkerBuilder::new(worker_name("reservations"))
+            WorkerBuilder::new(worker_name(AllocateItem::QUEUE))
                 .backend(backend)
                 .data(p.clone())
                 .concurrency(4)
@@ -74,9 +78,9 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
             // expiry jobs are inserted already delayed: no notification reaches a worker when they
             // come due, so only a short polling interval keeps the expiry lag small
             let backend = PostgresStorage::<ExpireHolds>::new(&p)
-                .with_config(config(EXPIRATIONS, 50, heartbeat))
+                .with_config(config(ExpireHolds::QUEUE, 50, heartbeat))
                 .poll_with_interval(Duration::from_millis(200));
-            WorkerBuilder::new(worker_name("expirations"))
+            WorkerBuilder::new(worker_name(ExpireHolds::QUEUE))
                 .backend(backend)
                 .data(p.clone())
                 .concurrency(8)
@@ -88,16 +92,16 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
         monitor = monitor.register(move |_| {
             // a confirm notifies at once; the interval picks up retries whose backoff has passed
             let backend = PostgresStorage::<IssueTickets>::new(&p)
-                .with_config(config(FULFILLMENT, 10, heartbeat))
+                .with_config(config(IssueTickets::QUEUE, 10, heartbeat))
                 .with_pubsub()
                 .poll_with_interval(Duration::from_secs(1));
-            WorkerBuilder::new(worker_name("issuance"))
+            WorkerBuilder::new(worker_name(IssueTickets::QUEUE))
                 .backend(backend)
                 .data(p.clone())
                 .concurrency(4)
                 .build(handlers::issue_tickets)
         });
-        monitor = notifications::worker::register(monitor, &pool, &roles.notifier, heartbeat);
+        monitor = register_notifications(monitor, &pool, &roles.notifier, heartbeat);
     }
     monitor
         .run_with_signal(async move {
@@ -106,4 +110,33 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
         })
         .await?;
     Ok(())
+}
+
+/// New notifications wake the worker at once; retries are delayed jobs, which only polling sees,
+/// so the interval bounds how late a retry can start after its backoff.
+const NOTIFICATIONS_POLL: Duration = Duration::from_millis(250);
+
+/// Adds the notifications' delivery worker to `monitor`.
+fn register_notifications(monitor: Monitor, pool: &PgPool, notifier: &Notifier, heartbeat: Duration) -> Monitor {
+    let channels: Vec<_> = notifier.channels().iter().map(|c| c.as_str()).collect();
+    if channels.is_empty() {
+        tracing::warn!("no notification channel configured: notifications are recorded and logged, not sent");
+    } else {
+        tracing::info!(?channels, max_attempts = notifier.max_attempts(), "notification channels");
+    }
+    let pool = pool.clone();
+    let notifier = notifier.clone();
+    monitor.register(move |_| {
+        let backend = PostgresStorage::<DeliverNotification>::new(&pool)
+            .with_config(config(DeliverNotification::QUEUE, 10, heartbeat))
+            .with_pubsub()
+            .poll_with_interval(NOTIFICATIONS_POLL);
+        WorkerBuilder::new(worker_name(DeliverNotification::QUEUE))
+            .backend(backend)
+            .data(pool.clone())
+            .data(notifier.clone())
+            // deliveries wait on receivers, not on the CPU
+            .concurrency(8)
+            .build(deliver::handle)
+    })
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::job::{AllocateItem, IssueTickets, Job};
 use crate::{db, services};
 
 /// How often the sweeps run.
@@ -56,7 +57,8 @@ pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let items = db::reservations::items_with_stale_pending(&mut tx, STALE_PENDING_MS).await?;
     for (offer_id, representation_id) in &items {
-        super::enqueue_allocation(&mut tx, offer_id, representation_id).await?;
+        let job = AllocateItem { offer_id: offer_id.clone(), representation_id: representation_id.clone() };
+        db::jobs::enqueue(&mut tx, &job, None).await?;
     }
     tx.commit().await?;
     if !items.is_empty() {
@@ -71,33 +73,19 @@ pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
 /// other's rows.
 pub async fn requeue_stalled_issuance(pool: &PgPool) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let stalled = db::reservations::stalled_issuance(&mut tx, super::FULFILLMENT, 100).await?;
+    let stalled = db::reservations::stalled_issuance(&mut tx, IssueTickets::QUEUE, 100).await?;
     if stalled.is_empty() {
         return Ok(0);
     }
-    super::requeue_issuance(&mut tx, &stalled).await?;
+    let jobs: Vec<IssueTickets> = stalled.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
+    db::jobs::requeue(&mut tx, &jobs).await?;
     db::reservations::count_issuance_requeue(&mut tx, &stalled).await?;
     tx.commit().await?;
     tracing::warn!(reservations = stalled.len(), "requeued the issuance of confirmed reservations without tickets");
     Ok(stalled.len())
 }
 
-/// apalis never deletes finished jobs nor dead workers' rows. Jobs first: `jobs.lock_by`
-/// references `workers.id`.
+/// apalis never deletes finished jobs nor dead workers' rows.
 pub async fn prune_finished_jobs(pool: &PgPool) -> anyhow::Result<u64> {
-    let jobs = sqlx::query(
-        "delete from apalis.jobs where status in ('Done', 'Killed')
-         and coalesce(done_at, run_at) < now() - make_interval(hours => $1)",
-    )
-    .bind(KEEP_FINISHED_JOBS_HOURS)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    sqlx::query(
-        "delete from apalis.workers w where last_seen < now() - interval '1 hour'
-         and not exists (select 1 from apalis.jobs j where j.lock_by = w.id)",
-    )
-    .execute(pool)
-    .await?;
-    Ok(jobs)
+    Ok(db::jobs::prune(pool, KEEP_FINISHED_JOBS_HOURS).await?)
 }

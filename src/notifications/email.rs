@@ -8,9 +8,9 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::SendError;
 use super::SmtpTls;
 use super::render::Rendered;
-use crate::jobs::JobError;
 
 /// How long one SMTP command may take: a stuck server must not hold a job until the job timeout.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,10 +46,10 @@ impl Email {
 
     /// One attempt. A malformed recipient or a permanent refusal (5xx) will not heal by waiting;
     /// anything else is retried.
-    pub async fn send(&self, id: &str, to: &str, message: &Rendered) -> Result<(), JobError> {
+    pub async fn send(&self, id: &str, to: &str, message: &Rendered) -> Result<(), SendError> {
         let to: Mailbox = to
             .parse()
-            .map_err(|e| JobError::Permanent(anyhow::anyhow!("recipient address '{to}' is not usable: {e}")))?;
+            .map_err(|e| SendError::Permanent(anyhow::anyhow!("recipient address '{to}' is not usable: {e}")))?;
         let email = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -58,11 +58,11 @@ impl Email {
             .message_id(Some(format!("<{id}@{}>", self.from.email.domain())))
             .header(ContentType::TEXT_PLAIN)
             .body(message.text.clone())
-            .map_err(|e| JobError::Permanent(anyhow::anyhow!("building the email failed: {e}")))?;
+            .map_err(|e| SendError::Permanent(anyhow::anyhow!("building the email failed: {e}")))?;
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(JobError::Permanent(anyhow::anyhow!("SMTP refused the email: {e}"))),
-            Err(e) => Err(JobError::Transient(anyhow::anyhow!("email not delivered: {e}"))),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(anyhow::anyhow!("SMTP refused the email: {e}"))),
+            Err(e) => Err(SendError::Transient(anyhow::anyhow!("email not delivered: {e}"))),
         }
     }
 }

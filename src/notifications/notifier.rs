@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::NotificationConfig;
 use super::email::Email;
 use super::webhook::Webhook;
-use super::{Channel, NotificationConfig};
+use crate::domain::Channel;
 
 /// However many attempts are configured, one wait never exceeds this.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -58,15 +59,14 @@ impl Notifier {
 
     /// The wait after failed attempt `attempt` (1-based): base, 2 x base, 4 x base...
     pub fn backoff(&self, attempt: usize) -> Duration {
-        let doublings = attempt.clamp(1, 30) as u32 - 1;
-        self.inner.base.saturating_mul(1 << doublings).min(MAX_BACKOFF)
+        crate::domain::job::backoff(self.inner.base, attempt, MAX_BACKOFF)
     }
 
-    pub(super) fn webhook(&self) -> Option<&Webhook> {
+    pub fn webhook(&self) -> Option<&Webhook> {
         self.inner.webhook.as_ref()
     }
 
-    pub(super) fn email(&self) -> Option<&Email> {
+    pub fn email(&self) -> Option<&Email> {
         self.inner.email.as_ref()
     }
 }

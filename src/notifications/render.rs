@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::NotificationKind;
+use crate::domain::NotificationKind;
 
 /// An email's subject and plain-text body.
 #[derive(Debug, Clone, PartialEq, Eq)]

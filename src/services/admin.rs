@@ -6,12 +6,11 @@ use tracing::instrument;
 
 use super::{Error, Result};
 use crate::db::jobs::{self, JobRow, QueueStats};
+use crate::domain::job::{DeliverNotification, Job};
 use crate::domain::{Principal, Role};
-use crate::notifications;
 
 /// Queues listed even before their first job, so dashboards see a stable set.
-const KNOWN_QUEUES: &[&str] =
-    &[crate::jobs::RESERVATIONS, crate::jobs::EXPIRATIONS, crate::jobs::FULFILLMENT, notifications::QUEUE];
+const KNOWN_QUEUES: &[&str] = crate::domain::job::QUEUES;
 
 /// The most jobs one listing returns.
 pub const MAX_JOBS_LISTED: i64 = 500;
@@ -47,7 +46,7 @@ pub async fn failed_jobs(pool: &PgPool, principal: &Principal, queue: Option<&st
     require_admin(principal)?;
     let mut conn = pool.acquire().await?;
     let limit = limit.clamp(1, MAX_JOBS_LISTED);
-    Ok(jobs::failed(&mut conn, notifications::QUEUE, queue, limit).await?)
+    Ok(jobs::failed(&mut conn, DeliverNotification::QUEUE, queue, limit).await?)
 }
 
 /// Puts a job failed for good back in its queue, due now, with all its attempts; a notification
@@ -56,8 +55,8 @@ pub async fn failed_jobs(pool: &PgPool, principal: &Principal, queue: Option<&st
 pub async fn retry_job(pool: &PgPool, principal: &Principal, id: &str) -> Result<JobRow> {
     require_admin(principal)?;
     let mut tx = pool.begin().await?;
-    let Some(job) = jobs::retry(&mut tx, notifications::QUEUE, id).await? else {
-        return Err(match jobs::find(&mut tx, notifications::QUEUE, id).await? {
+    let Some(job) = jobs::retry(&mut tx, DeliverNotification::QUEUE, id).await? else {
+        return Err(match jobs::find(&mut tx, DeliverNotification::QUEUE, id).await? {
             Some(job) => Error::conflict(
                 "JOB_NOT_FAILED",
                 format!("job {id} is {}: only jobs that failed for good can be retried", job.status),
@@ -66,7 +65,7 @@ pub async fn retry_job(pool: &PgPool, principal: &Principal, id: &str) -> Result
         });
     };
     if let Some(notification) = job.notification_id {
-        notifications::reopen(&mut tx, notification, job.channel.as_deref()).await?;
+        crate::db::notifications::reopen(&mut tx, notification, job.channel.as_deref()).await?;
     }
     tx.commit().await?;
     tracing::info!(job.id = %id, job.queue = %job.queue, notification.id = ?job.notification_id, "job put back in its queue by an admin");

@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::stock;
 use crate::db::{self, allocation::Decisions};
 use crate::domain::RejectionReason;
-use crate::jobs;
+use crate::domain::job::ExpireHolds;
 
 /// Reservations decided per transaction at most: bounds the lock time and the statement sizes.
 const BATCH: i64 = 2000;
@@ -69,7 +69,8 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     let held: Vec<_> =
         decisions.ids.iter().zip(&decisions.statuses).filter(|(_, s)| **s == "held").map(|(id, _)| *id).collect();
     for due_at in db::allocation::hold_ends(&mut tx, &held).await? {
-        jobs::enqueue_expiry(&mut tx, offer_id, representation_id, due_at).await?;
+        let job = ExpireHolds { offer_id: offer_id.into(), representation_id: representation_id.into(), due_at };
+        db::jobs::enqueue(&mut tx, &job, Some(due_at)).await?;
     }
     tx.commit().await?;
     let outcome = Outcome { held: held.len(), rejected: pending.len() - held.len(), expired: expired.len() };

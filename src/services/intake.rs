@@ -16,8 +16,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Error, Result};
+use crate::db;
 use crate::db::reservations::{NewReservation, ReservationRow};
-use crate::{db, jobs};
+use crate::domain::job::AllocateItem;
 
 /// Requests stored per transaction at most.
 const MAX_BATCH: usize = 1000;
@@ -126,7 +127,8 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<V
     let items: BTreeSet<(&str, &str)> =
         reservations.iter().map(|r| (r.offer_id.as_str(), r.representation_id.as_str())).collect();
     for (offer_id, representation_id) in items {
-        jobs::enqueue_allocation(&mut tx, offer_id, representation_id).await?;
+        let job = AllocateItem { offer_id: offer_id.into(), representation_id: representation_id.into() };
+        db::jobs::enqueue(&mut tx, &job, None).await?;
     }
     let written = started.elapsed();
     tx.commit().await?;

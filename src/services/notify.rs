@@ -2,37 +2,38 @@
 //! true: tickets issued, a hold expired, a waiting-list offer. Each is recorded once (its dedupe key
 //! names the fact), whatever retries happen around it.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::notifications::{self, NewNotification, NotificationKind};
+use crate::db::{self, notifications::Context};
+use crate::domain::job::DeliverNotification;
+use crate::domain::{NewNotification, NotificationKind};
 
-/// What every message says: which event, which performance, for whom.
-#[derive(Debug, sqlx::FromRow)]
-struct Context {
-    id: Uuid,
-    user_id: String,
-    quantity: i32,
-    hold_expires_at: Option<DateTime<Utc>>,
-    event_title: String,
-    venue_name: String,
-    performance_starts_at: DateTime<Utc>,
+/// Writes the outbox row and enqueues its dispatch in the caller's transaction, so the fact and
+/// the promise to tell it commit or roll back together. Idempotent by `dedupe_key`. Returns the
+/// notification's id (the existing one when the fact was recorded before).
+pub async fn record(conn: &mut PgConnection, n: NewNotification) -> sqlx::Result<Uuid> {
+    let (id, created) = db::notifications::insert(conn, &n).await?;
+    if created {
+        db::jobs::enqueue(conn, &DeliverNotification { notification_id: id, channel: None }, None).await?;
+        tracing::debug!(notification.id = %id, notification.kind = n.kind.as_str(), user.id = %n.user_id, "notification recorded");
+    }
+    Ok(id)
 }
 
-async fn contexts(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<Vec<Context>> {
-    sqlx::query_as(
-        "select r.id, r.user_id, r.quantity, r.hold_expires_at, e.title as event_title, e.venue_name,
-                rp.starts_at as performance_starts_at
-         from reservations r
-         join representations rp on rp.id = r.representation_id
-         join events e on e.id = rp.event_id
-         where r.id = any($1)",
-    )
-    .bind(reservations)
-    .fetch_all(conn)
-    .await
+/// [`record`] for many notifications: two statements whatever their number (an expiry or a wave of
+/// offers tells thousands of buyers at once, inside the transaction that holds the item's lock).
+pub async fn record_many(conn: &mut PgConnection, notifications: &[NewNotification]) -> sqlx::Result<()> {
+    if notifications.is_empty() {
+        return Ok(());
+    }
+    let created = db::notifications::insert_many(conn, notifications).await?;
+    let jobs: Vec<DeliverNotification> =
+        created.iter().map(|&notification_id| DeliverNotification { notification_id, channel: None }).collect();
+    db::jobs::enqueue_many(conn, &jobs).await?;
+    tracing::debug!(notifications = created.len(), "notifications recorded");
+    Ok(())
 }
 
 async fn record_each(
@@ -45,7 +46,7 @@ async fn record_each(
         return Ok(());
     }
     let mut all = Vec::with_capacity(reservations.len());
-    for c in contexts(conn, reservations).await? {
+    for c in db::notifications::contexts(conn, reservations).await? {
         let mut payload = json!({
             "event_title": c.event_title,
             "venue_name": c.venue_name,
@@ -59,7 +60,7 @@ async fn record_each(
         let dedupe_key = format!("{}:{}", kind.as_str(), c.id);
         all.push(NewNotification { kind, user_id: c.user_id.clone(), payload, dedupe_key });
     }
-    notifications::record_many(conn, &all).await
+    record_many(conn, &all).await
 }
 
 pub async fn tickets_issued(conn: &mut PgConnection, reservation: Uuid, codes: &[String]) -> sqlx::Result<()> {

@@ -11,8 +11,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::notify;
+use crate::db;
 use crate::db::inventory::ItemState;
-use crate::{db, jobs};
+use crate::domain::job::ExpireHolds;
 
 /// Waiting people read per query while promoting (the loop goes on until nobody else fits).
 const PROMOTE_PAGE: i64 = 500;
@@ -96,8 +97,9 @@ async fn promote_into(
     db::inventory::hold_units(conn, offer_id, representation_id, before - item.available).await?;
     let reservations: Vec<Uuid> = holds.iter().map(|h| h.0).collect();
     db::waitlist::mark_offered(conn, &entries, &reservations).await?;
-    if let Some(due) = due {
-        jobs::enqueue_expiry(conn, offer_id, representation_id, due).await?;
+    if let Some(due_at) = due {
+        let job = ExpireHolds { offer_id: offer_id.into(), representation_id: representation_id.into(), due_at };
+        db::jobs::enqueue(conn, &job, Some(due_at)).await?;
     }
     notify::waitlist_offers(conn, &reservations).await?;
     tracing::info!(

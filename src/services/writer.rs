@@ -25,8 +25,8 @@ use super::{Error, Result, stock};
 use crate::db::reservations::ReservationRow;
 use crate::db::waitlist::{EntryRow, Joining};
 use crate::db::{self};
+use crate::domain::job::IssueTickets;
 use crate::domain::{Principal, RejectionReason, ReservationStatus};
-use crate::jobs;
 
 /// Requests taken per batch at most.
 const MAX_BATCH: usize = 1000;
@@ -439,7 +439,8 @@ async fn confirm(
         db::inventory::end_hold(conn, offer, rep, units, true).await?;
         let ids: Vec<Uuid> = confirmed.iter().map(|r| r.id).collect();
         db::waitlist::end_offers(conn, &ids, "converted").await?;
-        jobs::enqueue_issuances(conn, &ids).await?;
+        let issuances: Vec<IssueTickets> = ids.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
+        db::jobs::enqueue_many(conn, &issuances).await?;
     }
     Ok(confirmed)
 }

@@ -82,7 +82,9 @@ async fn the_expiry_job_ends_a_hold_at_its_time() {
             .await
             .unwrap();
     let mut tx = app.db.pool.begin().await.unwrap();
-    boxoffice::jobs::enqueue_expiry(&mut tx, &offer, &rep, due).await.unwrap();
+    let job =
+        boxoffice::domain::job::ExpireHolds { offer_id: offer.clone(), representation_id: rep.clone(), due_at: due };
+    boxoffice::db::jobs::enqueue(&mut tx, &job, Some(due)).await.unwrap();
     tx.commit().await.unwrap();
     // only the expiry job can end it: no sweep runs in this test
     let stop = tokio_util::sync::CancellationToken::new();

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use boxoffice::notifications::{self, NewNotification, NotificationConfig, NotificationKind, SmtpTls};
+use boxoffice::domain::{NewNotification, NotificationKind};
+use boxoffice::notifications::{NotificationConfig, SmtpTls};
+use boxoffice::services::notify;
 use hmac::{Hmac, Mac};
 use poem::http::StatusCode;
 use serde_json::{Value, json};
@@ -43,7 +45,7 @@ fn tickets_issued(user: &str, codes: &[&str]) -> NewNotification {
 /// Records in a transaction of our own, as a caller would in its.
 async fn record(app: &TestApp, n: NewNotification) -> Uuid {
     let mut tx = app.db.pool.begin().await.unwrap();
-    let id = notifications::record(&mut tx, n).await.unwrap();
+    let id = notify::record(&mut tx, n).await.unwrap();
     tx.commit().await.unwrap();
     id
 }
@@ -210,7 +212,7 @@ async fn a_notification_recorded_in_a_transaction_rolled_back_leaves_no_trace() 
     let app = TestApp::new().await;
     let user = app.create_user().await;
     let mut tx = app.db.pool.begin().await.unwrap();
-    notifications::record(&mut tx, tickets_issued(&user, &["AAAA"])).await.unwrap();
+    notify::record(&mut tx, tickets_issued(&user, &["AAAA"])).await.unwrap();
     tx.rollback().await.unwrap();
     let (rows, jobs): (i64, i64) = sqlx::query_as(
         "select (select count(*) from notifications), (select count(*) from apalis.jobs where job_type = 'notifications')",

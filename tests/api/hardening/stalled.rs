@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use boxoffice::domain::job::{DeliverNotification, Job};
+use boxoffice::domain::{NewNotification, NotificationKind};
 use boxoffice::jobs::sweeps;
-use boxoffice::notifications::{self, NewNotification, NotificationConfig, NotificationKind};
+use boxoffice::notifications::NotificationConfig;
+use boxoffice::services::notify;
 use poem::http::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -106,10 +109,10 @@ async fn a_notification_whose_dispatch_gave_up_reads_failed() {
         payload: json!({"event_title": "Jazz night", "venue_name": "Olympia", "reservation_id": reservation}),
         dedupe_key: format!("hold_expired:{reservation}"),
     };
-    let id = notifications::record(&mut tx, n).await.unwrap();
+    let id = notify::record(&mut tx, n).await.unwrap();
     tx.commit().await.unwrap();
     sqlx::query("update apalis.jobs set max_attempts = 1 where job_type = $1")
-        .bind(notifications::QUEUE)
+        .bind(DeliverNotification::QUEUE)
         .execute(&app.db.pool)
         .await
         .unwrap();

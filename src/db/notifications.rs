@@ -1,12 +1,13 @@
-//! The outbox's SQL. Every change of a delivery and the summary on its notification happen in one
-//! transaction that first locks the notification row, so two channels finishing at once still
-//! leave the right summary.
+//! The notifications outbox (`notifications`, `notification_deliveries`): what buyers are told,
+//! and how each channel's delivery went. Every change of a delivery and the summary on its
+//! notification happen in one transaction that first locks the notification row, so two channels
+//! finishing at once still leave the right summary.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire, PgConnection};
 use uuid::Uuid;
 
-use super::{Channel, NewNotification};
+use crate::domain::{Channel, NewNotification};
 
 /// Inserts the notification unless its `dedupe_key` is known. Returns its id and whether it is new.
 pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Result<(Uuid, bool)> {
@@ -196,4 +197,30 @@ pub async fn reopen(conn: &mut PgConnection, id: Uuid, channel: Option<&str>) ->
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// What every message says: which event, which performance, for whom.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Context {
+    pub id: Uuid,
+    pub user_id: String,
+    pub quantity: i32,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub event_title: String,
+    pub venue_name: String,
+    pub performance_starts_at: DateTime<Utc>,
+}
+
+pub async fn contexts(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<Vec<Context>> {
+    sqlx::query_as(
+        "select r.id, r.user_id, r.quantity, r.hold_expires_at, e.title as event_title, e.venue_name,
+                rp.starts_at as performance_starts_at
+         from reservations r
+         join representations rp on rp.id = r.representation_id
+         join events e on e.id = rp.event_id
+         where r.id = any($1)",
+    )
+    .bind(reservations)
+    .fetch_all(conn)
+    .await
 }

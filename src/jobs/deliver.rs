@@ -1,13 +1,16 @@
 //! The job on the `notifications` queue: dispatch a notification to the channels configured, or
-//! deliver it over one channel. Each run is one attempt, counted in the outbox.
+//! deliver it over one channel (the adapters of `notifications`). Each run is one attempt, counted
+//! in the outbox.
 
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::store::{self, Attempted};
-use super::{Channel, DeliverNotification, NotificationKind, Notifier, QUEUE, render};
-use crate::jobs::{self, JobError};
+use super::{JobError, guard};
+use crate::db::notifications::{self as store, Attempted};
+use crate::domain::job::DeliverNotification;
+use crate::domain::{Channel, NotificationKind};
+use crate::notifications::{Notifier, SendError, render};
 
 pub async fn handle(
     job: DeliverNotification,
@@ -21,7 +24,7 @@ pub async fn handle(
     match job.channel {
         // dispatching only touches the database: the usual short backoff
         None => {
-            let delay = jobs::backoff(attempt);
+            let delay = guard::backoff(attempt);
             let id = job.notification_id;
             // a dispatch that gives up leaves no delivery to say so: the notification does
             let gave_up = async |error: String| {
@@ -30,12 +33,12 @@ pub async fn handle(
                 }
             };
             let work = dispatch(&pool, &notifier, id);
-            jobs::guard_then(&pool, &job_id, attempt, "notify.dispatch", delay, work, gave_up).await
+            guard::guard_then(&pool, &job_id, attempt, "notify.dispatch", delay, work, gave_up).await
         }
         Some(channel) => {
             let delay = notifier.backoff(attempt);
             let work = deliver(&pool, &notifier, &job_id, attempt, job.notification_id, channel);
-            jobs::guard_with(&pool, &job_id, attempt, channel_job(channel), delay, work).await
+            guard::guard_with(&pool, &job_id, attempt, channel_job(channel), delay, work).await
         }
     }
 }
@@ -66,8 +69,7 @@ async fn dispatch(pool: &PgPool, notifier: &Notifier, id: Uuid) -> Result<(), Jo
     store::add_deliveries(&mut tx, id, &channels).await?;
     for channel in channels {
         let job = DeliverNotification { notification_id: id, channel: Some(channel) };
-        let key = format!("deliver:{id}:{}", channel.as_str());
-        jobs::enqueue(&mut tx, QUEUE, &job, None, notifier.max_attempts(), Some(&key)).await?;
+        crate::db::jobs::enqueue_with_attempts(&mut tx, &job, None, notifier.max_attempts()).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -104,7 +106,11 @@ async fn deliver(
         },
         Channel::Email => match notifier.email() {
             Some(email) => {
-                email.send(&id.to_string(), &n.email, &render::email(n.id, kind, &n.first_name, &n.payload)).await
+                let message = render::email(n.id, kind, &n.first_name, &n.payload);
+                email.send(&id.to_string(), &n.email, &message).await.map_err(|e| match e {
+                    SendError::Permanent(e) => JobError::Permanent(e),
+                    SendError::Transient(e) => JobError::Transient(e),
+                })
             }
             None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no email channel configured"))),
         },
