@@ -44,6 +44,41 @@ impl DatabaseConfig {
     }
 }
 
+/// Largest request body accepted (bulk seat lists are the biggest legitimate bodies).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// What bounds every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Longest a request may take before it is cut short with a 503; its transaction rolls back.
+    pub deadline: Duration,
+    /// How long a valid API key is remembered (a revoked key works at most this long).
+    pub key_cache: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { body_bytes: DEFAULT_BODY_LIMIT, deadline: Duration::from_secs(45), key_cache: Duration::from_secs(30) }
+    }
+}
+
+impl Limits {
+    /// A request must end well before its idempotency claim could be taken over, or a retry could
+    /// run it a second time while it still runs.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let takeover = crate::db::idempotency::ABANDONED_AFTER;
+        anyhow::ensure!(
+            self.deadline * 2 <= takeover,
+            "REQUEST_TIMEOUT_SECS must be at most {} (half the {} s after which an idempotency claim is taken over)",
+            takeover.as_secs() / 2,
+            takeover.as_secs()
+        );
+        Ok(())
+    }
+}
+
 /// How the API serves.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpConfig {
@@ -51,7 +86,7 @@ pub struct HttpConfig {
     #[arg(long = "bind", env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
     pub bind_addr: SocketAddr,
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = crate::http::DEFAULT_BODY_LIMIT)]
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit_bytes: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
@@ -72,8 +107,8 @@ impl HttpConfig {
     }
 
     /// What the HTTP application is built with, checked.
-    pub fn limits(&self) -> anyhow::Result<crate::http::Limits> {
-        let limits = crate::http::Limits {
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let limits = Limits {
             body_bytes: self.body_limit_bytes,
             deadline: Duration::from_secs(self.request_timeout_secs),
             key_cache: Duration::from_secs(self.key_cache_secs),

@@ -2,8 +2,10 @@
 //! way (routing, parsing, auth, body size, panics) is a `poem::Error` or a marked response, and
 //! the middleware turns all of them into the same JSON shape.
 
+use chrono::{SecondsFormat, Utc};
+use poem::Response;
 use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError};
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
@@ -354,5 +356,38 @@ mod tests {
         for (reason, plain) in cases {
             assert_eq!(plain_reason(reason).0, plain, "{reason}");
         }
+    }
+}
+
+/// What an error envelope says about the request it answers.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl RequestInfo {
+    /// The one way an error becomes a response.
+    pub fn envelope(&self, d: Described) -> Response {
+        let retry_after = d.retry_after;
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                status: d.status,
+                code: d.code.as_u16(),
+                message: d.message,
+                details: d.details,
+                request_id: self.id.clone(),
+                method: self.method.clone(),
+                path: self.path.clone(),
+                timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            },
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut resp = Response::builder().status(d.code).content_type("application/json; charset=utf-8").body(json);
+        if let Some(seconds) = retry_after {
+            resp.headers_mut().insert(poem::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        resp
     }
 }

@@ -25,8 +25,7 @@ use poem::{Request, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::error::{ApiError, Described, describe};
-use super::middleware::RequestInfo;
+use super::error::{ApiError, Described, RequestInfo, describe};
 use crate::db::{self, idempotency::StoredAnswer};
 use crate::domain::Principal;
 use crate::services::{self, Error, auth::KeyCache};

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{SecondsFormat, Utc};
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sqlx::PgPool;
 use tracing::Instrument;
 
-use super::error::{Described, ErrorBody, ErrorEnvelope, describe};
+use super::error::{Described, RequestInfo, describe};
 use super::idempotency::{self, Begin};
 use super::input;
 use super::{AllowedMethods, Limits};
@@ -34,39 +33,6 @@ fn request_id(req: &Request) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// What an error envelope says about the request it answers.
-#[derive(Debug, Clone)]
-pub struct RequestInfo {
-    pub id: String,
-    pub method: String,
-    pub path: String,
-}
-
-impl RequestInfo {
-    /// The one way an error becomes a response.
-    pub fn envelope(&self, d: Described) -> Response {
-        let retry_after = d.retry_after;
-        let body = ErrorEnvelope {
-            error: ErrorBody {
-                status: d.status,
-                code: d.code.as_u16(),
-                message: d.message,
-                details: d.details,
-                request_id: self.id.clone(),
-                method: self.method.clone(),
-                path: self.path.clone(),
-                timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-            },
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        let mut resp = Response::builder().status(d.code).content_type("application/json; charset=utf-8").body(json);
-        if let Some(seconds) = retry_after {
-            resp.headers_mut().insert(poem::http::header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        resp
-    }
 }
 
 /// When the request must be answered by: handlers that wait (`?wait=`) stop waiting before it.

@@ -27,15 +27,13 @@ use poem_openapi::{OpenApiService, Tags};
 use sqlx::PgPool;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::services;
 use crate::services::intake::Intake;
 use crate::services::standings::Standings;
 use crate::services::writer::Writer;
 
-/// Largest request body accepted (bulk seat lists are the biggest legitimate bodies).
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+pub use crate::config::{DEFAULT_BODY_LIMIT, Limits};
 
 #[derive(Tags)]
 enum Tag {
@@ -113,39 +111,7 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
         .server("/api")
 }
 
-/// What bounds every request.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest body accepted, in bytes.
-    pub body_bytes: usize,
-    /// Longest a request may take before it is cut short with a 503; its transaction rolls back.
-    pub deadline: Duration,
-    /// How long a valid API key is remembered (a revoked key works at most this long).
-    pub key_cache: Duration,
-}
-
 pub use allow::AllowedMethods;
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { body_bytes: DEFAULT_BODY_LIMIT, deadline: Duration::from_secs(45), key_cache: Duration::from_secs(30) }
-    }
-}
-
-impl Limits {
-    /// A request must end well before its idempotency claim could be taken over, or a retry could
-    /// run it a second time while it still runs.
-    pub fn check(&self) -> anyhow::Result<()> {
-        let takeover = crate::db::idempotency::ABANDONED_AFTER;
-        anyhow::ensure!(
-            self.deadline * 2 <= takeover,
-            "REQUEST_TIMEOUT_SECS must be at most {} (half the {} s after which an idempotency claim is taken over)",
-            takeover.as_secs() / 2,
-            takeover.as_secs()
-        );
-        Ok(())
-    }
-}
 
 /// The whole HTTP application.
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {

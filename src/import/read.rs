@@ -2,28 +2,8 @@
 
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
-
-use super::rows::{EventRow, InventoryRow, OfferRow, RepresentationRow, UserRow};
+use super::rows::{CatalogFile, EventRow, InventoryRow, Line, OfferRow, RepresentationRow, UserRow};
 use super::{ImportError, Problems};
-
-/// The row type of one catalog file.
-pub(crate) trait CatalogFile: DeserializeOwned {
-    /// The file name, in the catalog directory and in messages.
-    const FILE: &'static str;
-    /// The columns without which no row of the file makes sense; others are optional.
-    const REQUIRED: &'static [&'static str];
-
-    /// What no two rows of the file may share, as it reads in a message.
-    fn key(&self) -> String;
-}
-
-/// A row and the physical line of its file it starts on (the header is line 1).
-#[derive(Debug)]
-pub(crate) struct Line<T> {
-    pub line: u64,
-    pub row: T,
-}
 
 /// Every row of the catalog files as read, before any check across rows or files.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgDatabaseError;
 
 use super::check::Plan;
-use super::read::{CatalogFile, Line};
+use super::rows::{CatalogFile, Line};
 use super::rows::{EventRow, InventoryRow, OfferRow, RepresentationRow, UserRow};
 use super::{Counts, ImportError, ImportSummary, RowError};
 

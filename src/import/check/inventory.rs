@@ -4,7 +4,7 @@
 use super::{Known, each, merge, unknown};
 use crate::import::Problems;
 use crate::import::existing::Books;
-use crate::import::read::{CatalogFile, Line};
+use crate::import::rows::{CatalogFile, Line};
 use crate::import::rows::{InventoryRow, OfferRow, RepresentationRow, Stock};
 
 /// Stock with the event its offer and representation share, ready to be written.

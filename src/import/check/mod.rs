@@ -9,7 +9,8 @@ pub(crate) use inventory::Inventory;
 
 use super::Problems;
 use super::existing::Existing;
-use super::read::{Catalog, CatalogFile, Line};
+use super::read::Catalog;
+use super::rows::{CatalogFile, Line};
 use super::rows::{Event, EventRow, Offer, OfferRow, Representation, RepresentationRow, User, UserRow};
 
 /// The rows to write, every one checked.

@@ -1,8 +1,8 @@
 use serde::Deserialize;
 
+use super::CatalogFile;
 use crate::domain::{DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, NewEvent};
 use crate::import::fields::Fields;
-use crate::import::read::CatalogFile;
 use crate::import::values;
 
 /// A row of `events.csv`.

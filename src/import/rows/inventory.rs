@@ -1,7 +1,7 @@
 use serde::Deserialize;
 
+use super::CatalogFile;
 use crate::import::fields::Fields;
-use crate::import::read::CatalogFile;
 
 /// A row of `inventory.csv`: the stock of an offer for a representation.
 #[derive(Debug, Deserialize)]

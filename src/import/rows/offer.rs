@@ -1,8 +1,8 @@
 use serde::Deserialize;
 
+use super::CatalogFile;
 use crate::domain::NewOffer;
 use crate::import::fields::Fields;
-use crate::import::read::CatalogFile;
 use crate::import::values;
 
 /// A row of `offers.csv`: a ticket type of an event.

@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::CatalogFile;
 use crate::import::fields::Fields;
-use crate::import::read::CatalogFile;
 
 /// A row of `representations.csv`: one performance of an event.
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,8 @@
 use serde::Deserialize;
 
+use super::CatalogFile;
 use crate::domain::NewUser;
 use crate::import::fields::Fields;
-use crate::import::read::CatalogFile;
 use crate::import::values;
 
 /// A row of `users.csv`.
