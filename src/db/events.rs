@@ -108,3 +108,53 @@ pub async fn organization_of_offer(conn: &mut PgConnection, offer_id: &str) -> s
         .fetch_optional(conn)
         .await
 }
+
+/// The time zones of `names` that PostgreSQL knows.
+pub async fn known_timezones(conn: &mut PgConnection, names: &[&str]) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select name from pg_timezone_names where name = any($1)").bind(names).fetch_all(conn).await
+}
+
+/// The ids of `ids` that are events.
+pub async fn existing(conn: &mut PgConnection, ids: &[&str]) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select id from events where id = any($1)").bind(ids).fetch_all(conn).await
+}
+
+/// Writes an event as a catalog import describes it: its sale settings (hold time, offer time,
+/// sales open) are the organizer's, set on insert and never overwritten.
+pub async fn upsert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<super::Upserted> {
+    let fresh = sqlx::query_scalar(
+        "insert into events as e (id, organization_id, title, description, thumbnail_url,
+             venue_name, venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
+             waitlist_offer_minutes, sales_open)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         on conflict (id) do update set
+             (organization_id, title, description, thumbnail_url, venue_name, venue_address,
+              venue_latitude, venue_longitude, timezone, updated_at)
+           = (excluded.organization_id, excluded.title, excluded.description,
+              excluded.thumbnail_url, excluded.venue_name, excluded.venue_address,
+              excluded.venue_latitude, excluded.venue_longitude, excluded.timezone, now())
+         where (e.organization_id, e.title, e.description, e.thumbnail_url, e.venue_name,
+                e.venue_address, e.venue_latitude, e.venue_longitude, e.timezone)
+               is distinct from
+               (excluded.organization_id, excluded.title, excluded.description,
+                excluded.thumbnail_url, excluded.venue_name, excluded.venue_address,
+                excluded.venue_latitude, excluded.venue_longitude, excluded.timezone)
+         returning (xmax = 0)",
+    )
+    .bind(id)
+    .bind(&e.organization_id)
+    .bind(&e.title)
+    .bind(&e.description)
+    .bind(&e.thumbnail_url)
+    .bind(&e.venue_name)
+    .bind(&e.venue_address)
+    .bind(e.venue_latitude)
+    .bind(e.venue_longitude)
+    .bind(&e.timezone)
+    .bind(e.hold_minutes)
+    .bind(e.waitlist_offer_minutes)
+    .bind(e.sales_open)
+    .fetch_optional(conn)
+    .await?;
+    Ok(super::Upserted::from_xmax(fresh))
+}

@@ -222,3 +222,76 @@ pub async fn state(
     .fetch_optional(conn)
     .await
 }
+
+/// The books of an existing general-admission or seated item, as an import compares them.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Books {
+    pub total_stock: i32,
+    pub held: i32,
+    pub sold: i32,
+    /// Of `sold`, the units the last import said were sold elsewhere.
+    pub imported_sold: i32,
+    pub seated: bool,
+}
+
+/// The books of the items `(offer, representation)` of `items` that exist, locked until the
+/// transaction ends (what is checked is what is overwritten).
+pub async fn books_for_update(
+    conn: &mut PgConnection,
+    items: &[(&str, &str)],
+) -> sqlx::Result<Vec<((String, String), Books)>> {
+    let (offers, reps): (Vec<&str>, Vec<&str>) = items.iter().copied().unzip();
+    let rows: Vec<(String, String, i32, i32, i32, i32, bool)> = sqlx::query_as(
+        "select i.offer_id, i.representation_id, i.total_stock, i.held, i.sold, i.imported_sold, i.seated
+         from inventory i
+         join unnest($1::text[], $2::text[]) as k (offer_id, representation_id)
+           on (k.offer_id, k.representation_id) = (i.offer_id, i.representation_id)
+         for update of i",
+    )
+    .bind(&offers)
+    .bind(&reps)
+    .fetch_all(conn)
+    .await?;
+    Ok((rows.into_iter())
+        .map(|(offer, rep, total_stock, held, sold, imported_sold, seated)| {
+            ((offer, rep), Books { total_stock, held, sold, imported_sold, seated })
+        })
+        .collect())
+}
+
+/// Writes the general-admission stock of an item as a catalog import describes it: `total_stock`
+/// units of which `available` are not sold elsewhere. New stock: every unit not available was
+/// sold elsewhere. Existing stock: the units sold elsewhere replace the last import's, and what
+/// boxoffice holds and sold stays (the table's checks refuse a total too small for it). Seated
+/// stock is left alone: its seats are its books.
+pub async fn import_stock(
+    conn: &mut PgConnection,
+    (offer_id, representation_id): (&str, &str),
+    event_id: &str,
+    total_stock: i32,
+    available: i32,
+) -> sqlx::Result<super::Upserted> {
+    let fresh = sqlx::query_scalar(
+        "insert into inventory as i (offer_id, representation_id, event_id, total_stock,
+             available, held, sold, imported_sold)
+         values ($1, $2, $3, $4, $5, 0, $6, $6)
+         on conflict (offer_id, representation_id) do update set
+             (total_stock, sold, available, imported_sold, updated_at)
+           = (excluded.total_stock, i.sold - i.imported_sold + excluded.imported_sold,
+              excluded.total_stock - i.held - (i.sold - i.imported_sold + excluded.imported_sold),
+              excluded.imported_sold, now())
+         where not i.seated
+           and (i.total_stock, i.imported_sold) is distinct from
+               (excluded.total_stock, excluded.imported_sold)
+         returning (xmax = 0)",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(event_id)
+    .bind(total_stock)
+    .bind(available)
+    .bind(total_stock - available)
+    .fetch_optional(conn)
+    .await?;
+    Ok(super::Upserted::from_xmax(fresh))
+}

@@ -1,6 +1,6 @@
 use sqlx::PgConnection;
 
-use crate::domain::NewOffer;
+use crate::domain::{ItemRefs, NewOffer};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OfferRow {
@@ -51,27 +51,62 @@ pub async fn list_for_event(conn: &mut PgConnection, event_id: &str) -> sqlx::Re
     .await
 }
 
-/// What an offer and a representation named together are: each one's event (`None` when it does
-/// not exist), the organization of the offer's event, and the offer's maximum per order.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ItemRefs {
-    pub offer_event: Option<String>,
-    pub representation_event: Option<String>,
-    pub organization_id: Option<String>,
-    pub max_quantity_per_order: Option<i32>,
-}
-
+/// What the catalog says of an offer and a representation named together, in one round trip.
 pub async fn item_refs(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<ItemRefs> {
     sqlx::query_as(
         "select o.event_id as offer_event, rp.event_id as representation_event, e.organization_id,
-                o.max_quantity_per_order
+                o.max_quantity_per_order, e.sales_open, e.hold_minutes,
+                rp.ends_at <= now() as representation_over, i.seated
          from (select 1) as one
          left join offers o on o.id = $1
          left join events e on e.id = o.event_id
-         left join representations rp on rp.id = $2",
+         left join representations rp on rp.id = $2
+         left join inventory i on i.offer_id = $1 and i.representation_id = $2",
     )
     .bind(offer_id)
     .bind(representation_id)
     .fetch_one(conn)
     .await
+}
+
+/// (offer id, its event id) for the ids of `ids` that are offers.
+pub async fn events_of(conn: &mut PgConnection, ids: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("select id, event_id from offers where id = any($1)").bind(ids).fetch_all(conn).await
+}
+
+/// Writes an offer as a catalog import describes it, with its kind (`ticket` unless the file
+/// says otherwise).
+pub async fn upsert(
+    conn: &mut PgConnection,
+    id: &str,
+    event_id: &str,
+    kind: &str,
+    o: &NewOffer,
+) -> sqlx::Result<super::Upserted> {
+    let fresh = sqlx::query_scalar(
+        "insert into offers as o (id, event_id, name, description, kind, price_minor,
+             currency, max_quantity_per_order)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (id) do update set
+             (name, description, kind, price_minor, currency, max_quantity_per_order)
+           = (excluded.name, excluded.description, excluded.kind, excluded.price_minor,
+              excluded.currency, excluded.max_quantity_per_order)
+         where (o.name, o.description, o.kind, o.price_minor, o.currency,
+                o.max_quantity_per_order)
+               is distinct from
+               (excluded.name, excluded.description, excluded.kind, excluded.price_minor,
+                excluded.currency, excluded.max_quantity_per_order)
+         returning (xmax = 0)",
+    )
+    .bind(id)
+    .bind(event_id)
+    .bind(&o.name)
+    .bind(&o.description)
+    .bind(kind)
+    .bind(o.price_minor)
+    .bind(&o.currency)
+    .bind(o.max_quantity_per_order)
+    .fetch_optional(conn)
+    .await?;
+    Ok(super::Upserted::from_xmax(fresh))
 }

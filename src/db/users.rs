@@ -69,3 +69,24 @@ pub async fn known_to(conn: &mut PgConnection, user_id: &str, organization: &str
 pub async fn existing(conn: &mut PgConnection, ids: &[String]) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("select id from users where id = any($1)").bind(ids).fetch_all(conn).await
 }
+
+/// Writes a buyer as a catalog import describes it (no phone, no location: the file has none).
+pub async fn upsert(conn: &mut PgConnection, id: &str, u: &NewUser) -> sqlx::Result<super::Upserted> {
+    let fresh = sqlx::query_scalar(
+        "insert into users as u (id, email, first_name, last_name)
+         values ($1, $2, $3, $4)
+         on conflict (id) do update set
+             (email, first_name, last_name)
+           = (excluded.email, excluded.first_name, excluded.last_name)
+         where (u.email, u.first_name, u.last_name)
+               is distinct from (excluded.email, excluded.first_name, excluded.last_name)
+         returning (xmax = 0)",
+    )
+    .bind(id)
+    .bind(&u.email)
+    .bind(&u.first_name)
+    .bind(&u.last_name)
+    .fetch_optional(conn)
+    .await?;
+    Ok(super::Upserted::from_xmax(fresh))
+}

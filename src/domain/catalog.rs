@@ -8,9 +8,17 @@ use chrono::{DateTime, Utc};
 use super::{GeoPoint, ValidationErrors, Validator};
 
 pub const DEFAULT_HOLD_MINUTES: i32 = 10;
+/// How long a hold may last, in minutes: what an event sets and what a reservation may ask for.
+pub const HOLD_MINUTES: std::ops::RangeInclusive<i32> = 1..=20;
 /// The longest id anything is referred to by (imported ids are kept as they are).
 pub const MAX_ID_CHARS: usize = 100;
 pub const DEFAULT_WAITLIST_OFFER_MINUTES: i32 = 30;
+/// The time zone of an event that names none.
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+/// The currency of an offer that names none.
+pub const DEFAULT_CURRENCY: &str = "EUR";
+/// The most tickets one order may ask for, unless the offer says otherwise.
+pub const DEFAULT_MAX_PER_ORDER: i32 = 10;
 
 /// A new event, owned by an organization.
 #[derive(Debug, Clone)]
@@ -118,8 +126,10 @@ pub(crate) fn check_price(v: &mut Validator, price_minor: i64) {
     );
 }
 
-fn check_hold_minutes(v: &mut Validator, minutes: i32) {
-    v.check((1..=20).contains(&minutes), "hold_minutes", "must be between 1 and 20");
+/// The hold time an event sets or a reservation asks for.
+pub(crate) fn check_hold_minutes(v: &mut Validator, minutes: i32) {
+    let (low, high) = (HOLD_MINUTES.start(), HOLD_MINUTES.end());
+    v.check(HOLD_MINUTES.contains(&minutes), "hold_minutes", format!("must be between {low} and {high}"));
 }
 
 fn check_offer_minutes(v: &mut Validator, minutes: i32) {
@@ -138,6 +148,28 @@ impl NewRepresentation {
         let mut v = Validator::new("body");
         v.check(self.ends_at > self.starts_at, "ends_at", "must be after starts_at");
         v.finish().map(|()| self)
+    }
+}
+
+impl Default for NewEvent {
+    /// The product's defaults for what a new event does not say: in UTC, holds of
+    /// [`DEFAULT_HOLD_MINUTES`], waiting-list offers of [`DEFAULT_WAITLIST_OFFER_MINUTES`], sales
+    /// open.
+    fn default() -> Self {
+        NewEvent {
+            organization_id: String::new(),
+            title: String::new(),
+            description: String::new(),
+            thumbnail_url: None,
+            venue_name: String::new(),
+            venue_address: String::new(),
+            venue_latitude: None,
+            venue_longitude: None,
+            timezone: DEFAULT_TIMEZONE.to_owned(),
+            hold_minutes: DEFAULT_HOLD_MINUTES,
+            waitlist_offer_minutes: DEFAULT_WAITLIST_OFFER_MINUTES,
+            sales_open: true,
+        }
     }
 }
 
@@ -254,5 +286,41 @@ mod tests {
         let now = Utc::now();
         let rep = NewRepresentation { starts_at: now, ends_at: now - chrono::Duration::hours(1) };
         assert!(rep.validated().is_err());
+    }
+}
+
+/// What the catalog says of an offer and a representation named together (an item), read in one
+/// query: each one's event (`None` when it does not exist) and what the sale of the pair depends
+/// on. The fields of the offer's event and of the stock are `None` when those do not exist.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ItemRefs {
+    pub offer_event: Option<String>,
+    pub representation_event: Option<String>,
+    /// The organization of the offer's event.
+    pub organization_id: Option<String>,
+    pub max_quantity_per_order: Option<i32>,
+    pub sales_open: Option<bool>,
+    /// The event's hold time, in minutes.
+    pub hold_minutes: Option<i32>,
+    /// The representation has ended.
+    pub representation_over: Option<bool>,
+    /// Whether the item's stock is seats; `None` when no stock is set.
+    pub seated: Option<bool>,
+}
+
+/// Why an offer and a representation named together are not an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAnItem {
+    NoOffer,
+    NoRepresentation,
+    DifferentEvents,
+}
+
+impl ItemRefs {
+    /// The one event the offer and the representation both belong to.
+    pub fn event(&self) -> Result<&str, NotAnItem> {
+        let offer = self.offer_event.as_deref().ok_or(NotAnItem::NoOffer)?;
+        let representation = self.representation_event.as_deref().ok_or(NotAnItem::NoRepresentation)?;
+        if offer == representation { Ok(offer) } else { Err(NotAnItem::DifferentEvents) }
     }
 }

@@ -13,8 +13,9 @@ mod validation;
 
 pub use auth::{Principal, Role};
 pub use catalog::{
-    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, MAX_ID_CHARS, MAX_PRICE_MINOR, NewEvent,
-    NewOffer, NewRepresentation, SeatLabels, StockTotal, is_currency_code,
+    DEFAULT_CURRENCY, DEFAULT_HOLD_MINUTES, DEFAULT_MAX_PER_ORDER, DEFAULT_TIMEZONE, DEFAULT_WAITLIST_OFFER_MINUTES,
+    EventPatch, HOLD_MINUTES, ItemRefs, MAX_ID_CHARS, MAX_PRICE_MINOR, NewEvent, NewOffer, NewRepresentation,
+    NotAnItem, SeatLabels, StockTotal, is_currency_code,
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use notification::{Channel, NewNotification, NotificationKind};

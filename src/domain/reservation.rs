@@ -106,7 +106,7 @@ impl ReservationRequest {
         let offer_id = v.required_text("offer_id", &self.offer_id, MAX_ID_CHARS);
         let representation_id = v.required_text("representation_id", &self.representation_id, MAX_ID_CHARS);
         if let Some(m) = self.hold_minutes {
-            v.check((1..=20).contains(&m), "hold_minutes", "must be between 1 and 20");
+            super::catalog::check_hold_minutes(&mut v, m);
         }
         let (quantity, seat_labels) = match (self.quantity, self.seats) {
             (_, Some(seats)) => {

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
 use crate::db::{inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow};
-use crate::domain::{NewOffer, NewRepresentation};
+use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation};
 use crate::services;
 
 pub struct CatalogApi {
@@ -178,8 +178,8 @@ impl CatalogApi {
             name: b.name.into(),
             description: b.description.into(),
             price_minor: Some(b.price_minor),
-            currency: b.currency.map_or_else(|| "EUR".into(), String::from),
-            max_quantity_per_order: b.max_quantity_per_order.unwrap_or(10),
+            currency: b.currency.map_or_else(|| DEFAULT_CURRENCY.into(), String::from),
+            max_quantity_per_order: b.max_quantity_per_order.unwrap_or(DEFAULT_MAX_PER_ORDER),
         };
         let row = services::catalog::add_offer(&self.pool, &key.0, &id, offer).await?;
         Ok(CreatedOffer::Created(Json(row.into())))

@@ -12,9 +12,7 @@ use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text};
 use crate::db::{events::EventRow, search::FoundEvent};
-use crate::domain::{
-    DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, EventPatch, GeoPoint, NewEvent, SearchRadius,
-};
+use crate::domain::{EventPatch, GeoPoint, NewEvent, SearchRadius};
 use crate::services::{self, catalog::EventDetails, search::EventSearch};
 
 pub struct EventsApi {
@@ -211,6 +209,7 @@ impl EventsApi {
     #[oai(path = "/events", method = "post")]
     async fn create(&self, key: ApiKey, body: Json<CreateEvent>) -> Result<CreatedEvent, ApiError> {
         let b = body.0;
+        let defaults = NewEvent::default();
         let event = NewEvent {
             organization_id: b
                 .organization_id
@@ -224,10 +223,10 @@ impl EventsApi {
             venue_address: b.venue_address.into(),
             venue_latitude: b.venue_latitude,
             venue_longitude: b.venue_longitude,
-            timezone: b.timezone.map_or_else(|| "UTC".into(), String::from),
-            hold_minutes: b.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES),
-            waitlist_offer_minutes: b.waitlist_offer_minutes.unwrap_or(DEFAULT_WAITLIST_OFFER_MINUTES),
-            sales_open: b.sales_open.unwrap_or(true),
+            timezone: b.timezone.map_or(defaults.timezone, String::from),
+            hold_minutes: b.hold_minutes.unwrap_or(defaults.hold_minutes),
+            waitlist_offer_minutes: b.waitlist_offer_minutes.unwrap_or(defaults.waitlist_offer_minutes),
+            sales_open: b.sales_open.unwrap_or(defaults.sales_open),
         };
         let created = services::catalog::create_event(&self.pool, &key.0, event).await?;
         Ok(CreatedEvent::Created(Json(created.into())))

@@ -37,11 +37,7 @@ impl OpsApi {
     /// Database reachable
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
-        let probe = tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            sqlx::query_scalar::<_, i32>("select 1").fetch_one(&self.pool),
-        )
-        .await;
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::ping(&self.pool)).await;
         match probe {
             Ok(Ok(_)) => HealthResponse::Ok(Json(Status { status: "ok".into() })),
             Ok(Err(e)) => {

@@ -18,14 +18,14 @@ use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
 use crate::db::reservations::ReservationRow;
 use crate::domain::{ReservationRequest, ValidationErrors};
-use crate::services::reservations::FactsCache;
+use crate::services::items::ItemCache;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
 
 pub struct ReservationsApi {
     pub pool: PgPool,
     pub intake: Intake,
     pub writer: Writer,
-    pub facts: FactsCache,
+    pub facts: ItemCache,
 }
 
 /// A request for tickets: a `quantity` (general admission) or `seats` (their count is the quantity).

@@ -16,13 +16,13 @@ use crate::db::waitlist::EntryRow;
 use crate::domain::ValidationErrors;
 use crate::services::standings::Standings;
 use crate::services::writer::Writer;
-use crate::services::{self, waitlist::List, waitlist::RefsCache};
+use crate::services::{self, items::ItemCache, waitlist::List};
 
 pub struct WaitlistApi {
     pub pool: PgPool,
     pub writer: Writer,
     pub standings: Standings,
-    pub refs: RefsCache,
+    pub refs: ItemCache,
 }
 
 /// An entry of the line.

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::PgConnection;
 
 use super::read::Catalog;
+use crate::db;
+pub(crate) use crate::db::inventory::Books;
 
 /// What the database holds of what the catalog defines or refers to.
 #[derive(Debug, Default)]
@@ -21,17 +23,6 @@ pub(crate) struct Existing {
     pub timezones: HashSet<String>,
 }
 
-/// The stock of an existing inventory row.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Books {
-    pub total_stock: i32,
-    pub held: i32,
-    pub sold: i32,
-    /// Of `sold`, the units the last import said were sold elsewhere.
-    pub imported_sold: i32,
-    pub seated: bool,
-}
-
 /// What the database holds of what `catalog` defines or refers to. The inventory rows are
 /// locked until the transaction ends, so that the holds checked are the holds overwritten.
 pub(crate) async fn load_existing(conn: &mut PgConnection, catalog: &Catalog) -> Result<Existing, sqlx::Error> {
@@ -45,48 +36,14 @@ pub(crate) async fn load_existing(conn: &mut PgConnection, catalog: &Catalog) ->
         (reps.map(|r| r.id.as_str())).chain(stock.clone().map(|s| s.representation_id.as_str())).collect();
     let offer_ids: Vec<&str> =
         (offers.map(|o| o.offer_id.as_str())).chain(stock.clone().map(|s| s.offer_id.as_str())).collect();
-    let (stock_offers, stock_reps): (Vec<&str>, Vec<&str>) =
-        stock.map(|s| (s.offer_id.as_str(), s.representation_id.as_str())).unzip();
-
-    let events: Vec<String> =
-        sqlx::query_scalar("select id from events where id = any($1)").bind(&event_ids).fetch_all(&mut *conn).await?;
-    let representations: Vec<(String, String)> =
-        sqlx::query_as("select id, event_id from representations where id = any($1)")
-            .bind(&rep_ids)
-            .fetch_all(&mut *conn)
-            .await?;
-    let offers: Vec<(String, String)> = sqlx::query_as("select id, event_id from offers where id = any($1)")
-        .bind(&offer_ids)
-        .fetch_all(&mut *conn)
-        .await?;
-    let inventory: Vec<(String, String, i32, i32, i32, i32, bool)> = sqlx::query_as(
-        "select i.offer_id, i.representation_id, i.total_stock, i.held, i.sold, i.imported_sold, i.seated
-         from inventory i
-         join unnest($1::text[], $2::text[]) as k (offer_id, representation_id)
-           on (k.offer_id, k.representation_id) = (i.offer_id, i.representation_id)
-         for update of i",
-    )
-    .bind(&stock_offers)
-    .bind(&stock_reps)
-    .fetch_all(&mut *conn)
-    .await?;
-
+    let items: Vec<(&str, &str)> = stock.map(|s| (s.offer_id.as_str(), s.representation_id.as_str())).collect();
     let zones: Vec<&str> = catalog.events.iter().map(|l| l.row.timezone.as_str()).collect();
-    let timezones: Vec<String> = sqlx::query_scalar("select name from pg_timezone_names where name = any($1)")
-        .bind(&zones)
-        .fetch_all(&mut *conn)
-        .await?;
 
     Ok(Existing {
-        timezones: timezones.into_iter().collect(),
-        events: events.into_iter().collect(),
-        representations: representations.into_iter().collect(),
-        offers: offers.into_iter().collect(),
-        inventory: (inventory.into_iter())
-            .map(|(offer, rep, total_stock, held, sold, imported_sold, seated)| {
-                let books = Books { total_stock, held, sold, imported_sold, seated };
-                ((offer, rep), books)
-            })
-            .collect(),
+        events: db::events::existing(conn, &event_ids).await?.into_iter().collect(),
+        representations: db::representations::events_of(conn, &rep_ids).await?.into_iter().collect(),
+        offers: db::offers::events_of(conn, &offer_ids).await?.into_iter().collect(),
+        inventory: db::inventory::books_for_update(conn, &items).await?.into_iter().collect(),
+        timezones: db::events::known_timezones(conn, &zones).await?.into_iter().collect(),
     })
 }

@@ -18,8 +18,7 @@ pub struct Availability {
 
 /// Read in one snapshot (repeatable read) so the counts and the seats agree with each other.
 pub async fn for_representation(pool: &PgPool, representation_id: &str) -> Result<Availability> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    let mut tx = db::snapshot(pool).await?;
     let rep = db::representations::find(&mut tx, representation_id)
         .await?
         .ok_or_else(|| Error::not_found("representation", representation_id))?;

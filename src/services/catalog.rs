@@ -111,17 +111,10 @@ async fn managed_item(
     representation_id: &str,
 ) -> Result<String> {
     require_catalog_editor(who)?;
-    let offer = db::offers::find(conn, offer_id).await?.ok_or_else(|| Error::not_found("offer", offer_id))?;
-    let rep = db::representations::find(conn, representation_id)
-        .await?
-        .ok_or_else(|| Error::not_found("representation", representation_id))?;
-    if offer.event_id != rep.event_id {
-        return Err(Error::invalid_reference(format!(
-            "offer '{offer_id}' and representation '{representation_id}' belong to different events"
-        )));
-    }
-    managed_event(conn, who, &offer.event_id).await?;
-    Ok(offer.event_id)
+    let refs = db::offers::item_refs(conn, offer_id, representation_id).await?;
+    let event_id = refs.event().map_err(|problem| Error::not_an_item(problem, offer_id, representation_id))?;
+    managed_event(conn, who, event_id).await?;
+    Ok(event_id.to_owned())
 }
 
 /// Sets the total stock of a general-admission item; refused below what is held and sold.

@@ -1,6 +1,6 @@
 //! The one error type of the use cases. The HTTP adapter turns it into the error envelope.
 
-use crate::domain::ValidationErrors;
+use crate::domain::{NotAnItem, ValidationErrors};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -61,6 +61,19 @@ impl Error {
     /// names it).
     pub fn invalid_reference(message: impl Into<String>) -> Self {
         Error::NotFound { status: "INVALID_REFERENCE", message: message.into() }
+    }
+
+    /// The answer to an offer and a representation that do not make an item, in the catalog's and
+    /// the reservations' words (the waiting lists answer in their contract's, see
+    /// `writer::check_list`).
+    pub fn not_an_item(problem: NotAnItem, offer_id: &str, representation_id: &str) -> Self {
+        match problem {
+            NotAnItem::NoOffer => Error::not_found("offer", offer_id),
+            NotAnItem::NoRepresentation => Error::not_found("representation", representation_id),
+            NotAnItem::DifferentEvents => Error::invalid_reference(format!(
+                "offer '{offer_id}' and representation '{representation_id}' belong to different events"
+            )),
+        }
     }
 
     pub fn bad_request(status: &'static str, message: impl Into<String>) -> Self {

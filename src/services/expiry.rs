@@ -26,10 +26,7 @@ pub async fn expire_when_due(
     representation_id: &str,
     due_at: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Uuid>> {
-    let early: f64 = sqlx::query_scalar("select extract(epoch from ($1::timestamptz - now()))::float8")
-        .bind(due_at)
-        .fetch_one(pool)
-        .await?;
+    let early = db::seconds_until(pool, due_at).await?;
     if early > 0.0 {
         tokio::time::sleep(std::time::Duration::from_secs_f64(early.min(5.0))).await;
     }

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod history;
 pub mod intake;
 pub mod issuance;
+pub mod items;
 pub mod notify;
 pub mod report;
 pub mod reservations;

@@ -8,9 +8,8 @@ use crate::db::{self, report::ReportLine};
 
 pub async fn event_report(pool: &PgPool, who: &crate::domain::Principal, event_id: &str) -> Result<Vec<ReportLine>> {
     require_catalog_editor(who)?;
-    let mut tx = pool.begin().await?;
     // one snapshot: the figures of every line agree with each other
-    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    let mut tx = db::snapshot(pool).await?;
     let event = db::events::find(&mut tx, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
     require_manager_of(who, &event.organization_id)?;
     let lines = db::report::lines(&mut tx, event_id).await?;

@@ -6,11 +6,11 @@
 use sqlx::PgPool;
 
 use super::auth::require_buyer_agent;
-use super::cache::TtlCache;
+use super::items::{self, ItemCache};
 use super::standings::Standings;
 use super::writer::{Item, Writer, check_list};
 use super::{Error, Result};
-use crate::db::{self, offers::ItemRefs, waitlist::EntryRow};
+use crate::db::{self, waitlist::EntryRow};
 use crate::domain::Principal;
 
 /// One list: an offer of a representation.
@@ -24,27 +24,6 @@ impl List<'_> {
     fn item(&self) -> Item {
         (self.offer_id.to_string(), self.representation_id.to_string())
     }
-}
-
-/// What lists refer to, recently read: a lookup reads the catalog once a second per list, not
-/// once a request. Only lists whose offer and representation exist are kept, so a list created a
-/// moment ago is never refused for that second.
-pub type RefsCache = TtlCache<Item, ItemRefs>;
-
-pub fn refs_cache() -> RefsCache {
-    TtlCache::new(std::time::Duration::from_secs(1), 10_000)
-}
-
-async fn refs(pool: &PgPool, cache: &RefsCache, list: List<'_>) -> Result<ItemRefs> {
-    let item = list.item();
-    if let Some(refs) = cache.get(&item) {
-        return Ok(refs);
-    }
-    let refs = db::offers::item_refs(&mut *pool.acquire().await?, list.offer_id, list.representation_id).await?;
-    if refs.offer_event.is_some() && refs.representation_event.is_some() {
-        cache.insert(item, refs.clone());
-    }
-    Ok(refs)
 }
 
 /// Joins the list at its end. Possible only while nothing is available.
@@ -69,14 +48,14 @@ pub struct Standing {
 /// The user's exact rank, read with the other lookups of the moment (see [`Standings`]).
 pub async fn position(
     pool: &PgPool,
-    cache: &RefsCache,
+    cache: &ItemCache,
     standings: &Standings,
     who: &Principal,
     list: List<'_>,
     user_id: &str,
 ) -> Result<Standing> {
     require_buyer_agent(who)?;
-    let refs = refs(pool, cache, list).await?;
+    let refs = items::refs(pool, cache, list.offer_id, list.representation_id).await?;
     let read = standings.of(list.item(), user_id.to_string()).await?;
     if !read.user_exists {
         return Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() });
@@ -106,14 +85,14 @@ impl LinePage {
 
 pub async fn line(
     pool: &PgPool,
-    cache: &RefsCache,
+    cache: &ItemCache,
     who: &Principal,
     list: List<'_>,
     limit: i64,
     page: i64,
 ) -> Result<LinePage> {
     require_buyer_agent(who)?;
-    check_list(who, &list.item(), &refs(pool, cache, list).await?)?;
+    check_list(who, &list.item(), &items::refs(pool, cache, list.offer_id, list.representation_id).await?)?;
     let mut conn = pool.acquire().await?;
     let offset = (page - 1).saturating_mul(limit);
     let items = db::waitlist::page(&mut conn, list.offer_id, list.representation_id, limit, offset).await?;

@@ -26,13 +26,13 @@ use crate::db::reservations::ReservationRow;
 use crate::db::waitlist::{EntryRow, Joining};
 use crate::db::{self};
 use crate::domain::job::IssueTickets;
-use crate::domain::{Principal, RejectionReason, ReservationStatus};
+use crate::domain::{ItemRefs, NotAnItem, Principal, RejectionReason, ReservationStatus};
 
 /// Requests taken per batch at most.
 const MAX_BATCH: usize = 1000;
 
 /// An item: (offer, representation).
-pub type Item = (String, String);
+pub use super::items::Item;
 
 /// Handle to the batcher. Cheap to clone.
 #[derive(Clone)]
@@ -238,7 +238,7 @@ async fn route(
     } else {
         db::users::existing(&mut conn, &users).await?.into_iter().collect()
     };
-    let mut lists: HashMap<Item, db::offers::ItemRefs> = HashMap::new();
+    let mut lists: HashMap<Item, ItemRefs> = HashMap::new();
     for (_, kind) in requests {
         if let Kind::Join { list, .. } | Kind::Leave { list, .. } = kind
             && !lists.contains_key(list)
@@ -278,15 +278,16 @@ async fn route(
 
 /// The offer and the representation exist and belong to one event whose buyers the caller may
 /// act for; returns the offer's maximum per order.
-pub fn check_list(who: &Principal, list: &Item, refs: &db::offers::ItemRefs) -> Result<i32> {
+pub fn check_list(who: &Principal, list: &Item, refs: &ItemRefs) -> Result<i32> {
     let invalid = Error::invalid_reference;
-    let Some(offer_event) = &refs.offer_event else { return Err(invalid(format!("Offer {} does not exist", list.0))) };
-    let Some(rep_event) = &refs.representation_event else {
-        return Err(invalid(format!("Representation {} does not exist", list.1)));
-    };
-    if offer_event != rep_event {
-        return Err(invalid(format!("Offer {} and representation {} belong to different events", list.0, list.1)));
-    }
+    // the waiting-list contract's own messages
+    refs.event().map_err(|problem| match problem {
+        NotAnItem::NoOffer => invalid(format!("Offer {} does not exist", list.0)),
+        NotAnItem::NoRepresentation => invalid(format!("Representation {} does not exist", list.1)),
+        NotAnItem::DifferentEvents => {
+            invalid(format!("Offer {} and representation {} belong to different events", list.0, list.1))
+        }
+    })?;
     require_buyer_agent_of(who, refs.organization_id.as_deref().unwrap_or_default())?;
     Ok(refs.max_quantity_per_order.unwrap_or(1))
 }

@@ -31,8 +31,9 @@ pub(crate) fn check(catalog: &Catalog, existing: &Existing, problems: &mut Probl
         events: each(&catalog.events, problems, |_, row| {
             let event = Event::try_from(row)?;
             // what the API asks: a time zone PostgreSQL knows
-            let known = existing.timezones.contains(&event.timezone);
-            let unknown = format!("timezone `{}` is not a time zone name like Europe/Paris", event.timezone);
+            let zone = &event.event.timezone;
+            let known = existing.timezones.contains(zone);
+            let unknown = format!("timezone `{zone}` is not a time zone name like Europe/Paris");
             merge(Ok(event), if known { vec![] } else { vec![unknown] })
         }),
         representations: representations(&catalog.representations, &known, problems),
@@ -69,7 +70,7 @@ fn users(rows: &[Line<UserRow>], problems: &mut Problems) -> Vec<Line<User>> {
     each(rows, problems, |line, row| {
         let user = User::try_from(row)?;
         // the normalised address is what must be unique
-        let duplicate = emails.check(&user.email, line);
+        let duplicate = emails.check(&user.user.email, line);
         merge(Ok(user), duplicate.into_iter().collect())
     })
 }

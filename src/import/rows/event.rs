@@ -1,7 +1,7 @@
 use serde::Deserialize;
 
 use super::CatalogFile;
-use crate::domain::{DEFAULT_HOLD_MINUTES, DEFAULT_WAITLIST_OFFER_MINUTES, NewEvent};
+use crate::domain::NewEvent;
 use crate::import::fields::Fields;
 use crate::import::values;
 
@@ -29,18 +29,11 @@ impl CatalogFile for EventRow {
     }
 }
 
-/// An event ready to be written.
+/// An event ready to be written: the value the API would build for the same fields.
 #[derive(Debug)]
 pub(crate) struct Event {
     pub id: String,
-    pub organization_id: String,
-    pub title: String,
-    pub description: String,
-    pub thumbnail_url: Option<String>,
-    pub venue_name: String,
-    pub venue_address: String,
-    pub location: Option<(f64, f64)>,
-    pub timezone: String,
+    pub event: NewEvent,
 }
 
 impl TryFrom<&EventRow> for Event {
@@ -57,8 +50,7 @@ impl TryFrom<&EventRow> for Event {
             ("venue_latitude", row.venue_latitude.as_deref()),
             ("venue_longitude", row.venue_longitude.as_deref()),
         );
-        let timezone = timezone.unwrap_or_default();
-        // the API's own rules on the event it would build (lengths, ranges...)
+        // the API's defaults and its own rules (lengths, ranges...)
         let checked = f.is_clean().then(|| NewEvent {
             organization_id,
             title,
@@ -68,25 +60,10 @@ impl TryFrom<&EventRow> for Event {
             venue_address: row.venue_address.clone().unwrap_or_default(),
             venue_latitude: location.map(|(lat, _)| lat),
             venue_longitude: location.map(|(_, lon)| lon),
-            timezone,
-            hold_minutes: DEFAULT_HOLD_MINUTES,
-            waitlist_offer_minutes: DEFAULT_WAITLIST_OFFER_MINUTES,
-            sales_open: true,
+            timezone: timezone.unwrap_or_default(),
+            ..NewEvent::default()
         });
         let event = checked.and_then(|e| f.domain(e.validated()));
-        f.finish(|| {
-            let e = event.expect("a row without problems has its event");
-            Event {
-                id,
-                organization_id: e.organization_id,
-                title: e.title,
-                description: e.description,
-                thumbnail_url: e.thumbnail_url,
-                venue_name: e.venue_name,
-                venue_address: e.venue_address,
-                location,
-                timezone: e.timezone,
-            }
-        })
+        f.finish(|| Event { id, event: event.expect("a row without problems has its event") })
     }
 }

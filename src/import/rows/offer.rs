@@ -1,7 +1,7 @@
 use serde::Deserialize;
 
 use super::CatalogFile;
-use crate::domain::NewOffer;
+use crate::domain::{DEFAULT_CURRENCY, NewOffer};
 use crate::import::fields::Fields;
 use crate::import::values;
 
@@ -28,17 +28,14 @@ impl CatalogFile for OfferRow {
     }
 }
 
-/// An offer ready to be written.
+/// An offer ready to be written: the value the API would build for the same fields, with the
+/// offer's kind, which only imports set.
 #[derive(Debug)]
 pub(crate) struct Offer {
     pub id: String,
     pub event_id: String,
-    pub name: String,
-    pub description: String,
     pub kind: String,
-    pub price_minor: Option<i64>,
-    pub currency: String,
-    pub max_quantity_per_order: i32,
+    pub offer: NewOffer,
 }
 
 impl TryFrom<&OfferRow> for Offer {
@@ -51,29 +48,22 @@ impl TryFrom<&OfferRow> for Offer {
         let name = f.required("name", &row.name);
         let max = f.integer("max_quantity_per_order", &row.max_quantity_per_order, 1..=100);
         let price_minor = row.price.as_deref().and_then(|p| f.take(values::price_minor(p)));
-        let currency = row.currency.as_deref().map(|c| f.take(values::currency(c)));
-        // the API's own rules on the offer it would build
+        let currency = row.currency.as_deref().and_then(|c| f.take(values::currency(c)));
+        // the API's defaults and its own rules
         let checked = f.is_clean().then(|| NewOffer {
             name,
             description: row.description.clone().unwrap_or_default(),
             price_minor,
-            // the schema's default, written explicitly so that the CSV stays the whole truth
-            currency: currency.flatten().unwrap_or_else(|| "EUR".to_owned()),
+            // written explicitly, so that the CSV stays the whole truth
+            currency: currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
             max_quantity_per_order: max.unwrap_or_default(),
         });
         let offer = checked.and_then(|o| f.domain(o.validated()));
-        f.finish(|| {
-            let o = offer.expect("a row without problems has its offer");
-            Offer {
-                id,
-                event_id,
-                name: o.name,
-                description: o.description,
-                kind: row.kind.clone().unwrap_or_else(|| "ticket".to_owned()),
-                price_minor: o.price_minor,
-                currency: o.currency,
-                max_quantity_per_order: o.max_quantity_per_order,
-            }
+        f.finish(|| Offer {
+            id,
+            event_id,
+            kind: row.kind.clone().unwrap_or_else(|| "ticket".to_owned()),
+            offer: offer.expect("a row without problems has its offer"),
         })
     }
 }

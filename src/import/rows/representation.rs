@@ -1,7 +1,7 @@
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::CatalogFile;
+use crate::domain::NewRepresentation;
 use crate::import::fields::Fields;
 
 /// A row of `representations.csv`: one performance of an event.
@@ -22,13 +22,12 @@ impl CatalogFile for RepresentationRow {
     }
 }
 
-/// A representation ready to be written.
+/// A representation ready to be written: the value the API would build for the same fields.
 #[derive(Debug)]
 pub(crate) struct Representation {
     pub id: String,
     pub event_id: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub representation: NewRepresentation,
 }
 
 impl TryFrom<&RepresentationRow> for Representation {
@@ -36,20 +35,23 @@ impl TryFrom<&RepresentationRow> for Representation {
 
     fn try_from(row: &RepresentationRow) -> Result<Self, Self::Error> {
         let mut f = Fields::default();
-        let id = f.required("id", &row.id);
+        let id = f.id("id", &row.id);
         let event_id = f.required("event_id", &row.event_id);
         let starts_at = f.datetime("start_datetime", &row.start_datetime);
         let ends_at = f.datetime("end_datetime", &row.end_datetime);
-        if let (Some(start), Some(end)) = (starts_at, ends_at)
-            && end <= start
-        {
-            f.fail(format!("end_datetime {} is not after start_datetime {}", row.end_datetime, row.start_datetime));
-        }
+        let representation = match (starts_at, ends_at) {
+            // the file's own words for the API's rule
+            (Some(start), Some(end)) if end <= start => {
+                f.fail(format!("end_datetime {} is not after start_datetime {}", row.end_datetime, row.start_datetime));
+                None
+            }
+            (Some(starts_at), Some(ends_at)) => f.domain(NewRepresentation { starts_at, ends_at }.validated()),
+            _ => None,
+        };
         f.finish(|| Representation {
             id,
             event_id,
-            starts_at: starts_at.unwrap_or_default(),
-            ends_at: ends_at.unwrap_or_default(),
+            representation: representation.expect("a row without problems has its representation"),
         })
     }
 }

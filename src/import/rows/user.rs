@@ -23,13 +23,11 @@ impl CatalogFile for UserRow {
     }
 }
 
-/// A user ready to be written.
+/// A buyer ready to be written: the value the API would build for the same fields.
 #[derive(Debug)]
 pub(crate) struct User {
     pub id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub user: NewUser,
 }
 
 impl TryFrom<&UserRow> for User {
@@ -49,9 +47,6 @@ impl TryFrom<&UserRow> for User {
             longitude: None,
         });
         let user = checked.and_then(|u| f.domain(u.validated()));
-        f.finish(|| {
-            let u = user.expect("a row without problems has its user");
-            User { id, email: u.email, first_name: u.first_name, last_name: u.last_name }
-        })
+        f.finish(|| User { id, user: user.expect("a row without problems has its user") })
     }
 }

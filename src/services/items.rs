@@ -1,0 +1,34 @@
+//! Items (an offer of a representation: what is sold and what a waiting list is for) as the
+//! catalog describes them, read on the hot paths once a second per item, not once a request.
+
+use sqlx::PgPool;
+
+use super::Result;
+use super::cache::TtlCache;
+use crate::db;
+use crate::domain::ItemRefs;
+
+/// An item: (offer id, representation id).
+pub type Item = (String, String);
+
+/// What items refer to, recently read. Only items whose offer and representation exist are kept,
+/// so an item created a moment ago is never refused for that second; a sale closed (or stock set
+/// for the first time) takes effect within that second on every API process.
+pub type ItemCache = TtlCache<Item, ItemRefs>;
+
+pub fn cache() -> ItemCache {
+    TtlCache::new(std::time::Duration::from_secs(1), 10_000)
+}
+
+/// What the catalog says of the item `(offer_id, representation_id)`, from `cache` when fresh.
+pub async fn refs(pool: &PgPool, cache: &ItemCache, offer_id: &str, representation_id: &str) -> Result<ItemRefs> {
+    let item = (offer_id.to_owned(), representation_id.to_owned());
+    if let Some(refs) = cache.get(&item) {
+        return Ok(refs);
+    }
+    let refs = db::offers::item_refs(&mut *pool.acquire().await?, offer_id, representation_id).await?;
+    if refs.event().is_ok() {
+        cache.insert(item, refs.clone());
+    }
+    Ok(refs)
+}
