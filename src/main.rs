@@ -116,7 +116,12 @@ async fn main() -> anyhow::Result<()> {
                 let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
                 let organization = k.organization_id.as_deref().unwrap_or("-");
                 let revoked = k.revoked_at.map(at).unwrap_or_else(|| "-".into());
-                println!("{:<36}  {:<9}  {organization:<16}  {:<20}  {revoked}", k.id, k.role, at(k.created_at));
+                println!(
+                    "{:<36}  {:<9}  {organization:<16}  {:<20}  {revoked}",
+                    k.id,
+                    k.role.as_str(),
+                    at(k.created_at)
+                );
             }
         }
         Some(Command::Keys { command: KeysCommand::Revoke { id, database } }) => {

@@ -5,6 +5,8 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::{RejectionReason, ReservationStatus};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Pending {
     pub id: Uuid,
@@ -64,8 +66,8 @@ pub async fn seats(
 #[derive(Debug, Default)]
 pub struct Decisions {
     pub ids: Vec<Uuid>,
-    pub statuses: Vec<&'static str>,
-    pub reasons: Vec<Option<&'static str>>,
+    pub statuses: Vec<ReservationStatus>,
+    pub reasons: Vec<Option<RejectionReason>>,
     pub hold_minutes: Vec<i32>,
     /// Units granted in total (the item's books move by this).
     pub granted: i32,

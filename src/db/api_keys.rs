@@ -1,17 +1,19 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::Role;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     pub id: Uuid,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<String>,
 }
 
 pub async fn insert(
     conn: &mut PgConnection,
     key_hash: &[u8],
-    role: &str,
+    role: Role,
     organization_id: Option<&str>,
 ) -> sqlx::Result<Uuid> {
     sqlx::query_scalar("insert into api_keys (key_hash, role, organization_id) values ($1, $2, $3) returning id")
@@ -26,7 +28,7 @@ pub async fn insert(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListedKey {
     pub id: Uuid,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,

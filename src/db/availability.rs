@@ -1,5 +1,7 @@
 use sqlx::PgConnection;
 
+use crate::domain::SeatState;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OfferStock {
     pub offer_id: String,
@@ -12,11 +14,10 @@ pub struct OfferStock {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SeatState {
+pub struct SeatRow {
     pub label: String,
     pub offer_id: String,
-    /// `AVAILABLE`, `HELD` or `SOLD`.
-    pub status: String,
+    pub status: SeatState,
     pub hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -40,7 +41,7 @@ pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::R
     .await
 }
 
-pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SeatState>> {
+pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SeatRow>> {
     sqlx::query_as(
         "select s.label, s.offer_id,
                 case when r.status in ('confirmed', 'fulfilled') then 'SOLD'

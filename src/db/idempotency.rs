@@ -26,11 +26,20 @@ pub struct StoredAnswer {
     pub location: Option<String>,
 }
 
+/// Where the request that claimed a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ClaimState {
+    InProgress,
+    /// Answered: the answer is stored.
+    Done,
+}
+
 /// A key someone else holds.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub request_hash: Vec<u8>,
-    pub state: String,
+    pub state: ClaimState,
     pub status_code: Option<i32>,
     pub content_type: Option<String>,
     pub body: Option<Vec<u8>>,
@@ -40,8 +49,8 @@ pub struct KeyRow {
 impl KeyRow {
     /// The stored answer, once the request that claimed the key is done.
     pub fn answer(self) -> Option<StoredAnswer> {
-        match (self.state.as_str(), self.status_code, self.body) {
-            ("done", Some(status_code), Some(body)) => {
+        match (self.state, self.status_code, self.body) {
+            (ClaimState::Done, Some(status_code), Some(body)) => {
                 Some(StoredAnswer { status_code, content_type: self.content_type, body, location: self.location })
             }
             _ => None,

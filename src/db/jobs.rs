@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::job::Job;
+use crate::domain::Channel;
+use crate::domain::job::{Job, JobStatus};
 
 /// Composed with `concat!` so every query stays a static string.
 macro_rules! failed_for_good {
@@ -54,7 +55,7 @@ pub struct QueueStats {
 pub struct JobRow {
     pub id: String,
     pub queue: String,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub last_error: Option<String>,
@@ -63,7 +64,7 @@ pub struct JobRow {
     /// For jobs of the notifications queue: what they deliver, and over which channel (none:
     /// the dispatch).
     pub notification_id: Option<Uuid>,
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
 }
 
 /// Every queue with jobs, and the `known` ones even when empty, by name.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Acquire, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::{Channel, NewNotification};
+use crate::domain::{Channel, DeliveryState, NewNotification, NotificationKind};
 
 /// Inserts the notification unless its `dedupe_key` is known. Returns its id and whether it is new.
 pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Result<(Uuid, bool)> {
@@ -16,7 +16,7 @@ pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Resul
          on conflict (dedupe_key) do nothing returning id",
     )
     .bind(Uuid::new_v4())
-    .bind(n.kind.as_str())
+    .bind(n.kind)
     .bind(&n.user_id)
     .bind(&n.payload)
     .bind(&n.dedupe_key)
@@ -58,14 +58,14 @@ pub async fn insert_many(conn: &mut PgConnection, notifications: &[NewNotificati
 #[derive(Debug, sqlx::FromRow)]
 pub struct Stored {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub user_id: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub email: String,
     pub first_name: String,
     /// The state of the channel asked for, if it has a delivery row.
-    pub delivery_state: Option<String>,
+    pub delivery_state: Option<DeliveryState>,
 }
 
 pub async fn load(conn: &mut PgConnection, id: Uuid, channel: Option<Channel>) -> sqlx::Result<Option<Stored>> {
@@ -78,13 +78,13 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, channel: Option<Channel>) -
          where n.id = $1",
     )
     .bind(id)
-    .bind(channel.map(Channel::as_str))
+    .bind(channel)
     .fetch_optional(conn)
     .await
 }
 
 /// Locks the notification for the rest of the transaction; returns its state.
-pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<DeliveryState>> {
     sqlx::query_scalar("select state from notifications where id = $1 for update").bind(id).fetch_optional(conn).await
 }
 
@@ -143,8 +143,9 @@ pub async fn record_attempt(
     outcome: Attempted<'_>,
 ) -> sqlx::Result<()> {
     let (state, error) = match outcome {
-        Attempted::Delivered => ("delivered", None),
-        Attempted::Failed { error, last } => (if last { "failed" } else { "pending" }, Some(error)),
+        Attempted::Delivered => (DeliveryState::Delivered, None),
+        Attempted::Failed { error, last: true } => (DeliveryState::Failed, Some(error)),
+        Attempted::Failed { error, last: false } => (DeliveryState::Pending, Some(error)),
     };
     let mut tx = conn.begin().await?;
     lock(&mut tx, id).await?;
@@ -155,7 +156,7 @@ pub async fn record_attempt(
             last_error = coalesce(excluded.last_error, d.last_error), delivered_at = excluded.delivered_at",
     )
     .bind(id)
-    .bind(channel.as_str())
+    .bind(channel)
     .bind(state)
     .bind(error)
     .execute(&mut *tx)
@@ -178,7 +179,7 @@ pub async fn record_attempt(
 
 /// Puts a notification whose job an admin retries back to `pending` (and the channel's delivery,
 /// when the job was a channel's), in the admin's transaction.
-pub async fn reopen(conn: &mut PgConnection, id: Uuid, channel: Option<&str>) -> sqlx::Result<()> {
+pub async fn reopen(conn: &mut PgConnection, id: Uuid, channel: Option<Channel>) -> sqlx::Result<()> {
     lock(conn, id).await?;
     if let Some(channel) = channel {
         sqlx::query(

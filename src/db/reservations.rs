@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::{RejectionReason, ReservationStatus};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReservationRow {
     pub id: Uuid,
@@ -18,8 +20,8 @@ pub struct ReservationRow {
     pub seat_labels: Option<Vec<String>>,
     pub hold_minutes: i32,
     /// The effective status (see the module comment).
-    pub status: String,
-    pub reason: Option<String>,
+    pub status: ReservationStatus,
+    pub reason: Option<RejectionReason>,
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub payment_reference: Option<String>,
     pub created_at: DateTime<Utc>,

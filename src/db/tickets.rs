@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::ReservationStatus;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketRow {
     pub code: String,
@@ -40,7 +42,7 @@ macro_rules! columns {
 pub struct Issuable {
     pub id: Uuid,
     /// The stored status (a confirmed reservation has no expiry to account for).
-    pub status: String,
+    pub status: ReservationStatus,
     pub quantity: i32,
     pub seat_labels: Option<Vec<String>>,
     pub user_id: String,

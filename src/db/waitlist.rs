@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::EntryStatus;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
     pub id: Uuid,
@@ -19,7 +21,7 @@ pub struct EntryRow {
     pub offer_id: String,
     pub representation_id: String,
     pub requested_quantity: i32,
-    pub status: String,
+    pub status: EntryStatus,
     pub reservation_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub offered_at: Option<DateTime<Utc>>,
@@ -258,7 +260,7 @@ pub async fn mark_offered(conn: &mut PgConnection, entries: &[Uuid], reservation
 
 /// Ends the open offers made through these holds (all of one item): `converted`, `expired` or
 /// `declined`; the people leave the line.
-pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: &str) -> sqlx::Result<u64> {
+pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: EntryStatus) -> sqlx::Result<u64> {
     if reservations.is_empty() {
         return Ok(0);
     }

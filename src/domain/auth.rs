@@ -1,7 +1,8 @@
 //! Who is calling, and what they may do.
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including the admin endpoints.
     Admin,
@@ -20,6 +21,7 @@ impl Role {
         }
     }
 
+    /// A role as an operator types it.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),

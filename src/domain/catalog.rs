@@ -324,3 +324,12 @@ impl ItemRefs {
         if offer == representation { Ok(offer) } else { Err(NotAnItem::DifferentEvents) }
     }
 }
+
+/// Where a seat stands for buyers: free, held by someone (until the hold ends), or sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
+pub enum SeatState {
+    Available,
+    Held,
+    Sold,
+}

@@ -129,3 +129,33 @@ mod tests {
         assert_eq!(backoff(second, 30, cap), cap);
     }
 }
+
+/// Where a job of the queue stands (apalis's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for its time or a worker.
+    Pending,
+    /// Taken by a worker, not started.
+    Queued,
+    Running,
+    Done,
+    /// Its last attempt failed; it runs again while attempts remain.
+    Failed,
+    /// Failed for good.
+    Killed,
+}
+
+impl JobStatus {
+    /// The name the admin API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Killed => "killed",
+        }
+    }
+}

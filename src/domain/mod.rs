@@ -10,16 +10,18 @@ mod reservation;
 mod ticket;
 mod user;
 mod validation;
+mod waitlist;
 
 pub use auth::{Principal, Role};
 pub use catalog::{
     DEFAULT_CURRENCY, DEFAULT_HOLD_MINUTES, DEFAULT_MAX_PER_ORDER, DEFAULT_TIMEZONE, DEFAULT_WAITLIST_OFFER_MINUTES,
     EventPatch, HOLD_MINUTES, ItemRefs, MAX_ID_CHARS, MAX_PRICE_MINOR, NewEvent, NewOffer, NewRepresentation,
-    NotAnItem, SeatLabels, StockTotal, is_currency_code,
+    NotAnItem, SeatLabels, SeatState, StockTotal, is_currency_code,
 };
 pub use geo::{GeoPoint, SearchRadius};
-pub use notification::{Channel, NewNotification, NotificationKind};
+pub use notification::{Channel, DeliveryState, NewNotification, NotificationKind};
 pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};
 pub use validation::{FieldError, ValidationErrors, Validator, trim_blank};
+pub use waitlist::EntryStatus;

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What happened, which decides the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum NotificationKind {
     /// A reservation's tickets exist: the message carries their codes.
     TicketsIssued,
@@ -21,10 +22,6 @@ impl NotificationKind {
             NotificationKind::WaitlistOffer => "waitlist_offer",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::TicketsIssued, Self::HoldExpired, Self::WaitlistOffer].into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 /// A notification to record.
@@ -41,8 +38,9 @@ pub struct NewNotification {
 }
 
 /// A delivery channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Channel {
     Webhook,
     Email,
@@ -55,4 +53,17 @@ impl Channel {
             Channel::Email => "email",
         }
     }
+}
+
+/// Where a notification (or its delivery on one channel) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not delivered yet; attempts may remain.
+    Pending,
+    Delivered,
+    /// A channel gave up.
+    Failed,
+    /// No channel was configured when it was dispatched (a notification's state only).
+    Unsent,
 }

@@ -7,7 +7,8 @@ use super::{MAX_ID_CHARS, SeatLabels, ValidationErrors, Validator};
 ///    \--(no stock / seat taken)--> rejected   \--(hold_expires_at passes)--> expired
 ///                                              \--(release)----------------> released
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum ReservationStatus {
     Pending,
     Held,
@@ -19,19 +20,7 @@ pub enum ReservationStatus {
 }
 
 impl ReservationStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "held" => Self::Held,
-            "confirmed" => Self::Confirmed,
-            "fulfilled" => Self::Fulfilled,
-            "rejected" => Self::Rejected,
-            "expired" => Self::Expired,
-            "released" => Self::Released,
-            _ => return None,
-        })
-    }
-
+    /// The name the API and the database use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -50,8 +39,15 @@ impl ReservationStatus {
     }
 }
 
+impl std::fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a worker rejected a reservation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RejectionReason {
     /// Not enough tickets left at its turn.
     SoldOut,
@@ -64,6 +60,7 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
+    /// The name the API and the database use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SoldOut => "SOLD_OUT",

@@ -104,14 +104,14 @@ impl From<JobRow> for Job {
         Job {
             id: j.id,
             queue: j.queue,
-            status: j.status,
+            status: j.status.as_str().to_owned(),
             attempts: j.attempts,
             max_attempts: j.max_attempts,
             last_error: j.last_error,
             run_at: j.run_at,
             done_at: j.done_at,
             notification_id: j.notification_id,
-            channel: j.channel,
+            channel: j.channel.map(|c| c.as_str().to_owned()),
         }
     }
 }

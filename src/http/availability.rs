@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::Tag;
 use super::error::ApiError;
+use crate::domain::SeatState;
 use crate::services;
 
 pub struct AvailabilityApi {
@@ -80,10 +81,10 @@ impl AvailabilityApi {
                 .seats
                 .into_iter()
                 .map(|s| SeatAvailability {
-                    status: match s.status.as_str() {
-                        "HELD" => SeatStatus::Held,
-                        "SOLD" => SeatStatus::Sold,
-                        _ => SeatStatus::Available,
+                    status: match s.status {
+                        SeatState::Available => SeatStatus::Available,
+                        SeatState::Held => SeatStatus::Held,
+                        SeatState::Sold => SeatStatus::Sold,
                     },
                     label: s.label,
                     offer_id: s.offer_id,

@@ -92,8 +92,8 @@ impl From<ReservationRow> for Reservation {
     fn from(r: ReservationRow) -> Self {
         Reservation {
             id: r.id,
-            status: r.status,
-            reason: r.reason,
+            status: r.status.as_str().to_owned(),
+            reason: r.reason.map(|reason| reason.as_str().to_owned()),
             user_id: r.user_id,
             offer_id: r.offer_id,
             representation_id: r.representation_id,

@@ -244,7 +244,7 @@ impl WaitlistApi {
                     id: e.id.to_string(),
                     offer_id: e.offer_id,
                     representation_id: e.representation_id,
-                    status: e.status,
+                    status: e.status.as_str().to_owned(),
                     position: e.position,
                     requested_quantity: e.requested_quantity,
                     created: e.created_at,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{JobError, guard};
 use crate::db::notifications::{self as store, Attempted};
 use crate::domain::job::DeliverNotification;
-use crate::domain::{Channel, NotificationKind};
+use crate::domain::{Channel, DeliveryState};
 use crate::notifications::{Notifier, SendError, render};
 
 pub async fn handle(
@@ -55,7 +55,7 @@ fn channel_job(channel: Channel) -> &'static str {
 async fn dispatch(pool: &PgPool, notifier: &Notifier, id: Uuid) -> Result<(), JobError> {
     let mut tx = pool.begin().await?;
     let state = store::lock(&mut tx, id).await?;
-    if state.as_deref() != Some("pending") {
+    if state != Some(DeliveryState::Pending) {
         return Ok(()); // gone, or already dispatched and decided
     }
     let channels = notifier.channels();
@@ -91,11 +91,10 @@ async fn deliver(
     let Some(n) = stored else {
         return Err(JobError::Permanent(anyhow::anyhow!("notification {id} does not exist")));
     };
-    if n.delivery_state.as_deref() == Some("delivered") {
+    if n.delivery_state == Some(DeliveryState::Delivered) {
         return Ok(()); // a repeated run after the delivery was counted
     }
-    let kind = NotificationKind::parse(&n.kind)
-        .ok_or_else(|| JobError::Permanent(anyhow::anyhow!("notification {id} has unknown kind {}", n.kind)))?;
+    let kind = n.kind;
     let outcome = match channel {
         Channel::Webhook => match notifier.webhook() {
             Some(webhook) => {

@@ -59,13 +59,13 @@ pub async fn retry_job(pool: &PgPool, principal: &Principal, id: &str) -> Result
         return Err(match jobs::find(&mut tx, DeliverNotification::QUEUE, id).await? {
             Some(job) => Error::conflict(
                 "JOB_NOT_FAILED",
-                format!("job {id} is {}: only jobs that failed for good can be retried", job.status),
+                format!("job {id} is {}: only jobs that failed for good can be retried", job.status.as_str()),
             ),
             None => Error::not_found("job", id),
         });
     };
     if let Some(notification) = job.notification_id {
-        crate::db::notifications::reopen(&mut tx, notification, job.channel.as_deref()).await?;
+        crate::db::notifications::reopen(&mut tx, notification, job.channel).await?;
     }
     tx.commit().await?;
     tracing::info!(job.id = %id, job.queue = %job.queue, notification.id = ?job.notification_id, "job put back in its queue by an admin");

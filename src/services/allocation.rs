@@ -8,8 +8,8 @@ use tracing::instrument;
 
 use super::stock;
 use crate::db::{self, allocation::Decisions};
-use crate::domain::RejectionReason;
 use crate::domain::job::ExpireHolds;
+use crate::domain::{RejectionReason, ReservationStatus};
 
 /// Reservations decided per transaction at most: bounds the lock time and the statement sizes.
 const BATCH: i64 = 2000;
@@ -66,8 +66,13 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
         None => decide(&pending, item.available, &seats),
     };
     db::allocation::apply(&mut tx, offer_id, representation_id, &decisions).await?;
-    let held: Vec<_> =
-        decisions.ids.iter().zip(&decisions.statuses).filter(|(_, s)| **s == "held").map(|(id, _)| *id).collect();
+    let held: Vec<_> = decisions
+        .ids
+        .iter()
+        .zip(&decisions.statuses)
+        .filter(|(_, s)| **s == ReservationStatus::Held)
+        .map(|(id, _)| *id)
+        .collect();
     for due_at in db::allocation::hold_ends(&mut tx, &held).await? {
         let job = ExpireHolds { offer_id: offer_id.into(), representation_id: representation_id.into(), due_at };
         db::jobs::enqueue(&mut tx, &job, Some(due_at)).await?;
@@ -83,8 +88,8 @@ fn reject_all(pending: &[db::allocation::Pending], reason: RejectionReason) -> D
     for p in pending {
         d.ids.push(p.id);
         d.hold_minutes.push(p.hold_minutes);
-        d.statuses.push("rejected");
-        d.reasons.push(Some(reason.as_str()));
+        d.statuses.push(ReservationStatus::Rejected);
+        d.reasons.push(Some(reason));
     }
     d
 }
@@ -114,12 +119,12 @@ fn decide(pending: &[db::allocation::Pending], mut available: i32, seats: &[db::
                     taken.insert(seat.label.as_str());
                     d.seat_holds.push((p.id, seat.id));
                 }
-                d.statuses.push("held");
+                d.statuses.push(ReservationStatus::Held);
                 d.reasons.push(None);
             }
             Err(reason) => {
-                d.statuses.push("rejected");
-                d.reasons.push(Some(reason.as_str()));
+                d.statuses.push(ReservationStatus::Rejected);
+                d.reasons.push(Some(reason));
             }
         }
     }
@@ -129,6 +134,7 @@ fn decide(pending: &[db::allocation::Pending], mut available: i32, seats: &[db::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ReservationStatus::{Held, Rejected};
     use db::allocation::{Pending, SeatTaken};
     use uuid::Uuid;
 
@@ -144,8 +150,8 @@ mod tests {
     #[test]
     fn requests_are_granted_in_arrival_order_while_they_fit() {
         let d = decide(&[ga(2), ga(2), ga(1), ga(1)], 3, &[]);
-        assert_eq!(d.statuses, ["held", "rejected", "held", "rejected"]);
-        assert_eq!(d.reasons[1], Some("SOLD_OUT"));
+        assert_eq!(d.statuses, [Held, Rejected, Held, Rejected]);
+        assert_eq!(d.reasons[1], Some(RejectionReason::SoldOut));
         assert_eq!(d.granted, 3);
     }
 
@@ -154,8 +160,8 @@ mod tests {
         let seat = |label: &str, taken| SeatTaken { id: Uuid::new_v4(), label: label.into(), taken };
         let seats = [seat("A1", false), seat("A2", false), seat("A3", true)];
         let d = decide(&[seated(&["A1", "A2"]), seated(&["A2"]), seated(&["A3"])], 10, &seats);
-        assert_eq!(d.statuses, ["held", "rejected", "rejected"]);
-        assert_eq!(d.reasons[1], Some("SEAT_UNAVAILABLE"));
+        assert_eq!(d.statuses, [Held, Rejected, Rejected]);
+        assert_eq!(d.reasons[1], Some(RejectionReason::SeatUnavailable));
         assert_eq!(d.seat_holds.len(), 2);
     }
 }

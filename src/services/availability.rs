@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use super::{Error, Result};
 use crate::db::{
     self,
-    availability::{OfferStock, SeatState},
+    availability::{OfferStock, SeatRow},
 };
 
 #[derive(Debug, Clone)]
@@ -13,7 +13,7 @@ pub struct Availability {
     pub representation_id: String,
     pub event_id: String,
     pub offers: Vec<OfferStock>,
-    pub seats: Vec<SeatState>,
+    pub seats: Vec<SeatRow>,
 }
 
 /// Read in one snapshot (repeatable read) so the counts and the seats agree with each other.

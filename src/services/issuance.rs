@@ -33,10 +33,14 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
     let r = db::tickets::lock_issuable(&mut tx, id)
         .await?
         .ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
-    match ReservationStatus::parse(&r.status) {
-        Some(ReservationStatus::Fulfilled) => return Ok(Issuance::AlreadyFulfilled),
-        Some(ReservationStatus::Confirmed) => {}
-        _ => {
+    match r.status {
+        ReservationStatus::Fulfilled => return Ok(Issuance::AlreadyFulfilled),
+        ReservationStatus::Confirmed => {}
+        ReservationStatus::Pending
+        | ReservationStatus::Held
+        | ReservationStatus::Rejected
+        | ReservationStatus::Expired
+        | ReservationStatus::Released => {
             let message = format!("reservation {id} is {}: only confirmed reservations get tickets", r.status);
             return Err(Error::conflict("NOT_CONFIRMED", message));
         }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::notify;
 use crate::db;
 use crate::db::inventory::ItemState;
+use crate::domain::EntryStatus;
 use crate::domain::job::ExpireHolds;
 
 /// Waiting people read per query while promoting (the loop goes on until nobody else fits).
@@ -32,7 +33,7 @@ pub struct Settled {
 /// holds the item's lock ([`db::inventory::lock`]), so the clock read here is after it.
 pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Settled> {
     let expired = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
-    db::waitlist::end_offers(conn, &expired, "expired").await?;
+    db::waitlist::end_offers(conn, &expired, EntryStatus::Expired).await?;
     let Some(mut item) = db::inventory::state(conn, offer_id, representation_id).await? else {
         notify::holds_expired(conn, &expired).await?;
         return Ok(Settled { expired, ..Settled::default() });

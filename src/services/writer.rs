@@ -26,7 +26,7 @@ use crate::db::reservations::ReservationRow;
 use crate::db::waitlist::{EntryRow, Joining};
 use crate::db::{self};
 use crate::domain::job::IssueTickets;
-use crate::domain::{ItemRefs, NotAnItem, Principal, RejectionReason, ReservationStatus};
+use crate::domain::{EntryStatus, ItemRefs, NotAnItem, Principal, RejectionReason, ReservationStatus};
 
 /// Requests taken per batch at most.
 const MAX_BATCH: usize = 1000;
@@ -355,7 +355,7 @@ async fn apply(
     let mut lapsed = false;
     let others = if others.is_empty() { vec![] } else { db::reservations::find_many(&mut tx, &others).await? };
     for r in others {
-        lapsed |= !done_now.contains(&r.id) && r.status == "expired";
+        lapsed |= !done_now.contains(&r.id) && r.status == ReservationStatus::Expired;
         rows.entry(r.id).or_insert(r);
     }
     if lapsed {
@@ -401,7 +401,7 @@ async fn end_holds(conn: &mut PgConnection, offer: &str, rep: &str, ids: &[Uuid]
     if units > 0 {
         db::inventory::end_hold(conn, offer, rep, units, false).await?;
         let ids: Vec<Uuid> = released.iter().map(|r| r.id).collect();
-        db::waitlist::end_offers(conn, &ids, "declined").await?;
+        db::waitlist::end_offers(conn, &ids, EntryStatus::Declined).await?;
     }
     Ok(released)
 }
@@ -413,10 +413,11 @@ async fn leave(conn: &mut PgConnection, offer: &str, rep: &str, users: &[String]
         return Ok(HashSet::new());
     }
     let entries = db::waitlist::active_of_users(conn, offer, rep, users).await?;
-    let offers: Vec<Uuid> = entries.iter().filter(|e| e.status == "offered").filter_map(|e| e.reservation_id).collect();
+    let offers: Vec<Uuid> =
+        entries.iter().filter(|e| e.status == EntryStatus::Offered).filter_map(|e| e.reservation_id).collect();
     end_holds(conn, offer, rep, &offers).await?;
     // an offer whose hold could not be released any more (it ended a moment ago) is declined too
-    db::waitlist::end_offers(conn, &offers, "declined").await?;
+    db::waitlist::end_offers(conn, &offers, EntryStatus::Declined).await?;
     db::waitlist::leave_waiting(conn, offer, rep, users).await?;
     Ok(entries.into_iter().map(|e| e.user_id).collect())
 }
@@ -439,7 +440,7 @@ async fn confirm(
     if units > 0 {
         db::inventory::end_hold(conn, offer, rep, units, true).await?;
         let ids: Vec<Uuid> = confirmed.iter().map(|r| r.id).collect();
-        db::waitlist::end_offers(conn, &ids, "converted").await?;
+        db::waitlist::end_offers(conn, &ids, EntryStatus::Converted).await?;
         let issuances: Vec<IssueTickets> = ids.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
         db::jobs::enqueue_many(conn, &issuances).await?;
     }
@@ -512,18 +513,13 @@ fn refusal(state: &db::inventory::ItemState) -> Option<Error> {
     }
 }
 
-fn status_of(r: &ReservationRow) -> Result<ReservationStatus> {
-    ReservationStatus::parse(&r.status)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("reservation {} has an unknown status {}", r.id, r.status)))
-}
-
 /// A confirm's answer: the reservation confirmed now or before, or why it cannot be.
 fn confirm_answer(row: Option<&ReservationRow>, now: bool, id: Uuid) -> Result<ReservationRow> {
     let row = row.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     if now {
         return Ok(row.clone());
     }
-    match status_of(row)? {
+    match row.status {
         ReservationStatus::Confirmed | ReservationStatus::Fulfilled => Ok(row.clone()),
         ReservationStatus::Expired => {
             Err(Error::conflict("HOLD_EXPIRED", "the hold has expired; the tickets went back on sale"))
@@ -543,7 +539,7 @@ fn release_answer(row: Option<&ReservationRow>, now: bool, id: Uuid) -> Result<R
     if now {
         return Ok(row.clone());
     }
-    match status_of(row)? {
+    match row.status {
         ReservationStatus::Released | ReservationStatus::Rejected | ReservationStatus::Expired => Ok(row.clone()),
         ReservationStatus::Confirmed | ReservationStatus::Fulfilled => {
             Err(Error::conflict("ALREADY_CONFIRMED", "a confirmed reservation cannot be released"))
