@@ -70,16 +70,21 @@ impl From<sqlx::Error> for ApiError {
 
 impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
-        match &self.0 {
-            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
-            Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(&self.0)
+    }
+}
+
+/// The HTTP status of a service error: the one place it is decided.
+fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -211,14 +216,15 @@ impl Described {
 /// Describes any error poem or our handlers produced. Internal causes are logged here, once.
 pub fn describe(err: &poem::Error) -> Described {
     if let Some(ApiError(e)) = err.downcast_ref::<ApiError>() {
+        let code = status_of(e);
         return match e {
             Error::Validation(v) => Described::validation(v.0.clone()),
-            Error::BadRequest { status, message } => Described::new(StatusCode::BAD_REQUEST, status, message),
-            Error::Unauthenticated(m) => Described::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", m),
-            Error::PermissionDenied(m) => Described::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", m),
-            Error::NotFound { status, message } => Described::new(StatusCode::NOT_FOUND, status, message),
-            Error::Conflict { status, message } => Described::new(StatusCode::CONFLICT, status, message),
-            Error::Unavailable(m) => Described::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m).retry_after(1),
+            Error::BadRequest { status, message } => Described::new(code, status, message),
+            Error::Unauthenticated(m) => Described::new(code, "UNAUTHENTICATED", m),
+            Error::PermissionDenied(m) => Described::new(code, "PERMISSION_DENIED", m),
+            Error::NotFound { status, message } => Described::new(code, status, message),
+            Error::Conflict { status, message } => Described::new(code, status, message),
+            Error::Unavailable(m) => Described::new(code, "UNAVAILABLE", m).retry_after(1),
             Error::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 Described::internal()

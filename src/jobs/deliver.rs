@@ -10,7 +10,7 @@ use super::{JobError, guard};
 use crate::db::notifications::{self as store, Attempted};
 use crate::domain::job::DeliverNotification;
 use crate::domain::{Channel, DeliveryState};
-use crate::notifications::{Notifier, SendError, render};
+use crate::notifications::{Notifier, render};
 
 pub async fn handle(
     job: DeliverNotification,
@@ -99,17 +99,14 @@ async fn deliver(
         Channel::Webhook => match notifier.webhook() {
             Some(webhook) => {
                 let body = render::webhook_body(n.id, kind, &n.user_id, n.created_at, &n.payload);
-                webhook.send(&id.to_string(), &body).await.map_err(JobError::Transient)
+                webhook.send(&id.to_string(), &body).await.map_err(JobError::from)
             }
             None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no webhook channel configured"))),
         },
         Channel::Email => match notifier.email() {
             Some(email) => {
                 let message = render::email(n.id, kind, &n.first_name, &n.payload);
-                email.send(&id.to_string(), &n.email, &message).await.map_err(|e| match e {
-                    SendError::Permanent(e) => JobError::Permanent(e),
-                    SendError::Transient(e) => JobError::Transient(e),
-                })
+                email.send(&id.to_string(), &n.email, &message).await.map_err(JobError::from)
             }
             None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no email channel configured"))),
         },

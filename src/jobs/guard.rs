@@ -28,6 +28,33 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
+impl From<crate::services::Error> for JobError {
+    /// What the data decides (missing, in the wrong state, invalid) will not change by retrying;
+    /// what the system decides (the database, a timeout) may.
+    fn from(e: crate::services::Error) -> Self {
+        use crate::services::Error;
+        match e {
+            Error::Internal(_) | Error::Unavailable(_) => JobError::Transient(e.into()),
+            Error::Validation(_)
+            | Error::BadRequest { .. }
+            | Error::Unauthenticated(_)
+            | Error::PermissionDenied(_)
+            | Error::NotFound { .. }
+            | Error::Conflict { .. } => JobError::Permanent(e.into()),
+        }
+    }
+}
+
+impl From<crate::notifications::SendError> for JobError {
+    fn from(e: crate::notifications::SendError) -> Self {
+        use crate::notifications::SendError;
+        match e {
+            SendError::Transient(e) => JobError::Transient(e),
+            SendError::Permanent(e) => JobError::Permanent(e),
+        }
+    }
+}
+
 impl From<anyhow::Error> for JobError {
     fn from(e: anyhow::Error) -> Self {
         JobError::Transient(e)

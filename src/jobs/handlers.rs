@@ -3,9 +3,9 @@
 use apalis::prelude::{Attempt, BoxDynError, Data, TaskId};
 use sqlx::PgPool;
 
-use super::{JobError, guard};
+use super::guard;
 use crate::domain::job::{AllocateItem, ExpireHolds, IssueTickets};
-use crate::services::{self, Error};
+use crate::services;
 
 pub async fn allocate(job: AllocateItem, pool: Data<PgPool>, id: TaskId, attempt: Attempt) -> Result<(), BoxDynError> {
     guard(&pool, &id.to_string(), attempt.current(), "allocate", async {
@@ -34,11 +34,8 @@ pub async fn issue_tickets(
     attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     guard(&pool, &id.to_string(), attempt.current(), "issue_tickets", async {
-        match services::issuance::issue(&pool, job.reservation_id).await {
-            Ok(_) => Ok(()),
-            Err(e @ (Error::NotFound { .. } | Error::Conflict { .. })) => Err(JobError::Permanent(e.into())),
-            Err(e) => Err(JobError::Transient(e.into())),
-        }
+        services::issuance::issue(&pool, job.reservation_id).await?;
+        Ok(())
     })
     .await
 }

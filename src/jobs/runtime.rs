@@ -53,7 +53,7 @@ impl Default for Roles {
 }
 
 /// Runs the workers of `roles` until `shutdown`, letting in-flight jobs finish.
-pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> Result<(), apalis::prelude::MonitorError> {
     let mut monitor = Monitor::new().shutdown_timeout(Duration::from_secs(20)).should_restart(|ctx, error| {
         tracing::warn!(worker = %ctx.name(), %error, "worker stopped on an error; restarting it");
         true
@@ -108,8 +108,7 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> any
             shutdown.cancelled().await;
             Ok(())
         })
-        .await?;
-    Ok(())
+        .await
 }
 
 /// New notifications wake the worker at once; retries are delayed jobs, which only polling sees,

@@ -53,7 +53,7 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
 
 /// Enqueues an allocation for items whose reservations wait too long: a lost wake-up costs
 /// seconds, not a stuck buyer.
-pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
+pub async fn wake_stale_pending(pool: &PgPool) -> sqlx::Result<usize> {
     let mut tx = pool.begin().await?;
     let items = db::reservations::items_with_stale_pending(&mut tx, STALE_PENDING_MS).await?;
     for (offer_id, representation_id) in &items {
@@ -71,7 +71,7 @@ pub async fn wake_stale_pending(pool: &PgPool) -> anyhow::Result<usize> {
 /// signing key, the database...): confirmed reservations without tickets whose job will not run
 /// again are put back in the queue, each with a backoff of its own. Two schedulers skip each
 /// other's rows.
-pub async fn requeue_stalled_issuance(pool: &PgPool) -> anyhow::Result<usize> {
+pub async fn requeue_stalled_issuance(pool: &PgPool) -> sqlx::Result<usize> {
     let mut tx = pool.begin().await?;
     let stalled = db::reservations::stalled_issuance(&mut tx, IssueTickets::QUEUE, 100).await?;
     if stalled.is_empty() {
@@ -86,6 +86,6 @@ pub async fn requeue_stalled_issuance(pool: &PgPool) -> anyhow::Result<usize> {
 }
 
 /// apalis never deletes finished jobs nor dead workers' rows.
-pub async fn prune_finished_jobs(pool: &PgPool) -> anyhow::Result<u64> {
-    Ok(db::jobs::prune(pool, KEEP_FINISHED_JOBS_HOURS).await?)
+pub async fn prune_finished_jobs(pool: &PgPool) -> sqlx::Result<u64> {
+    db::jobs::prune(pool, KEEP_FINISHED_JOBS_HOURS).await
 }

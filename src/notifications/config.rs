@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use super::ConfigError;
 
 use super::email::Email;
 use super::notifier::Notifier;
@@ -119,25 +119,30 @@ impl Default for NotificationConfig {
 
 impl NotificationConfig {
     /// The channels and policy, or one clear message about what is missing or wrong.
-    pub fn notifier(&self) -> anyhow::Result<Notifier> {
+    pub fn notifier(&self) -> Result<Notifier, ConfigError> {
         let webhook = match (&self.webhook_url, &self.webhook_secret) {
             (None, _) => None,
-            (Some(_), None) => bail!("WEBHOOK_SECRET is required with WEBHOOK_URL"),
+            (Some(_), None) => return Err(ConfigError::new("WEBHOOK_SECRET is required with WEBHOOK_URL")),
             (Some(url), Some(secret)) => {
                 let timeout = Duration::from_secs(self.webhook_timeout_secs.max(1));
-                Some(Webhook::new(url.clone(), secret.expose(), timeout).context("WEBHOOK_URL / WEBHOOK_SECRET")?)
+                let webhook = Webhook::new(url.clone(), secret.expose(), timeout);
+                Some(webhook.map_err(|e| ConfigError::new(format!("WEBHOOK_URL / WEBHOOK_SECRET: {e}")))?)
             }
         };
         let email = match &self.smtp_host {
             None => None,
             Some(host) => {
-                let from = self.smtp_from.as_deref().context("SMTP_FROM is required with SMTP_HOST")?;
+                let from = self
+                    .smtp_from
+                    .as_deref()
+                    .ok_or_else(|| ConfigError::new("SMTP_FROM is required with SMTP_HOST"))?;
                 let login = match (&self.smtp_username, &self.smtp_password) {
                     (Some(user), Some(password)) => Some((user.clone(), password.expose().to_string())),
                     (None, None) => None,
-                    _ => bail!("SMTP_USERNAME and SMTP_PASSWORD go together"),
+                    _ => return Err(ConfigError::new("SMTP_USERNAME and SMTP_PASSWORD go together")),
                 };
-                Some(Email::new(host, self.smtp_port, self.smtp_tls, from, login).context("SMTP settings")?)
+                let email = Email::new(host, self.smtp_port, self.smtp_tls, from, login);
+                Some(email.map_err(|e| ConfigError::new(format!("SMTP settings: {e}")))?)
             }
         };
         let base = Duration::from_millis(self.notify_backoff_base_ms);

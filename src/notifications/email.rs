@@ -2,15 +2,14 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::SendError;
 use super::SmtpTls;
 use super::render::Rendered;
+use super::{ConfigError, SendError};
 
 /// How long one SMTP command may take: a stuck server must not hold a job until the job timeout.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,12 +27,14 @@ impl Email {
         tls: SmtpTls,
         from: &str,
         login: Option<(String, String)>,
-    ) -> anyhow::Result<Self> {
-        let from: Mailbox = from.parse().with_context(|| format!("SMTP_FROM '{from}' is not an address"))?;
+    ) -> Result<Self, ConfigError> {
+        let from: Mailbox =
+            from.parse().map_err(|_| ConfigError::new(format!("SMTP_FROM '{from}' is not an address")))?;
+        let relay_error = |e| ConfigError::new(format!("SMTP_HOST '{host}' cannot be used with TLS: {e}"));
         let mut builder = match tls {
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(relay_error)?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(relay_error)?,
         };
         if let Some(port) = port {
             builder = builder.port(port);

@@ -24,6 +24,17 @@ mod webhook;
 pub use config::{NotificationConfig, Secret, SmtpTls};
 pub use notifier::Notifier;
 
+/// A channel setting that cannot work, in one line an operator can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
+    }
+}
+
 /// Why a channel could not take a message.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use data_encoding::BASE64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use super::{ConfigError, SendError};
 
 /// A receiver's answer body is only read to quote it in the error; this much is plenty.
 const ERROR_BODY_CHARS: usize = 300;
@@ -21,9 +22,9 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(url: reqwest::Url, secret: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(url: reqwest::Url, secret: &str, timeout: Duration) -> Result<Self, ConfigError> {
         if !matches!(url.scheme(), "http" | "https") {
-            bail!("the webhook URL must be http or https, not {}", url.scheme());
+            return Err(ConfigError::new(format!("the webhook URL must be http or https, not {}", url.scheme())));
         }
         let key = signing_key(secret)?;
         // redirects are not followed: a signed POST replayed somewhere else is not what was configured
@@ -32,12 +33,12 @@ impl Webhook {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("boxoffice-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .context("building the HTTP client")?;
+            .map_err(|e| ConfigError::new(format!("building the HTTP client failed: {e}")))?;
         Ok(Webhook { client, url, key })
     }
 
     /// One attempt. `Ok` only for a 2xx; anything else is worth retrying.
-    pub async fn send(&self, id: &str, body: &[u8]) -> anyhow::Result<()> {
+    pub async fn send(&self, id: &str, body: &[u8]) -> Result<(), SendError> {
         let timestamp = chrono::Utc::now().timestamp();
         let signature = sign(&self.key, id, timestamp, body);
         let response = self
@@ -50,24 +51,25 @@ impl Webhook {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("webhook not delivered: {}", error_chain(&e)))?;
+            .map_err(|e| SendError::Transient(anyhow::anyhow!("webhook not delivered: {}", error_chain(&e))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let text = response.text().await.unwrap_or_default();
         let quoted: String = text.chars().take(ERROR_BODY_CHARS).collect();
-        bail!("webhook receiver answered {status}: {quoted}")
+        Err(SendError::Transient(anyhow::anyhow!("webhook receiver answered {status}: {quoted}")))
     }
 }
 
 /// `whsec_<base64>` is a Standard Webhooks key; anything else is used as it is.
-fn signing_key(secret: &str) -> anyhow::Result<Vec<u8>> {
+fn signing_key(secret: &str) -> Result<Vec<u8>, ConfigError> {
     if secret.is_empty() {
-        bail!("the webhook secret is empty");
+        return Err(ConfigError::new("the webhook secret is empty"));
     }
     match secret.strip_prefix("whsec_") {
-        Some(encoded) => BASE64.decode(encoded.as_bytes()).context("a whsec_ secret is base64 after the prefix"),
+        Some(encoded) => (BASE64.decode(encoded.as_bytes()))
+            .map_err(|_| ConfigError::new("a whsec_ secret is base64 after the prefix")),
         None => Ok(secret.as_bytes().to_vec()),
     }
 }

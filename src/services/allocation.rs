@@ -25,7 +25,7 @@ pub struct Outcome {
 /// Decides every pending reservation of the item. Safe to run any number of times, concurrently:
 /// runs serialize on the item's lock and find nothing left to do.
 #[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
-pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> anyhow::Result<Outcome> {
+pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<Outcome> {
     let mut total = Outcome::default();
     loop {
         let (outcome, more) = allocate_batch(pool, offer_id, representation_id).await?;
@@ -38,7 +38,7 @@ pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &st
     }
 }
 
-async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) -> anyhow::Result<(Outcome, bool)> {
+async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<(Outcome, bool)> {
     let mut tx = pool.begin().await?;
     let Some(_) = db::inventory::lock(&mut tx, offer_id, representation_id).await? else {
         return Ok((Outcome::default(), false));
@@ -53,7 +53,9 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
         return Ok((Outcome { expired: expired.len(), ..Outcome::default() }, false));
     }
     let Some(item) = settled.item else {
-        return Err(anyhow::anyhow!("the item {offer_id}/{representation_id} vanished under its lock"));
+        // inventory rows are never deleted: a retry will find it, or say the same
+        tracing::error!(offer.id = offer_id, representation.id = representation_id, "the item vanished under its lock");
+        return Err(sqlx::Error::RowNotFound);
     };
     let labels: Vec<String> = pending.iter().flat_map(|p| p.seat_labels.iter().flatten().cloned()).collect();
     let seats = if labels.is_empty() {

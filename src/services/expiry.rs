@@ -8,7 +8,7 @@ use super::stock;
 use crate::db;
 
 /// Ends the item's due holds. Safe to run any number of times, concurrently.
-pub async fn expire_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> anyhow::Result<Vec<Uuid>> {
+pub async fn expire_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<Vec<Uuid>> {
     let mut tx = pool.begin().await?;
     if db::inventory::lock(&mut tx, offer_id, representation_id).await?.is_none() {
         return Ok(vec![]);
@@ -25,7 +25,7 @@ pub async fn expire_when_due(
     offer_id: &str,
     representation_id: &str,
     due_at: DateTime<Utc>,
-) -> anyhow::Result<Vec<Uuid>> {
+) -> sqlx::Result<Vec<Uuid>> {
     let early = db::seconds_until(pool, due_at).await?;
     if early > 0.0 {
         tokio::time::sleep(std::time::Duration::from_secs_f64(early.min(5.0))).await;
@@ -35,7 +35,7 @@ pub async fn expire_when_due(
 
 /// Ends due holds of every item (and promotes the waiting lists that missed freed stock), skipping items another transaction is working on (it will end
 /// them itself). What expiry jobs missed is caught here.
-pub async fn sweep(pool: &PgPool) -> anyhow::Result<usize> {
+pub async fn sweep(pool: &PgPool) -> sqlx::Result<usize> {
     let mut conn = pool.acquire().await?;
     let mut items = db::reservations::items_with_due_holds(&mut conn, 500).await?;
     items.extend(db::waitlist::items_to_promote(&mut conn, 500).await?);

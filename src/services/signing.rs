@@ -34,9 +34,14 @@ fn parse_seed(raw: &str) -> Result<[u8; 32], String> {
 
 /// Fails when `TICKET_SIGNING_KEY` is set but unusable: binaries call it at start, so a typo
 /// stops the process instead of failing every issuance.
-pub fn check_env() -> anyhow::Result<()> {
-    FROM_ENV.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+pub fn check_env() -> std::result::Result<(), BadKey> {
+    FROM_ENV.as_ref().map(|_| ()).map_err(|e| BadKey(e.clone()))
 }
+
+/// `TICKET_SIGNING_KEY` is set but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadKey(String);
 
 /// The signing key of this deployment.
 pub async fn ticket_key(pool: &PgPool) -> Result<SigningKey> {
