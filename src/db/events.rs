@@ -1,28 +1,9 @@
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::domain::records::Event;
 use crate::domain::{EventPatch, NewEvent};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
-    pub id: String,
-    pub organization_id: String,
-    pub title: String,
-    pub description: String,
-    pub thumbnail_url: Option<String>,
-    pub venue_name: String,
-    pub venue_address: String,
-    pub venue_latitude: Option<f64>,
-    pub venue_longitude: Option<f64>,
-    pub timezone: String,
-    pub hold_minutes: i32,
-    pub waitlist_offer_minutes: i32,
-    pub sales_open: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<EventRow> {
+pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<Event> {
     sqlx::query_as(
         "insert into events (id, organization_id, title, description, thumbnail_url, venue_name,
              venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
@@ -47,12 +28,12 @@ pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Re
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<EventRow>> {
+pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Event>> {
     sqlx::query_as("select * from events where id = $1").bind(id).fetch_optional(conn).await
 }
 
 /// Applies the fields present in `p`; `for update` is not needed: one statement.
-pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::Result<Option<EventRow>> {
+pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(
         "update events set
              title = coalesce($2, title),

@@ -1,18 +1,5 @@
-use chrono::{DateTime, Utc};
+use crate::domain::records::Inventory;
 use sqlx::PgConnection;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct InventoryRow {
-    pub offer_id: String,
-    pub representation_id: String,
-    pub event_id: String,
-    pub total_stock: i32,
-    pub available: i32,
-    pub held: i32,
-    pub sold: i32,
-    pub seated: bool,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Sets the total of a general-admission item, creating it if needed. What is held and sold stays;
 /// the available count absorbs the change, and the table's checks refuse a total below held + sold.
@@ -23,7 +10,7 @@ pub async fn set_total(
     representation_id: &str,
     event_id: &str,
     total: i32,
-) -> sqlx::Result<Option<InventoryRow>> {
+) -> sqlx::Result<Option<Inventory>> {
     sqlx::query_as(
         "insert into inventory (offer_id, representation_id, event_id, total_stock, available)
          values ($1, $2, $3, $4, $4)
@@ -49,7 +36,7 @@ pub async fn lock_seated(
     offer_id: &str,
     representation_id: &str,
     event_id: &str,
-) -> sqlx::Result<Option<InventoryRow>> {
+) -> sqlx::Result<Option<Inventory>> {
     sqlx::query_as(
         "insert into inventory (offer_id, representation_id, event_id, total_stock, available, seated)
          values ($1, $2, $3, 0, 0, true)
@@ -71,7 +58,7 @@ pub async fn add_seated_stock(
     offer_id: &str,
     representation_id: &str,
     added: i32,
-) -> sqlx::Result<InventoryRow> {
+) -> sqlx::Result<Inventory> {
     sqlx::query_as(
         "update inventory
          set total_stock = total_stock + $3, available = available + $3, updated_at = now()
@@ -89,11 +76,7 @@ pub async fn add_seated_stock(
 /// writers of one item never deadlock and decide in turn. `no key update`, not `update`: the
 /// reservations being inserted meanwhile check their foreign key with a key-share lock on this
 /// row, which `for update` would make wait for the whole allocation.
-pub async fn lock(
-    conn: &mut PgConnection,
-    offer_id: &str,
-    representation_id: &str,
-) -> sqlx::Result<Option<InventoryRow>> {
+pub async fn lock(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Option<Inventory>> {
     sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2 for no key update")
         .bind(offer_id)
         .bind(representation_id)
@@ -106,7 +89,7 @@ pub async fn try_lock(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
-) -> sqlx::Result<Option<InventoryRow>> {
+) -> sqlx::Result<Option<Inventory>> {
     sqlx::query_as(
         "select * from inventory where offer_id = $1 and representation_id = $2 for no key update skip locked",
     )
@@ -141,11 +124,7 @@ pub async fn end_hold(
     Ok(())
 }
 
-pub async fn find(
-    conn: &mut PgConnection,
-    offer_id: &str,
-    representation_id: &str,
-) -> sqlx::Result<Option<InventoryRow>> {
+pub async fn find(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Option<Inventory>> {
     sqlx::query_as("select * from inventory where offer_id = $1 and representation_id = $2")
         .bind(offer_id)
         .bind(representation_id)

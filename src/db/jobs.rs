@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
-use crate::domain::Channel;
-use crate::domain::job::{Job, JobStatus};
+use crate::domain::job::Job;
+use crate::domain::records::JobRecord;
+use crate::domain::records::QueueStats;
 
 /// Composed with `concat!` so every query stays a static string.
 macro_rules! failed_for_good {
@@ -20,7 +20,7 @@ macro_rules! failed_for_good {
     };
 }
 
-/// The columns of [`JobRow`]; `$1` is the notifications queue's name. Only that queue's payloads
+/// The columns of [`JobRecord`]; `$1` is the notifications queue's name. Only that queue's payloads
 /// are decoded: its jobs are JSON by construction, other queues' payloads are not our business.
 macro_rules! job_columns {
     () => {
@@ -30,41 +30,6 @@ macro_rules! job_columns {
             as notification_id,
          case when job_type = $1 then convert_from(job, 'UTF8')::jsonb end ->> 'channel' as channel"
     };
-}
-
-/// One queue's figures.
-#[derive(Debug, sqlx::FromRow)]
-pub struct QueueStats {
-    pub queue: String,
-    /// Waiting for their first run (delayed ones included).
-    pub pending: i64,
-    /// Failed, waiting for their next attempt.
-    pub retrying: i64,
-    /// Taken by a worker.
-    pub running: i64,
-    /// Failed for good.
-    pub failed: i64,
-    /// Done and not yet pruned.
-    pub done: i64,
-    /// How long the longest-waiting job that is due (pending or retrying) has waited past its time.
-    pub oldest_pending_age_secs: Option<f64>,
-}
-
-/// A job as the admin endpoints show it.
-#[derive(Debug, sqlx::FromRow)]
-pub struct JobRow {
-    pub id: String,
-    pub queue: String,
-    pub status: JobStatus,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub last_error: Option<String>,
-    pub run_at: DateTime<Utc>,
-    pub done_at: Option<DateTime<Utc>>,
-    /// For jobs of the notifications queue: what they deliver, and over which channel (none:
-    /// the dispatch).
-    pub notification_id: Option<Uuid>,
-    pub channel: Option<Channel>,
 }
 
 /// Every queue with jobs, and the `known` ones even when empty, by name.
@@ -99,7 +64,7 @@ pub async fn failed(
     notifications_queue: &str,
     queue: Option<&str>,
     limit: i64,
-) -> sqlx::Result<Vec<JobRow>> {
+) -> sqlx::Result<Vec<JobRecord>> {
     sqlx::query_as(concat!(
         "select ",
         job_columns!(),
@@ -114,7 +79,7 @@ pub async fn failed(
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRow>> {
+pub async fn find(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRecord>> {
     sqlx::query_as(concat!("select ", job_columns!(), " from apalis.jobs where id = $2"))
         .bind(notifications_queue)
         .bind(id)
@@ -124,7 +89,7 @@ pub async fn find(conn: &mut PgConnection, notifications_queue: &str, id: &str) 
 
 /// Puts a job failed for good back in its queue, due now with every attempt available again.
 /// `None` when it is not failed for good (or does not exist).
-pub async fn retry(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRow>> {
+pub async fn retry(conn: &mut PgConnection, notifications_queue: &str, id: &str) -> sqlx::Result<Option<JobRecord>> {
     sqlx::query_as(concat!(
         "update apalis.jobs set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null,
             done_at = null where id = $2 and ",

@@ -1,32 +1,7 @@
 //! An event's figures, per representation and offer, in one query.
 
-use chrono::{DateTime, Utc};
+use crate::domain::records::ReportLine;
 use sqlx::PgConnection;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReportLine {
-    pub representation_id: String,
-    pub starts_at: DateTime<Utc>,
-    pub offer_id: String,
-    pub offer_name: String,
-    pub currency: String,
-    pub total: i32,
-    pub available: i32,
-    pub held: i32,
-    pub sold: i32,
-    /// sold x price, in minor units (0 for offers without a price).
-    pub revenue_minor: i64,
-    pub holds_expired: i64,
-    pub waitlist_joined: i64,
-    pub waitlist_offered: i64,
-    pub waitlist_converted: i64,
-    pub waitlist_declined: i64,
-    pub waitlist_expired: i64,
-    pub waitlist_left: i64,
-    pub waitlist_waiting: i64,
-    /// Median seconds from an offer to its confirmation.
-    pub median_offer_to_conversion_secs: Option<f64>,
-}
 
 pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<ReportLine>> {
     sqlx::query_as(

@@ -1,22 +1,14 @@
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::NewRepresentation;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RepresentationRow {
-    pub id: String,
-    pub event_id: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
+use crate::domain::records::Representation;
 
 pub async fn insert(
     conn: &mut PgConnection,
     id: &str,
     event_id: &str,
     r: &NewRepresentation,
-) -> sqlx::Result<RepresentationRow> {
+) -> sqlx::Result<Representation> {
     sqlx::query_as(
         "insert into representations (id, event_id, starts_at, ends_at) values ($1, $2, $3, $4)
          returning id, event_id, starts_at, ends_at",
@@ -29,14 +21,14 @@ pub async fn insert(
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<RepresentationRow>> {
+pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Representation>> {
     sqlx::query_as("select id, event_id, starts_at, ends_at from representations where id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-pub async fn list_for_event(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<RepresentationRow>> {
+pub async fn list_for_event(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<Representation>> {
     sqlx::query_as(
         "select id, event_id, starts_at, ends_at from representations where event_id = $1
          order by starts_at, id",

@@ -7,34 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::{RejectionReason, ReservationStatus};
+use crate::domain::records::Reservation;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReservationRow {
-    pub id: Uuid,
-    pub seq: i64,
-    pub user_id: String,
-    pub offer_id: String,
-    pub representation_id: String,
-    pub quantity: i32,
-    pub seat_labels: Option<Vec<String>>,
-    pub hold_minutes: i32,
-    /// The effective status (see the module comment).
-    pub status: ReservationStatus,
-    pub reason: Option<RejectionReason>,
-    pub hold_expires_at: Option<DateTime<Utc>>,
-    pub payment_reference: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    /// An offer made to someone on the waiting list.
-    pub from_waitlist: bool,
-    /// The organization whose event it is for: who may act on it.
-    pub organization_id: String,
-}
-
-/// The columns of [`ReservationRow`], with the effective status.
+/// The columns of [`Reservation`], with the effective status.
 macro_rules! columns {
     () => {
         "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
@@ -62,7 +37,7 @@ pub struct NewReservation {
 
 /// Stores many pending reservations in one statement, their `seq` in the order given. Those of
 /// unknown users are not stored (not in the result).
-pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> sqlx::Result<Vec<ReservationRow>> {
+pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> sqlx::Result<Vec<Reservation>> {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
     let users: Vec<&str> = batch.iter().map(|r| r.user_id.as_str()).collect();
     let offers: Vec<&str> = batch.iter().map(|r| r.offer_id.as_str()).collect();
@@ -105,7 +80,7 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Reservation>> {
     sqlx::query_as(concat!("select ", columns!(), " from reservations r where r.id = $1"))
         .bind(id)
         .fetch_optional(conn)
@@ -113,7 +88,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Rese
 }
 
 /// The decided ones among `ids`, for callers waiting on a decision.
-pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
+pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Reservation>> {
     sqlx::query_as(concat!(
         "select ",
         columns!(),
@@ -125,7 +100,7 @@ pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result
 }
 
 /// Several reservations by id, as they stand (those that exist).
-pub async fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
+pub async fn find_many(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Reservation>> {
     sqlx::query_as(concat!("select ", columns!(), " from reservations r where r.id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
@@ -138,7 +113,7 @@ pub async fn confirm_held(
     conn: &mut PgConnection,
     ids: &[Uuid],
     payment_references: &[Option<String>],
-) -> sqlx::Result<Vec<ReservationRow>> {
+) -> sqlx::Result<Vec<Reservation>> {
     sqlx::query_as(concat!(
         "with done as (
              update reservations r set status = 'confirmed', confirmed_at = clock_timestamp(),
@@ -159,7 +134,7 @@ pub async fn confirm_held(
 
 /// Releases the live holds among `ids` (of one item, whose lock the caller holds), freeing their
 /// seats; returns those released now.
-pub async fn release_held(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ReservationRow>> {
+pub async fn release_held(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Reservation>> {
     sqlx::query_as(concat!(
         "with done as (
              update reservations set status = 'released', ended_at = clock_timestamp()
@@ -287,7 +262,7 @@ pub async fn for_user(
     organization: Option<&str>,
     after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
-) -> sqlx::Result<Vec<ReservationRow>> {
+) -> sqlx::Result<Vec<Reservation>> {
     let (after_at, after_seq) = after.unzip();
     sqlx::query_as(concat!(
         "select ",

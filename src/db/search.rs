@@ -5,15 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::events::EventRow;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct FoundEvent {
-    #[sqlx(flatten)]
-    pub event: EventRow,
-    /// Kilometres from the search point, when there is one.
-    pub distance_km: Option<f64>,
-}
+use crate::domain::records::FoundEvent;
 
 /// Filters shared by both searches: `$1`/`$2` are the date window, `$3` "has availability".
 macro_rules! filters {

@@ -6,29 +6,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::ReservationStatus;
+use crate::domain::records::Ticket;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TicketRow {
-    pub code: String,
-    pub seq: i64,
-    pub reservation_id: Uuid,
-    pub unit: i32,
-    pub user_id: String,
-    pub event_id: String,
-    pub representation_id: String,
-    pub offer_id: String,
-    pub seat_label: Option<String>,
-    /// The canonical JSON that was signed.
-    pub payload: String,
-    pub signature: Vec<u8>,
-    pub issued_at: DateTime<Utc>,
-    pub checked_in_at: Option<DateTime<Utc>>,
-    pub voided_at: Option<DateTime<Utc>>,
-    /// The organization whose event it is for: who may act on it.
-    pub organization_id: String,
-}
-
-/// The columns of [`TicketRow`].
+/// The columns of [`Ticket`].
 macro_rules! columns {
     () => {
         "t.code, t.seq, t.reservation_id, t.unit, t.user_id, t.event_id, t.representation_id, t.offer_id,
@@ -112,14 +92,14 @@ pub async fn insert_missing(conn: &mut PgConnection, r: &Issuable, tickets: &[Ne
 }
 
 /// A reservation's tickets, in unit order (seats in the order they were asked for).
-pub async fn for_reservation(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<Vec<TicketRow>> {
+pub async fn for_reservation(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<Vec<Ticket>> {
     sqlx::query_as(concat!("select ", columns!(), " from tickets t where t.reservation_id = $1 order by t.unit"))
         .bind(reservation_id)
         .fetch_all(conn)
         .await
 }
 
-pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<TicketRow>> {
+pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<Ticket>> {
     sqlx::query_as(concat!("select ", columns!(), " from tickets t where t.code = $1"))
         .bind(code)
         .fetch_optional(conn)
@@ -128,7 +108,7 @@ pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<Ti
 
 /// Checks the ticket in if nobody has and it is not voided. The condition is in the update
 /// itself: of two scans at once, exactly one gets the row back.
-pub async fn check_in(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<TicketRow>> {
+pub async fn check_in(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<Ticket>> {
     sqlx::query_as(concat!(
         "update tickets t set checked_in_at = now()
          where t.code = $1 and t.checked_in_at is null and t.voided_at is null
@@ -147,7 +127,7 @@ pub async fn for_user(
     organization: Option<&str>,
     after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
-) -> sqlx::Result<Vec<TicketRow>> {
+) -> sqlx::Result<Vec<Ticket>> {
     let (after_at, after_seq) = after.unzip();
     sqlx::query_as(concat!(
         "select ",

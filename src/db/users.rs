@@ -1,27 +1,10 @@
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::NewUser;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub phone: Option<String>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub created_at: DateTime<Utc>,
-}
+use crate::domain::records::User;
 
 /// Registers a buyer; `organization`: that of the client key registering them, if it has one.
-pub async fn insert(
-    conn: &mut PgConnection,
-    id: &str,
-    u: &NewUser,
-    organization: Option<&str>,
-) -> sqlx::Result<UserRow> {
+pub async fn insert(conn: &mut PgConnection, id: &str, u: &NewUser, organization: Option<&str>) -> sqlx::Result<User> {
     sqlx::query_as(
         "insert into users (id, first_name, last_name, email, phone, latitude, longitude, organization_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -39,7 +22,7 @@ pub async fn insert(
     .await
 }
 
-pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<UserRow>> {
+pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<User>> {
     sqlx::query_as(
         "select id, first_name, last_name, email, phone, latitude, longitude, created_at
          from users where id = $1",

@@ -8,31 +8,13 @@
 //! list that grew within the minute, its statistics still say the item has a handful of entries,
 //! and it would rather walk the whole line by the line index than use the user's.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::EntryStatus;
+use crate::domain::records::WaitlistEntry;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EntryRow {
-    pub id: Uuid,
-    pub user_id: String,
-    pub offer_id: String,
-    pub representation_id: String,
-    pub requested_quantity: i32,
-    pub status: EntryStatus,
-    pub reservation_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub offered_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    /// Rank among the active entries; null once the entry has ended.
-    pub position: Option<i64>,
-    /// The open offer's end, while offered.
-    pub offer_expires_at: Option<DateTime<Utc>>,
-}
-
-/// Columns of [`EntryRow`] for an entry `e`.
+/// Columns of [`WaitlistEntry`] for an entry `e`.
 macro_rules! entry_columns {
     () => {
         "e.id, e.user_id, e.offer_id, e.representation_id, e.requested_quantity, e.status, e.reservation_id,
@@ -64,7 +46,7 @@ pub async fn append(
     representation_id: &str,
     joined: i32,
     people: &[Joining],
-) -> sqlx::Result<Vec<EntryRow>> {
+) -> sqlx::Result<Vec<WaitlistEntry>> {
     let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
     let users: Vec<&str> = people.iter().map(|p| p.user_id.as_str()).collect();
     let quantities: Vec<i32> = people.iter().map(|p| p.quantity).collect();
@@ -100,7 +82,7 @@ pub async fn active_of_users(
     offer_id: &str,
     representation_id: &str,
     user_ids: &[String],
-) -> sqlx::Result<Vec<EntryRow>> {
+) -> sqlx::Result<Vec<WaitlistEntry>> {
     sqlx::query_as(concat!(
         "select ",
         entry_columns!(),
@@ -120,7 +102,7 @@ pub async fn active_of_user(
     offer_id: &str,
     representation_id: &str,
     user_id: &str,
-) -> sqlx::Result<Option<EntryRow>> {
+) -> sqlx::Result<Option<WaitlistEntry>> {
     let mut rows = active_of_users(conn, offer_id, representation_id, &[user_id.to_string()]).await?;
     Ok(rows.pop())
 }
@@ -133,7 +115,7 @@ pub async fn page(
     representation_id: &str,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<Vec<EntryRow>> {
+) -> sqlx::Result<Vec<WaitlistEntry>> {
     sqlx::query_as(
         "select e.id, e.user_id, e.offer_id, e.representation_id, e.requested_quantity, e.status, e.reservation_id,
                 e.created_at, e.offered_at, e.ended_at,
@@ -169,7 +151,7 @@ pub async fn of_user(
     conn: &mut PgConnection,
     user_id: &str,
     organization: Option<&str>,
-) -> sqlx::Result<Vec<EntryRow>> {
+) -> sqlx::Result<Vec<WaitlistEntry>> {
     sqlx::query_as(concat!(
         "select ",
         entry_columns!(),

@@ -6,6 +6,7 @@ mod catalog;
 mod geo;
 pub mod job;
 mod notification;
+pub mod records;
 mod reservation;
 mod ticket;
 mod user;

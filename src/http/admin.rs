@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
-use crate::db::jobs::{JobRow, QueueStats};
+use crate::domain::records::{JobRecord, QueueStats};
 use crate::services;
 
 pub struct AdminApi {
@@ -99,8 +99,8 @@ impl From<QueueStats> for Queue {
     }
 }
 
-impl From<JobRow> for Job {
-    fn from(j: JobRow) -> Self {
+impl From<JobRecord> for Job {
+    fn from(j: JobRecord) -> Self {
         Job {
             id: j.id,
             queue: j.queue,

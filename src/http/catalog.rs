@@ -10,7 +10,7 @@ use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
-use crate::db::{inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow};
+use crate::domain::records;
 use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation};
 use crate::services;
 
@@ -27,8 +27,8 @@ pub struct Representation {
     ends_at: DateTime<Utc>,
 }
 
-impl From<RepresentationRow> for Representation {
-    fn from(r: RepresentationRow) -> Self {
+impl From<records::Representation> for Representation {
+    fn from(r: records::Representation) -> Self {
         Representation { id: r.id, event_id: r.event_id, starts_at: r.starts_at, ends_at: r.ends_at }
     }
 }
@@ -48,8 +48,8 @@ pub struct Offer {
     max_quantity_per_order: i32,
 }
 
-impl From<OfferRow> for Offer {
-    fn from(o: OfferRow) -> Self {
+impl From<records::Offer> for Offer {
+    fn from(o: records::Offer) -> Self {
         Offer {
             id: o.id,
             event_id: o.event_id,
@@ -76,8 +76,8 @@ struct Inventory {
     seated: bool,
 }
 
-impl From<InventoryRow> for Inventory {
-    fn from(i: InventoryRow) -> Self {
+impl From<records::Inventory> for Inventory {
+    fn from(i: records::Inventory) -> Self {
         Inventory {
             offer_id: i.offer_id,
             representation_id: i.representation_id,

@@ -11,7 +11,7 @@ use super::catalog::{Offer, Representation};
 use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text};
-use crate::db::{events::EventRow, search::FoundEvent};
+use crate::domain::records::{self, FoundEvent};
 use crate::domain::{EventPatch, GeoPoint, NewEvent, SearchRadius};
 use crate::services::{self, catalog::EventDetails, search::EventSearch};
 
@@ -148,7 +148,7 @@ impl From<services::search::SearchPage> for EventPage {
 
 impl From<FoundEvent> for EventSummary {
     fn from(f: FoundEvent) -> Self {
-        let e: EventRow = f.event;
+        let e: records::Event = f.event;
         EventSummary {
             id: e.id,
             organization_id: e.organization_id,

@@ -14,7 +14,7 @@
 //!
 //! Answers that ask for a retry (5xx, 429) or name no caller (401) are not kept: the claim is
 //! dropped, so the retry runs again. A claim whose process died before storing the answer stays in
-//! progress until [`db::idempotency::ABANDONED_AFTER`], then may be claimed again.
+//! progress until [`idempotency::ABANDONED_AFTER`], then may be claimed again.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use super::error::{ApiError, Described, RequestInfo, describe};
-use crate::db::{self, idempotency::StoredAnswer};
 use crate::domain::Principal;
+use crate::services::idempotency::{self, Claimed, StoredAnswer};
 use crate::services::{self, Error, auth::KeyCache};
 
 const HEADER: &str = "Idempotency-Key";
@@ -123,18 +123,15 @@ async fn claim_or_answer(
     request_hash: &[u8],
     info: &RequestInfo,
 ) -> sqlx::Result<Begin> {
-    let mut conn = pool.acquire().await?;
-    if let Some(claimed_at) = db::idempotency::claim(&mut conn, &scope, &key, request_hash).await? {
-        return Ok(Begin::Serve(Some(Claim { pool: pool.clone(), scope, key, claimed_at })));
-    }
-    let answer = match db::idempotency::find(&mut conn, &scope, &key).await? {
-        Some(row) if row.request_hash != request_hash => info.envelope(Described::idempotency_key_reused()),
-        Some(row) => match row.answer() {
-            Some(answer) => replay(answer, info),
-            None => in_progress(info),
-        },
+    let answer = match idempotency::claim(pool, &scope, &key, request_hash).await? {
+        Claimed::Claimed { at } => {
+            return Ok(Begin::Serve(Some(Claim { pool: pool.clone(), scope, key, claimed_at: at })));
+        }
+        Claimed::Held { same_request: false, .. } => info.envelope(Described::idempotency_key_reused()),
+        Claimed::Held { same_request: true, answer: Some(answer) } => replay(answer, info),
+        Claimed::Held { same_request: true, answer: None } => in_progress(info),
         // the claim was dropped (its answer was a 5xx) just now: a retry will run it
-        None => in_progress(info),
+        Claimed::Dropped => in_progress(info),
     };
     Ok(Begin::Answered(answer))
 }
@@ -195,16 +192,12 @@ impl Claim {
     }
 
     async fn store(&self, answer: &StoredAnswer) -> sqlx::Result<bool> {
-        let mut conn = self.pool.acquire().await?;
-        db::idempotency::store(&mut conn, &self.scope, &self.key, self.claimed_at, answer).await
+        idempotency::keep(&self.pool, &self.scope, &self.key, self.claimed_at, answer).await
     }
 
     async fn release(&self) {
-        let released = async {
-            let mut conn = self.pool.acquire().await?;
-            db::idempotency::release(&mut conn, &self.scope, &self.key, self.claimed_at).await
-        };
-        if let Err(e) = released.await {
+        let released = idempotency::release(&self.pool, &self.scope, &self.key, self.claimed_at).await;
+        if let Err(e) = released {
             // the retry gets 409s until the claim counts as abandoned
             tracing::error!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be dropped");
         }

@@ -3,6 +3,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use sqlx::PgPool;
 
 use super::Tag;
+use crate::services::health::{self, Health};
 
 pub struct OpsApi {
     pub pool: PgPool,
@@ -37,14 +38,12 @@ impl OpsApi {
     /// Database reachable
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
-        let probe = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::ping(&self.pool)).await;
-        match probe {
-            Ok(Ok(_)) => HealthResponse::Ok(Json(Status { status: "ok".into() })),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "health check failed");
-                HealthResponse::Unavailable(Json(Status { status: "unavailable: database error".into() }))
-            }
-            Err(_) => HealthResponse::Unavailable(Json(Status { status: "unavailable: database timeout".into() })),
+        let unavailable =
+            |why: &str| HealthResponse::Unavailable(Json(Status { status: format!("unavailable: {why}") }));
+        match health::check(&self.pool, std::time::Duration::from_secs(2)).await {
+            Health::Ok => HealthResponse::Ok(Json(Status { status: "ok".into() })),
+            Health::DatabaseError => unavailable("database error"),
+            Health::DatabaseTimeout => unavailable("database timeout"),
         }
     }
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
-use crate::db::report::ReportLine;
+use crate::domain::records::ReportLine;
 use crate::services;
 
 pub struct ReportApi {

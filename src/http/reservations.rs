@@ -16,7 +16,7 @@ use super::middleware::RequestId;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
-use crate::db::reservations::ReservationRow;
+use crate::domain::records;
 use crate::domain::{ReservationRequest, ValidationErrors};
 use crate::services::items::ItemCache;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
@@ -88,8 +88,8 @@ pub(super) struct Reservation {
     ended_at: Option<DateTime<Utc>>,
 }
 
-impl From<ReservationRow> for Reservation {
-    fn from(r: ReservationRow) -> Self {
+impl From<records::Reservation> for Reservation {
+    fn from(r: records::Reservation) -> Self {
         Reservation {
             id: r.id,
             status: r.status.as_str().to_owned(),

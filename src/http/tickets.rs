@@ -11,7 +11,7 @@ use super::Tag;
 use super::error::ApiError;
 use super::reservations::reservation_id;
 use super::security::ApiKey;
-use crate::db::tickets::TicketRow;
+use crate::domain::records;
 use crate::services::{self, signing::PublicKey};
 
 pub struct TicketsApi {
@@ -48,8 +48,8 @@ pub struct Ticket {
     qr_content: String,
 }
 
-impl From<TicketRow> for Ticket {
-    fn from(t: TicketRow) -> Self {
+impl From<records::Ticket> for Ticket {
+    fn from(t: records::Ticket) -> Self {
         let qr_content = services::tickets::qr_of(&t);
         let status = match (t.voided_at, t.checked_in_at) {
             (Some(_), _) => "voided",

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::events::{EventPage, page_limit};
 use super::security::ApiKey;
 use super::text::{Email, Text};
-use crate::db::users::UserRow;
+use crate::domain::records;
 use crate::domain::{NewUser, SearchRadius};
 use crate::services;
 
@@ -52,8 +52,8 @@ struct User {
     created_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for User {
-    fn from(u: UserRow) -> Self {
+impl From<records::User> for User {
+    fn from(u: records::User) -> Self {
         User {
             id: u.id,
             first_name: u.first_name,

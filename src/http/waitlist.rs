@@ -12,8 +12,8 @@ use super::error::ApiError;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use super::text::Text;
-use crate::db::waitlist::EntryRow;
 use crate::domain::ValidationErrors;
+use crate::domain::records::WaitlistEntry;
 use crate::services::standings::Standings;
 use crate::services::writer::Writer;
 use crate::services::{self, items::ItemCache, waitlist::List};
@@ -38,8 +38,8 @@ struct Entry {
     created: DateTime<Utc>,
 }
 
-impl From<EntryRow> for Entry {
-    fn from(e: EntryRow) -> Self {
+impl From<WaitlistEntry> for Entry {
+    fn from(e: WaitlistEntry) -> Self {
         Entry {
             id: e.id.to_string(),
             user_id: e.user_id,

@@ -7,10 +7,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{JobError, guard};
-use crate::db::notifications::{self as store, Attempted};
 use crate::domain::job::DeliverNotification;
 use crate::domain::{Channel, DeliveryState};
 use crate::notifications::{Notifier, render};
+use crate::services::delivery::{self, Attempted};
+use crate::services::queue;
 
 pub async fn handle(
     job: DeliverNotification,
@@ -28,7 +29,7 @@ pub async fn handle(
             let id = job.notification_id;
             // a dispatch that gives up leaves no delivery to say so: the notification does
             let gave_up = async |error: String| {
-                if let Err(e) = store::mark_failed(&pool, id, &error).await {
+                if let Err(e) = delivery::dispatch_failed(&pool, id, &error).await {
                     tracing::error!(notification.id = %id, error = %e, "could not mark the notification failed");
                 }
             };
@@ -51,27 +52,13 @@ fn channel_job(channel: Channel) -> &'static str {
 }
 
 /// One delivery job per channel this worker has; none configured: the notification is kept as
-/// `unsent` and logged. Safe to run twice: rows and jobs are inserted only when missing.
+/// `unsent` and logged.
 async fn dispatch(pool: &PgPool, notifier: &Notifier, id: Uuid) -> Result<(), JobError> {
-    let mut tx = pool.begin().await?;
-    let state = store::lock(&mut tx, id).await?;
-    if state != Some(DeliveryState::Pending) {
-        return Ok(()); // gone, or already dispatched and decided
-    }
     let channels = notifier.channels();
-    if channels.is_empty() {
-        store::mark_unsent(&mut tx, id).await?;
-        tx.commit().await?;
+    if delivery::dispatch(pool, id, &channels, notifier.max_attempts()).await? && channels.is_empty() {
         // the worker said at start that no channel is configured; once per notification is noise
         tracing::debug!(notification.id = %id, "notification not sent: no delivery channel configured (kept as unsent)");
-        return Ok(());
     }
-    store::add_deliveries(&mut tx, id, &channels).await?;
-    for channel in channels {
-        let job = DeliverNotification { notification_id: id, channel: Some(channel) };
-        crate::db::jobs::enqueue_with_attempts(&mut tx, &job, None, notifier.max_attempts()).await?;
-    }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -84,11 +71,7 @@ async fn deliver(
     id: Uuid,
     channel: Channel,
 ) -> Result<(), JobError> {
-    let stored = {
-        let mut conn = pool.acquire().await?;
-        store::load(&mut conn, id, Some(channel)).await?
-    };
-    let Some(n) = stored else {
+    let Some(n) = delivery::load(pool, id, channel).await? else {
         return Err(JobError::Permanent(anyhow::anyhow!("notification {id} does not exist")));
     };
     if n.delivery_state == Some(DeliveryState::Delivered) {
@@ -111,21 +94,20 @@ async fn deliver(
             None => Err(JobError::Permanent(anyhow::anyhow!("this worker has no email channel configured"))),
         },
     };
-    let mut conn = pool.acquire().await?;
     let error = match outcome {
         Ok(()) => {
-            store::record_attempt(&mut conn, id, channel, Attempted::Delivered).await?;
+            delivery::record(pool, id, channel, Attempted::Delivered).await?;
             tracing::info!(notification.id = %id, channel = channel.as_str(), attempt, "notification delivered");
             return Ok(());
         }
         Err(e) => e,
     };
-    let max_attempts = crate::db::jobs::max_attempts(&mut conn, job_id).await?.unwrap_or(notifier.max_attempts());
+    let max_attempts = queue::max_attempts(pool, job_id).await?.unwrap_or(notifier.max_attempts());
     let (last, message) = match &error {
         JobError::Permanent(e) => (true, format!("{e:#}")),
         JobError::Transient(e) => (attempt >= max_attempts as usize, format!("{e:#}")),
     };
-    store::record_attempt(&mut conn, id, channel, Attempted::Failed { error: &message, last }).await?;
+    delivery::record(pool, id, channel, Attempted::Failed { error: &message, last }).await?;
     // a transient failure stays one on the last attempt: the job then rests `Failed` (not
     // `Killed`, which the scheduler prunes after a day), listed until an admin retries it
     Err(error)

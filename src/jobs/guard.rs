@@ -122,7 +122,7 @@ where
         }
         Err(_) => anyhow::anyhow!("job timed out after {JOB_TIMEOUT:?}"),
     };
-    let moved = crate::db::jobs::postpone(pool, job_id, delay).await;
+    let moved = crate::services::queue::postpone(pool, job_id, delay).await;
     match moved {
         // apalis will not fetch it again: it stays `Failed`, listed for an admin to retry
         Ok(Some(max)) if attempt >= max as usize => {

@@ -7,15 +7,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::job::{AllocateItem, IssueTickets, Job};
-use crate::{db, services};
+use crate::services;
+pub use crate::services::sweeps::{prune_finished_jobs, requeue_stalled_issuance, wake_stale_pending};
 
 /// How often the sweeps run.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
-/// A reservation pending longer than this lost its wake-up (a worker crashed...): wake its item.
-const STALE_PENDING_MS: i64 = 5_000;
-/// Finished jobs are kept this long for inspection, then deleted.
-const KEEP_FINISHED_JOBS_HOURS: i32 = 24;
 
 /// Runs every sweep each tick until `shutdown`.
 pub async fn run(pool: PgPool, shutdown: CancellationToken) {
@@ -44,48 +40,9 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
             if let Err(e) = prune_finished_jobs(&pool).await {
                 tracing::warn!(error = ?e, "pruning finished jobs failed");
             }
-            if let Err(e) = db::idempotency::prune(&pool).await {
+            if let Err(e) = services::sweeps::prune_idempotency_keys(&pool).await {
                 tracing::warn!(error = ?e, "pruning idempotency keys failed");
             }
         }
     }
-}
-
-/// Enqueues an allocation for items whose reservations wait too long: a lost wake-up costs
-/// seconds, not a stuck buyer.
-pub async fn wake_stale_pending(pool: &PgPool) -> sqlx::Result<usize> {
-    let mut tx = pool.begin().await?;
-    let items = db::reservations::items_with_stale_pending(&mut tx, STALE_PENDING_MS).await?;
-    for (offer_id, representation_id) in &items {
-        let job = AllocateItem { offer_id: offer_id.clone(), representation_id: representation_id.clone() };
-        db::jobs::enqueue(&mut tx, &job, None).await?;
-    }
-    tx.commit().await?;
-    if !items.is_empty() {
-        tracing::warn!(items = items.len(), "woke items with stale pending reservations");
-    }
-    Ok(items.len())
-}
-
-/// A buyer who paid gets tickets even when issuance ran out of attempts (a long outage of the
-/// signing key, the database...): confirmed reservations without tickets whose job will not run
-/// again are put back in the queue, each with a backoff of its own. Two schedulers skip each
-/// other's rows.
-pub async fn requeue_stalled_issuance(pool: &PgPool) -> sqlx::Result<usize> {
-    let mut tx = pool.begin().await?;
-    let stalled = db::reservations::stalled_issuance(&mut tx, IssueTickets::QUEUE, 100).await?;
-    if stalled.is_empty() {
-        return Ok(0);
-    }
-    let jobs: Vec<IssueTickets> = stalled.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
-    db::jobs::requeue(&mut tx, &jobs).await?;
-    db::reservations::count_issuance_requeue(&mut tx, &stalled).await?;
-    tx.commit().await?;
-    tracing::warn!(reservations = stalled.len(), "requeued the issuance of confirmed reservations without tickets");
-    Ok(stalled.len())
-}
-
-/// apalis never deletes finished jobs nor dead workers' rows.
-pub async fn prune_finished_jobs(pool: &PgPool) -> sqlx::Result<u64> {
-    db::jobs::prune(pool, KEEP_FINISHED_JOBS_HOURS).await
 }

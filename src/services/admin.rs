@@ -5,8 +5,9 @@ use sqlx::PgPool;
 use tracing::instrument;
 
 use super::{Error, Result};
-use crate::db::jobs::{self, JobRow, QueueStats};
+use crate::db::jobs;
 use crate::domain::job::{DeliverNotification, Job};
+use crate::domain::records::{JobRecord, QueueStats};
 use crate::domain::{Principal, Role};
 
 /// Queues listed even before their first job, so dashboards see a stable set.
@@ -42,7 +43,12 @@ pub async fn queues(pool: &PgPool, principal: &Principal) -> Result<Overview> {
 }
 
 /// Jobs failed for good, most recent first; `limit` is 1 to [`MAX_JOBS_LISTED`].
-pub async fn failed_jobs(pool: &PgPool, principal: &Principal, queue: Option<&str>, limit: i64) -> Result<Vec<JobRow>> {
+pub async fn failed_jobs(
+    pool: &PgPool,
+    principal: &Principal,
+    queue: Option<&str>,
+    limit: i64,
+) -> Result<Vec<JobRecord>> {
     require_admin(principal)?;
     let mut conn = pool.acquire().await?;
     let limit = limit.clamp(1, MAX_JOBS_LISTED);
@@ -52,7 +58,7 @@ pub async fn failed_jobs(pool: &PgPool, principal: &Principal, queue: Option<&st
 /// Puts a job failed for good back in its queue, due now, with all its attempts; a notification
 /// it delivers reads `pending` again. Refused for a job that is not failed for good (409).
 #[instrument(skip_all, fields(job.id = %id))]
-pub async fn retry_job(pool: &PgPool, principal: &Principal, id: &str) -> Result<JobRow> {
+pub async fn retry_job(pool: &PgPool, principal: &Principal, id: &str) -> Result<JobRecord> {
     require_admin(principal)?;
     let mut tx = pool.begin().await?;
     let Some(job) = jobs::retry(&mut tx, DeliverNotification::QUEUE, id).await? else {

@@ -5,9 +5,8 @@ use tracing::instrument;
 
 use super::auth::{require_catalog_editor, require_manager_of};
 use super::{Error, Result, stock};
-use crate::db::{
-    self, events::EventRow, inventory::InventoryRow, offers::OfferRow, representations::RepresentationRow,
-};
+use crate::db;
+use crate::domain::records::{Event, Inventory, Offer, Representation};
 use crate::domain::{
     EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, SeatLabels, StockTotal, ValidationErrors,
 };
@@ -15,9 +14,9 @@ use crate::domain::{
 /// An event with its performances and ticket types.
 #[derive(Debug, Clone)]
 pub struct EventDetails {
-    pub event: EventRow,
-    pub representations: Vec<RepresentationRow>,
-    pub offers: Vec<OfferRow>,
+    pub event: Event,
+    pub representations: Vec<Representation>,
+    pub offers: Vec<Offer>,
 }
 
 fn new_id() -> String {
@@ -37,7 +36,7 @@ async fn check_timezone(conn: &mut PgConnection, tz: &str) -> Result<()> {
 }
 
 /// Loads an event the caller may manage: 404 if it does not exist, 403 if it is not theirs.
-async fn managed_event(conn: &mut PgConnection, who: &Principal, event_id: &str) -> Result<EventRow> {
+async fn managed_event(conn: &mut PgConnection, who: &Principal, event_id: &str) -> Result<Event> {
     require_catalog_editor(who)?;
     let event = db::events::find(conn, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
     require_manager_of(who, &event.organization_id)?;
@@ -83,7 +82,7 @@ pub async fn add_representation(
     who: &Principal,
     event_id: &str,
     rep: NewRepresentation,
-) -> Result<RepresentationRow> {
+) -> Result<Representation> {
     let mut tx = pool.begin().await?;
     managed_event(&mut tx, who, event_id).await?;
     let rep = rep.validated()?;
@@ -93,7 +92,7 @@ pub async fn add_representation(
 }
 
 #[instrument(skip_all, fields(event.id = %event_id))]
-pub async fn add_offer(pool: &PgPool, who: &Principal, event_id: &str, offer: NewOffer) -> Result<OfferRow> {
+pub async fn add_offer(pool: &PgPool, who: &Principal, event_id: &str, offer: NewOffer) -> Result<Offer> {
     let mut tx = pool.begin().await?;
     managed_event(&mut tx, who, event_id).await?;
     let offer = offer.validated()?;
@@ -125,7 +124,7 @@ pub async fn set_inventory(
     offer_id: &str,
     representation_id: &str,
     total_stock: i64,
-) -> Result<InventoryRow> {
+) -> Result<Inventory> {
     let mut tx = pool.begin().await?;
     let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
     let total = StockTotal::parse(total_stock)?;
@@ -154,7 +153,7 @@ pub async fn add_seats(
     offer_id: &str,
     representation_id: &str,
     labels: &[String],
-) -> Result<InventoryRow> {
+) -> Result<Inventory> {
     let mut tx = pool.begin().await?;
     let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
     let (labels, duplicates_in_request) = SeatLabels::parse(labels)?;

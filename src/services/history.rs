@@ -8,7 +8,8 @@ use sqlx::{PgConnection, PgPool};
 
 use super::Result;
 use super::auth::require_buyer_agent;
-use crate::db::{self, reservations::ReservationRow, tickets::TicketRow};
+use crate::db;
+use crate::domain::records::{Reservation, Ticket};
 use crate::domain::{Principal, ValidationErrors};
 
 /// One page, and the cursor of the next when there is one.
@@ -67,7 +68,7 @@ pub async fn reservations_of(
     user_id: &str,
     limit: i64,
     cursor: Option<&str>,
-) -> Result<Page<ReservationRow>> {
+) -> Result<Page<Reservation>> {
     require_buyer_agent(who)?;
     let after = Cursor::decode(cursor)?;
     let mut conn = pool.acquire().await?;
@@ -83,7 +84,7 @@ pub async fn tickets_of(
     user_id: &str,
     limit: i64,
     cursor: Option<&str>,
-) -> Result<Page<TicketRow>> {
+) -> Result<Page<Ticket>> {
     require_buyer_agent(who)?;
     let after = Cursor::decode(cursor)?;
     let mut conn = pool.acquire().await?;

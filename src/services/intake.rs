@@ -17,21 +17,22 @@ use uuid::Uuid;
 
 use super::{Error, Result};
 use crate::db;
-use crate::db::reservations::{NewReservation, ReservationRow};
+use crate::db::reservations::NewReservation;
 use crate::domain::job::AllocateItem;
+use crate::domain::records::Reservation;
 
 /// Requests stored per transaction at most.
 const MAX_BATCH: usize = 1000;
 /// How often waiting callers are checked for a decision.
 const WAIT_TICK: Duration = Duration::from_millis(20);
 
-type Reply = oneshot::Sender<Result<ReservationRow>>;
+type Reply = oneshot::Sender<Result<Reservation>>;
 
 /// Handle to the batcher and the decision watcher. Cheap to clone.
 #[derive(Clone)]
 pub struct Intake {
     submissions: mpsc::Sender<(NewReservation, Reply)>,
-    waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<ReservationRow>>>>>,
+    waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<Reservation>>>>>,
 }
 
 impl Intake {
@@ -45,7 +46,7 @@ impl Intake {
     }
 
     /// Stores the reservation as pending (with its allocation job) and returns it.
-    pub async fn submit(&self, reservation: NewReservation) -> Result<ReservationRow> {
+    pub async fn submit(&self, reservation: NewReservation) -> Result<Reservation> {
         let (reply, answer) = oneshot::channel();
         self.submissions
             .send((reservation, reply))
@@ -55,7 +56,7 @@ impl Intake {
     }
 
     /// Waits up to `timeout` for the reservation to be decided; `None` if it still is not.
-    pub async fn wait_for_decision(&self, id: Uuid, timeout: Duration) -> Option<ReservationRow> {
+    pub async fn wait_for_decision(&self, id: Uuid, timeout: Duration) -> Option<Reservation> {
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().await.entry(id).or_default().push(tx);
         let decided = tokio::time::timeout(timeout, rx).await.ok().and_then(Result::ok);
@@ -87,10 +88,10 @@ async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<(NewReservation, Reply
 /// Stores the batch; when the database refuses a row, splits the batch in halves (in order, so
 /// arrival order is kept) until the rows it refuses are alone: one caller's bad row fails only
 /// that caller. A failure no row explains (the database is down) fails the batch at once.
-async fn store_isolating(pool: &PgPool, reservations: &[NewReservation]) -> Vec<Result<ReservationRow>> {
+async fn store_isolating(pool: &PgPool, reservations: &[NewReservation]) -> Vec<Result<Reservation>> {
     match store(pool, reservations).await {
         Ok(rows) => {
-            let mut stored: HashMap<Uuid, ReservationRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+            let mut stored: HashMap<Uuid, Reservation> = rows.into_iter().map(|r| (r.id, r)).collect();
             let answer = |r: &NewReservation| stored.remove(&r.id).ok_or_else(|| Error::not_found("user", &r.user_id));
             reservations.iter().map(answer).collect()
         }
@@ -120,7 +121,7 @@ fn caused_by_a_row(e: &sqlx::Error) -> bool {
 }
 
 /// One transaction: the reservations, and one allocation job per item they touch.
-async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<Vec<ReservationRow>> {
+async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<Vec<Reservation>> {
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let rows = db::reservations::insert_many(&mut tx, reservations).await?;
@@ -141,10 +142,7 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<V
     Ok(rows)
 }
 
-async fn run_watcher(
-    pool: PgPool,
-    waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<ReservationRow>>>>>,
-) {
+async fn run_watcher(pool: PgPool, waiters: std::sync::Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<Reservation>>>>>) {
     let mut tick = tokio::time::interval(WAIT_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

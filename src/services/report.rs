@@ -4,7 +4,8 @@ use sqlx::PgPool;
 
 use super::auth::{require_catalog_editor, require_manager_of};
 use super::{Error, Result};
-use crate::db::{self, report::ReportLine};
+use crate::db;
+use crate::domain::records::ReportLine;
 
 pub async fn event_report(pool: &PgPool, who: &crate::domain::Principal, event_id: &str) -> Result<Vec<ReportLine>> {
     require_catalog_editor(who)?;

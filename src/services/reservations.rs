@@ -8,7 +8,8 @@ use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::intake::Intake;
 use super::items::{self, ItemCache};
 use super::{Error, Result};
-use crate::db::{self, reservations::NewReservation, reservations::ReservationRow};
+use crate::db::{self, reservations::NewReservation};
+use crate::domain::records::Reservation;
 use crate::domain::{DEFAULT_HOLD_MINUTES, Principal, ReservationRequest, ValidReservation, ValidationErrors};
 
 /// Checks the request against the catalog, in the order a client can act on; returns the hold time.
@@ -65,7 +66,7 @@ pub async fn create(
     facts: &ItemCache,
     request: ReservationRequest,
     request_id: Option<String>,
-) -> Result<ReservationRow> {
+) -> Result<Reservation> {
     require_buyer_agent(who)?;
     let valid = request.validated()?;
     let event_hold = check_against_catalog(pool, facts, who, &valid).await?;
@@ -85,7 +86,7 @@ pub async fn create(
     intake.submit(new).await
 }
 
-pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<ReservationRow> {
+pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Reservation> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
     let r =

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::Result;
-use crate::db::{self, search::FoundEvent};
+use crate::db;
+use crate::domain::records::FoundEvent;
 use crate::domain::{GeoPoint, SearchRadius, ValidationErrors};
 
 #[derive(Debug, Clone)]

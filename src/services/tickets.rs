@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::{Error, Result};
-use crate::db::{self, tickets::TicketRow};
+use crate::db;
+use crate::domain::records::Ticket;
 use crate::domain::{Principal, TicketCode, qr_content};
 
 /// A code as typed (any case, dashes or not), or 404: a malformed code names no ticket.
@@ -17,7 +18,7 @@ fn parse_code(raw: &str) -> Result<TicketCode> {
 }
 
 /// A reservation's tickets: empty until issued, so clients can poll after confirming.
-pub async fn for_reservation(pool: &PgPool, who: &Principal, reservation_id: Uuid) -> Result<Vec<TicketRow>> {
+pub async fn for_reservation(pool: &PgPool, who: &Principal, reservation_id: Uuid) -> Result<Vec<Ticket>> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
     let Some(r) = db::reservations::find(&mut conn, reservation_id).await? else {
@@ -27,7 +28,7 @@ pub async fn for_reservation(pool: &PgPool, who: &Principal, reservation_id: Uui
     Ok(db::tickets::for_reservation(&mut conn, reservation_id).await?)
 }
 
-pub async fn get(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<TicketRow> {
+pub async fn get(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<Ticket> {
     require_buyer_agent(who)?;
     let code = parse_code(raw_code)?;
     let mut conn = pool.acquire().await?;
@@ -38,7 +39,7 @@ pub async fn get(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<Ticke
 }
 
 /// What the ticket's QR code holds: its signed payload.
-pub fn qr_of(t: &TicketRow) -> String {
+pub fn qr_of(t: &Ticket) -> String {
     qr_content(&t.payload, &t.signature)
 }
 
@@ -52,7 +53,7 @@ pub async fn qr_svg(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<St
 /// Checks a ticket in at the door. The first scan wins (a conditional update); any later one is
 /// a 409 `ALREADY_CHECKED_IN` saying when the first was; a voided ticket is a 409 `TICKET_VOIDED`.
 #[instrument(skip_all)]
-pub async fn check_in(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<TicketRow> {
+pub async fn check_in(pool: &PgPool, who: &Principal, raw_code: &str) -> Result<Ticket> {
     require_buyer_agent(who)?;
     let code = parse_code(raw_code)?;
     let mut conn = pool.acquire().await?;

@@ -6,18 +6,19 @@ use tracing::instrument;
 use super::auth::require_buyer_agent;
 use super::search::{self, EventSearch, SearchPage};
 use super::{Error, Result};
-use crate::db::{self, users::UserRow};
+use crate::db;
+use crate::domain::records::User;
 use crate::domain::{GeoPoint, NewUser, Principal, SearchRadius};
 
 #[instrument(skip_all)]
-pub async fn create_user(pool: &PgPool, who: &Principal, user: NewUser) -> Result<UserRow> {
+pub async fn create_user(pool: &PgPool, who: &Principal, user: NewUser) -> Result<User> {
     require_buyer_agent(who)?;
     let user = user.validated()?;
     let mut conn = pool.acquire().await?;
     Ok(db::users::insert(&mut conn, &uuid::Uuid::new_v4().to_string(), &user, who.buyer_scope()).await?)
 }
 
-pub async fn get_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<UserRow> {
+pub async fn get_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<User> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
     visible_user(&mut conn, who, user_id).await
@@ -25,7 +26,7 @@ pub async fn get_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<U
 
 /// The buyer, if the caller may see them: a client key of an organization sees the buyers it
 /// registered and those with a reservation or a waiting-list entry for its events (403 otherwise).
-pub async fn visible_user(conn: &mut PgConnection, who: &Principal, user_id: &str) -> Result<UserRow> {
+pub async fn visible_user(conn: &mut PgConnection, who: &Principal, user_id: &str) -> Result<User> {
     let user = db::users::find(conn, user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
     if let Some(organization) = who.buyer_scope()
         && !db::users::known_to(conn, user_id, organization).await?

@@ -10,8 +10,9 @@ use super::items::{self, ItemCache};
 use super::standings::Standings;
 use super::writer::{Item, Writer, check_list};
 use super::{Error, Result};
-use crate::db::{self, waitlist::EntryRow};
+use crate::db;
 use crate::domain::Principal;
+use crate::domain::records::WaitlistEntry;
 
 /// One list: an offer of a representation.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +28,13 @@ impl List<'_> {
 }
 
 /// Joins the list at its end. Possible only while nothing is available.
-pub async fn join(writer: &Writer, who: &Principal, list: List<'_>, user_id: &str, quantity: i64) -> Result<EntryRow> {
+pub async fn join(
+    writer: &Writer,
+    who: &Principal,
+    list: List<'_>,
+    user_id: &str,
+    quantity: i64,
+) -> Result<WaitlistEntry> {
     require_buyer_agent(who)?;
     writer.join(who, list.item(), user_id.to_string(), quantity).await
 }
@@ -70,7 +77,7 @@ pub async fn position(
 /// A page of the line, by position.
 #[derive(Debug)]
 pub struct LinePage {
-    pub items: Vec<EntryRow>,
+    pub items: Vec<WaitlistEntry>,
     pub total_count: i64,
     pub page: i64,
     pub page_size: i64,
@@ -101,7 +108,7 @@ pub async fn line(
 }
 
 /// Every entry of a user, with state, rank and open offer.
-pub async fn of_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<Vec<EntryRow>> {
+pub async fn of_user(pool: &PgPool, who: &Principal, user_id: &str) -> Result<Vec<WaitlistEntry>> {
     require_buyer_agent(who)?;
     let mut conn = pool.acquire().await?;
     super::users::visible_user(&mut conn, who, user_id).await?;

@@ -22,10 +22,9 @@ use uuid::Uuid;
 
 use super::auth::require_buyer_agent_of;
 use super::{Error, Result, stock};
-use crate::db::reservations::ReservationRow;
-use crate::db::waitlist::{EntryRow, Joining};
-use crate::db::{self};
+use crate::db::{self, waitlist::Joining};
 use crate::domain::job::IssueTickets;
+use crate::domain::records::{Reservation, WaitlistEntry};
 use crate::domain::{EntryStatus, ItemRefs, NotAnItem, Principal, RejectionReason, ReservationStatus};
 
 /// Requests taken per batch at most.
@@ -55,15 +54,15 @@ enum Kind {
 }
 
 enum Reply {
-    Entry(oneshot::Sender<Result<EntryRow>>),
+    Entry(oneshot::Sender<Result<WaitlistEntry>>),
     Done(oneshot::Sender<Result<()>>),
-    Reservation(oneshot::Sender<Result<ReservationRow>>),
+    Reservation(oneshot::Sender<Result<Reservation>>),
 }
 
 enum Answer {
-    Entry(Result<EntryRow>),
+    Entry(Result<WaitlistEntry>),
     Done(Result<()>),
-    Reservation(Result<ReservationRow>),
+    Reservation(Result<Reservation>),
 }
 
 impl Answer {
@@ -111,7 +110,7 @@ impl Writer {
     }
 
     /// Joins the item's waiting list; the entry with its position.
-    pub async fn join(&self, who: &Principal, list: Item, user_id: String, quantity: i64) -> Result<EntryRow> {
+    pub async fn join(&self, who: &Principal, list: Item, user_id: String, quantity: i64) -> Result<WaitlistEntry> {
         let (tx, rx) = oneshot::channel();
         self.submit(who, Kind::Join { list, user_id, quantity }, Reply::Entry(tx), rx).await
     }
@@ -123,18 +122,13 @@ impl Writer {
     }
 
     /// Confirms a live hold; idempotent.
-    pub async fn confirm(
-        &self,
-        who: &Principal,
-        id: Uuid,
-        payment_reference: Option<String>,
-    ) -> Result<ReservationRow> {
+    pub async fn confirm(&self, who: &Principal, id: Uuid, payment_reference: Option<String>) -> Result<Reservation> {
         let (tx, rx) = oneshot::channel();
         self.submit(who, Kind::Confirm { id, payment_reference }, Reply::Reservation(tx), rx).await
     }
 
     /// Releases a live hold; idempotent.
-    pub async fn release(&self, who: &Principal, id: Uuid) -> Result<ReservationRow> {
+    pub async fn release(&self, who: &Principal, id: Uuid) -> Result<Reservation> {
         let (tx, rx) = oneshot::channel();
         self.submit(who, Kind::Release { id }, Reply::Reservation(tx), rx).await
     }
@@ -221,7 +215,7 @@ async fn route(
             _ => None,
         })
         .collect();
-    let reservations: HashMap<Uuid, ReservationRow> = if ids.is_empty() {
+    let reservations: HashMap<Uuid, Reservation> = if ids.is_empty() {
         HashMap::new()
     } else {
         db::reservations::find_many(&mut conn, &ids).await?.into_iter().map(|r| (r.id, r)).collect()
@@ -348,7 +342,7 @@ async fn apply(
     out.extend(join(&mut tx, offer, rep, max_quantity, &joins).await?.into_iter().map(|(i, a)| (i, Answer::Entry(a))));
 
     // the others' answers, as the reservations stand now
-    let mut rows: HashMap<Uuid, ReservationRow> = released.into_iter().chain(confirmed).map(|r| (r.id, r)).collect();
+    let mut rows: HashMap<Uuid, Reservation> = released.into_iter().chain(confirmed).map(|r| (r.id, r)).collect();
     let done_now: HashSet<Uuid> = rows.keys().copied().collect();
     let others: Vec<Uuid> =
         releases.iter().map(|r| r.1).chain(confirms.iter().map(|c| c.1)).filter(|id| !done_now.contains(id)).collect();
@@ -392,7 +386,7 @@ fn not_available(why: &str) -> Error {
 
 /// Releases the live holds among `ids`: their units are available again, and an offer from the
 /// list among them is declined. Returns the holds released.
-async fn end_holds(conn: &mut PgConnection, offer: &str, rep: &str, ids: &[Uuid]) -> Result<Vec<ReservationRow>> {
+async fn end_holds(conn: &mut PgConnection, offer: &str, rep: &str, ids: &[Uuid]) -> Result<Vec<Reservation>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -429,7 +423,7 @@ async fn confirm(
     offer: &str,
     rep: &str,
     confirms: &[(usize, Uuid, Option<String>)],
-) -> Result<Vec<ReservationRow>> {
+) -> Result<Vec<Reservation>> {
     if confirms.is_empty() {
         return Ok(vec![]);
     }
@@ -456,7 +450,7 @@ async fn join(
     rep: &str,
     max_quantity: i32,
     joins: &[(usize, &str, i64)],
-) -> Result<Vec<(usize, Result<EntryRow>)>> {
+) -> Result<Vec<(usize, Result<WaitlistEntry>)>> {
     if joins.is_empty() {
         return Ok(vec![]);
     }
@@ -466,7 +460,7 @@ async fn join(
     let users: Vec<String> = joins.iter().map(|j| j.1.to_string()).collect();
     let mut on_list: HashSet<String> =
         db::waitlist::active_of_users(conn, offer, rep, &users).await?.into_iter().map(|e| e.user_id).collect();
-    let mut answers: Vec<(usize, Result<EntryRow>)> = Vec::with_capacity(joins.len());
+    let mut answers: Vec<(usize, Result<WaitlistEntry>)> = Vec::with_capacity(joins.len());
     let mut accepted: Vec<(usize, Joining)> = Vec::new();
     let room = db::waitlist::CAPACITY - state.line_joined;
     for &(i, user, quantity) in joins {
@@ -514,7 +508,7 @@ fn refusal(state: &db::inventory::ItemState) -> Option<Error> {
 }
 
 /// A confirm's answer: the reservation confirmed now or before, or why it cannot be.
-fn confirm_answer(row: Option<&ReservationRow>, now: bool, id: Uuid) -> Result<ReservationRow> {
+fn confirm_answer(row: Option<&Reservation>, now: bool, id: Uuid) -> Result<Reservation> {
     let row = row.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     if now {
         return Ok(row.clone());
@@ -534,7 +528,7 @@ fn confirm_answer(row: Option<&ReservationRow>, now: bool, id: Uuid) -> Result<R
 }
 
 /// A release's answer: the reservation released now, or as it ended before, or why it cannot be.
-fn release_answer(row: Option<&ReservationRow>, now: bool, id: Uuid) -> Result<ReservationRow> {
+fn release_answer(row: Option<&Reservation>, now: bool, id: Uuid) -> Result<Reservation> {
     let row = row.ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     if now {
         return Ok(row.clone());

@@ -1,0 +1,49 @@
+//! Idempotency keys: a request's claim on its key, and the answer kept for its retries (the HTTP
+//! side is `http::idempotency`).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::db;
+pub use crate::db::idempotency::{ABANDONED_AFTER, StoredAnswer};
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claimed {
+    /// The key is this request's now; `at` identifies the claim to [`keep`] and [`release`].
+    Claimed { at: DateTime<Utc> },
+    /// Another request holds the key: the same request (`answer` once it was answered) or not.
+    Held { same_request: bool, answer: Option<StoredAnswer> },
+    /// The claim that held it was dropped just now (its answer was not worth keeping).
+    Dropped,
+}
+
+/// Claims `key` in `scope` for the request whose hash is `request_hash`, or says who holds it.
+pub async fn claim(pool: &PgPool, scope: &[u8], key: &str, request_hash: &[u8]) -> sqlx::Result<Claimed> {
+    let mut conn = pool.acquire().await?;
+    if let Some(at) = db::idempotency::claim(&mut conn, scope, key, request_hash).await? {
+        return Ok(Claimed::Claimed { at });
+    }
+    Ok(match db::idempotency::find(&mut conn, scope, key).await? {
+        Some(row) => Claimed::Held { same_request: row.request_hash == request_hash, answer: row.answer() },
+        None => Claimed::Dropped,
+    })
+}
+
+/// Keeps the answer of the claim made `at`; false if the claim was taken over meanwhile.
+pub async fn keep(
+    pool: &PgPool,
+    scope: &[u8],
+    key: &str,
+    at: DateTime<Utc>,
+    answer: &StoredAnswer,
+) -> sqlx::Result<bool> {
+    let mut conn = pool.acquire().await?;
+    db::idempotency::store(&mut conn, scope, key, at, answer).await
+}
+
+/// Drops the claim made `at`, so that a retry runs the request again.
+pub async fn release(pool: &PgPool, scope: &[u8], key: &str, at: DateTime<Utc>) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    db::idempotency::release(&mut conn, scope, key, at).await
+}
