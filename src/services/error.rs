@@ -53,6 +53,11 @@ impl Error {
         Error::NotFound { status: "NOT_FOUND", message: format!("{what} '{id}' not found") }
     }
 
+    /// The waiting-list contract's answer about a user nobody registered.
+    pub fn user_does_not_exist() -> Self {
+        Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() }
+    }
+
     pub fn conflict(status: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict { status, message: message.into() }
     }

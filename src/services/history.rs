@@ -2,12 +2,12 @@
 //! or skips an item while new ones arrive.
 
 use chrono::{DateTime, Utc};
-use data_encoding::BASE64URL_NOPAD;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
-use super::Result;
 use super::auth::require_buyer_agent;
+use super::{Result, cursor};
 use crate::db;
 use crate::domain::records::{Reservation, Ticket};
 use crate::domain::{Principal, ValidationErrors};
@@ -19,8 +19,7 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Where the previous page stopped: the last item's time and sequence number. JSON in base64url,
-/// opaque to clients.
+/// Where the previous page stopped: the last item's time and sequence number.
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     at: DateTime<Utc>,
@@ -29,17 +28,12 @@ struct Cursor {
 
 impl Cursor {
     fn encode(at: DateTime<Utc>, seq: i64) -> String {
-        BASE64URL_NOPAD.encode(&serde_json::to_vec(&Cursor { at, seq }).expect("a cursor serializes"))
+        cursor::encode(&Cursor { at, seq })
     }
 
     fn decode(raw: Option<&str>) -> Result<Option<(DateTime<Utc>, i64)>, ValidationErrors> {
         let Some(raw) = raw else { return Ok(None) };
-        BASE64URL_NOPAD
-            .decode(raw.as_bytes())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-            .map(|c| Some((c.at, c.seq)))
-            .ok_or_else(|| ValidationErrors::single(&["query", "cursor"], "not a cursor from this listing"))
+        cursor::decode(raw, "this listing", |_: &Cursor| true).map(|c| Some((c.at, c.seq)))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod availability;
 pub mod cache;
 pub mod catalog;
+mod cursor;
 pub mod delivery;
 mod error;
 pub mod expiry;

@@ -2,11 +2,11 @@
 //! a page never repeats or skips an event while others are added.
 
 use chrono::{DateTime, Utc};
-use data_encoding::BASE64URL_NOPAD;
+
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::Result;
+use super::{Result, cursor};
 use crate::db;
 use crate::domain::records::FoundEvent;
 use crate::domain::{GeoPoint, SearchRadius, ValidationErrors};
@@ -31,7 +31,7 @@ pub struct SearchPage {
 }
 
 /// Where the previous page stopped. Distance searches resume after `(distance, id)`, others
-/// after `id`. Serialized as JSON in base64url: opaque to clients, exact for floats.
+/// after `id`. See [`cursor`].
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -41,16 +41,11 @@ struct Cursor {
 
 impl Cursor {
     fn encode(&self) -> String {
-        BASE64URL_NOPAD.encode(&serde_json::to_vec(self).expect("a cursor serializes"))
+        cursor::encode(self)
     }
 
     fn decode(raw: &str, distance_search: bool) -> Result<Cursor, ValidationErrors> {
-        BASE64URL_NOPAD
-            .decode(raw.as_bytes())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-            .filter(|c| c.d.is_some() == distance_search)
-            .ok_or_else(|| ValidationErrors::single(&["query", "cursor"], "not a cursor from this search"))
+        cursor::decode(raw, "this search", |c: &Cursor| c.d.is_some() == distance_search)
     }
 }
 

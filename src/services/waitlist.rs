@@ -65,7 +65,7 @@ pub async fn position(
     let refs = items::refs(pool, cache, list.offer_id, list.representation_id).await?;
     let read = standings.of(list.item(), user_id.to_string()).await?;
     if !read.user_exists {
-        return Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() });
+        return Err(Error::user_does_not_exist());
     }
     check_list(who, &list.item(), &refs)?;
     let not_on_list =

@@ -254,7 +254,7 @@ async fn route(
                 if known_users.contains(user_id) {
                     check_list(who, list, &lists[list]).map(|max| (list.clone(), max))
                 } else {
-                    Err(Error::NotFound { status: "USER_DOES_NOT_EXIST", message: "User does not exist".into() })
+                    Err(Error::user_does_not_exist())
                 }
             }
         };

@@ -10,7 +10,6 @@ async fn a_protected_route_without_a_key_is_a_401() {
     let app = TestApp::new().await;
     let reply = app.post("/api/events", None, json!({"title": "x", "venue_name": "y"})).await;
     reply.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -20,7 +19,6 @@ async fn a_wrong_key_is_a_401() {
     reply.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     let reply = app.get("/api/users/whoever", Some("garbage")).await;
     reply.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -39,7 +37,6 @@ async fn a_client_key_on_an_organizer_route_is_a_403() {
     )
     .await
     .expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -58,7 +55,6 @@ async fn an_organizer_key_on_another_organizations_event_is_a_403() {
         .expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
     let body = json!({"organization_id": "BILLY", "title": "x", "venue_name": "y"});
     app.post("/api/events", Some(&other), body).await.expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -74,7 +70,6 @@ async fn an_organizer_manages_its_own_events_and_creates_them_in_its_organizatio
         .await
         .expect(StatusCode::OK);
     assert_eq!(patched["sales_open"], false);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -84,7 +79,6 @@ async fn an_organizer_key_cannot_act_for_buyers() {
     app.post("/api/users", Some(&billy), json!({"email": "a@b.org"}))
         .await
         .expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -94,7 +88,6 @@ async fn the_public_catalog_needs_no_key() {
     app.get(&format!("/api/events/{event}"), None).await.expect(StatusCode::OK);
     app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
     app.get("/api/events", None).await.expect(StatusCode::OK);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -103,5 +96,4 @@ async fn keys_are_stored_hashed() {
     let stored: Vec<Vec<u8>> =
         sqlx::query_scalar("select key_hash from api_keys").fetch_all(&app.db.pool).await.unwrap();
     assert!(stored.iter().all(|h| h.len() == 32 && *h != app.admin.as_bytes()));
-    app.finish().await;
 }

@@ -24,7 +24,6 @@ async fn stock_set_by_an_organizer_shows_in_availability() {
         (line["total"].as_i64(), line["available"].as_i64(), line["held"].as_i64(), line["sold"].as_i64()),
         (Some(100), Some(100), Some(0), Some(0))
     );
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -36,7 +35,6 @@ async fn zero_or_negative_stock_is_rejected() {
         reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
         assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "total_stock"]));
     }
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -61,7 +59,6 @@ async fn stock_cannot_go_below_what_is_held_and_sold() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(body["available"], 13);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -74,7 +71,6 @@ async fn the_database_refuses_books_that_do_not_balance() {
     let negative =
         sqlx::query("update inventory set available = available - 11, sold = sold + 11").execute(&app.db.pool).await;
     assert!(negative.is_err(), "counts cannot go negative");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -92,7 +88,6 @@ async fn stock_for_unknown_or_mismatched_ids_is_refused() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "INVALID_REFERENCE");
     app.get("/api/representations/rep_nope/availability", None).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -111,7 +106,6 @@ async fn seat_labels_are_normalized_and_become_stock() {
         availability["seats"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["A1", "B2", "C5"]);
     assert!(availability["seats"].as_array().unwrap().iter().all(|s| s["status"] == "AVAILABLE"));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -124,7 +118,6 @@ async fn duplicate_seat_labels_in_one_request_are_a_409_and_nothing_is_added() {
     assert!(reply.body["error"]["message"].as_str().unwrap().contains("A1"));
     let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
     assert!(availability["seats"].as_array().unwrap().is_empty());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -139,7 +132,6 @@ async fn duplicate_seat_labels_across_requests_are_a_409() {
     reply.expect_error(StatusCode::CONFLICT, "DUPLICATE_SEAT");
     let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
     assert_eq!(availability["offers"][0]["total"], 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -154,7 +146,6 @@ async fn an_empty_seat_label_is_a_validation_error() {
         )
         .await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -180,5 +171,4 @@ async fn seated_stock_is_not_set_by_hand_and_general_admission_takes_no_seats() 
     )
     .await
     .expect_error(StatusCode::CONFLICT, "GENERAL_ADMISSION_INVENTORY");
-    app.finish().await;
 }

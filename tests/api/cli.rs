@@ -21,7 +21,6 @@ async fn keys_create_prints_a_key_that_works_once_with_its_role() {
     assert_eq!(event["organization_id"], "BILLY");
     let out = boxoffice(&app.db.url, &["keys", "create", "--role", "organizer"]);
     assert!(!out.status.success(), "an organizer key needs an organization");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -42,5 +41,4 @@ async fn import_loads_the_fixture_and_availability_shows_it() {
     );
     let again = boxoffice(&app.db.url, &["import", dir]);
     assert!(String::from_utf8(again.stdout).unwrap().contains("events: 10 (0 new, 0 updated, 10 unchanged)"));
-    app.finish().await;
 }

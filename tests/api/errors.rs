@@ -19,7 +19,6 @@ async fn an_unknown_route_is_a_404_in_the_envelope_with_the_request_id() {
     assert_eq!(error["path"], "/api/nope");
     assert!(error["details"].is_null());
     assert!(error["timestamp"].as_str().unwrap().ends_with('Z'));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -31,7 +30,6 @@ async fn the_callers_request_id_is_kept() {
     assert_eq!(reply.headers.get("x-request-id").unwrap(), "abc-123");
     let req = Request::builder().uri("/api/nope".parse().unwrap()).header("x-request-id", "abc-123").finish();
     assert_eq!(app.call(req).await.body["error"]["request_id"], "abc-123");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -39,7 +37,6 @@ async fn a_wrong_method_is_a_405_in_the_envelope() {
     let app = TestApp::new().await;
     let reply = app.request(Method::DELETE, "/api/ping", None, None).await;
     reply.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -49,7 +46,6 @@ async fn a_body_that_is_not_json_is_a_validation_error() {
         app.send_raw(Method::POST, "/api/users", Some(&app.client), "application/json", b"{not json".to_vec()).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body"]));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -58,7 +54,6 @@ async fn a_body_that_is_not_utf8_is_a_validation_error() {
     let body = b"{\"email\": \"\xff\xfe@x.org\"}".to_vec();
     let reply = app.send_raw(Method::POST, "/api/users", Some(&app.client), "application/json", body).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -67,7 +62,6 @@ async fn a_body_missing_a_required_field_is_a_validation_error() {
     let reply = app.post("/api/users", Some(&app.client), json!({"first_name": "Ada"})).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert!(reply.body["error"]["message"].is_string());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -75,7 +69,6 @@ async fn a_wrong_content_type_is_a_415() {
     let app = TestApp::new().await;
     let reply = app.send_raw(Method::POST, "/api/users", Some(&app.client), "text/plain", b"hello".to_vec()).await;
     reply.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -84,7 +77,6 @@ async fn a_body_over_the_limit_is_a_413() {
     let huge = vec![b' '; boxoffice::http::DEFAULT_BODY_LIMIT + 1];
     let reply = app.send_raw(Method::POST, "/api/users", Some(&app.client), "application/json", huge).await;
     reply.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -94,7 +86,6 @@ async fn a_query_parameter_that_does_not_parse_lists_its_location() {
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["query", "limit"]));
     assert_eq!(reply.body["error"]["details"][0]["type"], "value_error");
-    app.finish().await;
 }
 
 #[handler]
@@ -123,7 +114,6 @@ async fn ping_and_health_answer() {
     let app = TestApp::new().await;
     assert_eq!(app.get("/api/ping", None).await.expect(StatusCode::OK)["status"], "ok");
     assert_eq!(app.get("/api/health", None).await.expect(StatusCode::OK)["status"], "ok");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -133,5 +123,4 @@ async fn the_spec_and_the_docs_are_served() {
     assert!(spec["paths"]["/api/events"].is_object() || spec["paths"]["/events"].is_object(), "{spec:#}");
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status, StatusCode::OK);
-    app.finish().await;
 }

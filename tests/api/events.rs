@@ -17,7 +17,6 @@ async fn an_event_is_created_and_read_back_with_its_representations_and_offers()
     assert_eq!(body["representations"][0]["id"], rep.as_str());
     assert_eq!(body["offers"][0]["id"], offer.as_str());
     assert_eq!(body["offers"][0]["price_minor"], 4500);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -34,7 +33,6 @@ async fn an_unknown_event_is_a_404() {
     app.post("/api/events/ev_nope/representations", Some(&app.admin), body)
         .await
         .expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -59,7 +57,6 @@ async fn a_latitude_or_longitude_out_of_range_is_rejected() {
     app.post("/api/events", Some(&app.admin), half)
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -77,7 +74,6 @@ async fn an_unknown_time_zone_or_hold_time_out_of_range_is_rejected() {
     app.post("/api/events", Some(&app.admin), body)
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -86,7 +82,6 @@ async fn an_admin_must_say_which_organization_an_event_belongs_to() {
     let reply = app.post("/api/events", Some(&app.admin), json!({"title": "x", "venue_name": "y"})).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "organization_id"]));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -106,7 +101,6 @@ async fn a_patch_changes_only_the_fields_given() {
     assert_eq!(body["sales_open"], false);
     assert_eq!(body["description"], "kept");
     assert_eq!(body["venue_name"], "Olympia");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -117,7 +111,6 @@ async fn a_representation_ending_before_it_starts_is_rejected() {
     let reply = app.post(&format!("/api/events/{event}/representations"), Some(&app.admin), body).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "ends_at"]));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -135,5 +128,4 @@ async fn a_zero_or_negative_price_is_rejected() {
     app.post(&format!("/api/events/{event}/offers"), Some(&app.admin), body)
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }

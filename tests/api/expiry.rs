@@ -38,7 +38,7 @@ async fn a_lapsed_hold_reads_expired_and_is_not_counted_held_before_any_job_runs
     let (offer, rep, id) = held(&app, 10, 3).await;
     assert_eq!(app.books(&offer, &rep).await, (10, 7, 3, 0));
     hold_ends_in(&app, &id, -1.0).await;
-    let read = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
+    let read = app.reservation(&id).await;
     assert_eq!(read["status"], "expired");
     let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
     let line = &availability["offers"][0];
@@ -48,7 +48,6 @@ async fn a_lapsed_hold_reads_expired_and_is_not_counted_held_before_any_job_runs
     );
     // the stored books still hold it until a writer comes by: never counted twice
     assert_eq!(app.books(&offer, &rep).await, (10, 7, 3, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -56,18 +55,15 @@ async fn confirming_an_expired_hold_is_refused_and_gives_the_stock_back() {
     let app = TestApp::new().await;
     let (offer, rep, id) = held(&app, 10, 3).await;
     hold_ends_in(&app, &id, -1.0).await;
-    let reply = app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({})).await;
+    let reply = app.confirm(&id).await;
     reply.expect_error(StatusCode::CONFLICT, "HOLD_EXPIRED");
-    let read = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
+    let read = app.reservation(&id).await;
     assert_eq!(read["status"], "expired");
     assert!(read["ended_at"].is_string());
     assert_eq!(app.books(&offer, &rep).await, (10, 10, 0, 0));
     // and again: still refused, nothing moves twice
-    app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({}))
-        .await
-        .expect_error(StatusCode::CONFLICT, "HOLD_EXPIRED");
+    app.confirm(&id).await.expect_error(StatusCode::CONFLICT, "HOLD_EXPIRED");
     assert_eq!(app.books(&offer, &rep).await, (10, 10, 0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -108,7 +104,6 @@ async fn the_expiry_job_ends_a_hold_at_its_time() {
     let ended = ended.expect("the expiry job ended the hold");
     assert!(ended >= due, "never before its time");
     assert_eq!(app.books(&offer, &rep).await, (10, 10, 0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -120,7 +115,6 @@ async fn the_sweep_ends_holds_the_jobs_missed_and_is_harmless_twice_at_once() {
     let (a, b) = tokio::join!(boxoffice::services::expiry::sweep(pool), boxoffice::services::expiry::sweep(pool));
     assert_eq!(a.unwrap() + b.unwrap(), 1);
     assert_eq!(app.books(&offer, &rep).await, (10, 10, 0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -136,7 +130,7 @@ async fn a_confirm_racing_an_expiry_has_exactly_one_winner() {
             tokio::join!(confirm, boxoffice::services::expiry::expire_item(&app.db.pool, &offer, &rep));
         swept.unwrap();
         let books = app.books(&offer, &rep).await;
-        let read = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
+        let read = app.reservation(&id).await;
         match reply.status {
             StatusCode::OK => {
                 assert_eq!(read["status"], "confirmed");
@@ -149,5 +143,4 @@ async fn a_confirm_racing_an_expiry_has_exactly_one_winner() {
             }
         }
     }
-    app.finish().await;
 }

@@ -53,7 +53,6 @@ async fn the_same_key_and_body_get_the_first_answer_without_a_second_user() {
     assert_ne!(second.headers.get("x-request-id"), first.headers.get("x-request-id"));
     assert_eq!(second.expect(StatusCode::CREATED), first.expect(StatusCode::CREATED));
     assert_eq!(users(&app.db.pool).await, 1);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -63,7 +62,6 @@ async fn the_same_key_with_another_body_is_refused() {
     let reply = create_user(&app, &app.client, "k1", json!({"email": "grace@example.org"})).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(users(&app.db.pool).await, 1);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -75,7 +73,6 @@ async fn a_retry_while_the_first_is_in_progress_is_a_409_with_retry_after() {
     let reply = create_user(&app, &app.client, "k1", ada).await;
     reply.expect_error(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_PROGRESS");
     assert_eq!(reply.headers.get("retry-after").unwrap(), "1");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -88,7 +85,6 @@ async fn a_claim_in_progress_for_over_a_minute_is_abandoned_and_the_retry_runs_a
     let reply = create_user(&app, &app.client, "k1", ada).await;
     reply.expect_error(StatusCode::CONFLICT, "EMAIL_TAKEN");
     assert!(!replayed(&reply));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -100,7 +96,6 @@ async fn the_same_key_under_another_api_key_is_another_request() {
     assert!(!replayed(&reply));
     reply.expect(StatusCode::CREATED);
     assert_eq!(users(&app.db.pool).await, 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -113,7 +108,6 @@ async fn an_error_answer_is_replayed_too() {
     assert!(replayed(&second));
     // the body is the first answer's, request id included
     assert_eq!(second.body, first.body);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -124,7 +118,6 @@ async fn a_key_older_than_24_hours_is_forgotten() {
     let reply = create_user(&app, &app.client, "k1", json!({"email": "grace@example.org"})).await;
     reply.expect(StatusCode::CREATED);
     assert_eq!(users(&app.db.pool).await, 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -137,7 +130,6 @@ async fn prune_deletes_the_keys_older_than_24_hours() {
     let left: Vec<String> =
         sqlx::query_scalar("select key from idempotency_keys").fetch_all(&app.db.pool).await.unwrap();
     assert_eq!(left, ["k2"]);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -158,7 +150,6 @@ async fn two_identical_requests_at_once_make_one_user() {
     if a.status == b.status {
         assert_eq!(a.body, b.body);
     }
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -169,7 +160,6 @@ async fn an_idempotency_key_over_255_characters_is_a_validation_error() {
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["header", "Idempotency-Key"]));
     let longest = "k".repeat(255);
     create_user(&app, &app.client, &longest, json!({"email": "ada@example.org"})).await.expect(StatusCode::CREATED);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -179,7 +169,6 @@ async fn an_unknown_api_key_leaves_no_key_behind() {
     reply.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     let kept: i64 = sqlx::query_scalar("select count(*) from idempotency_keys").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(kept, 0);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -214,5 +203,4 @@ async fn a_5xx_is_not_kept_so_the_retry_runs_again_and_its_answer_is_replayed_wi
     assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");
     assert_eq!(replay.headers().get("location").unwrap(), "/things/1");
     assert_eq!(replay.into_body().into_string().await.unwrap(), "made");
-    db.drop_database().await;
 }

@@ -298,7 +298,6 @@ async fn a_reimport_keeps_what_was_held_and_sold_through_the_api() {
                      sold through boxoffice besides the 5 sold elsewhere; at least 9 are needed"];
     assert_eq!(row_errors(&error), expected);
     assert_eq!(app.books("off_1", "rep_1").await, (20, 11, 1, 8));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -350,7 +349,6 @@ async fn values_the_import_refuses_are_refused_by_the_api() {
         let reply = app.post(&format!("/api/events/{event}/offers"), Some(&app.admin), offer).await;
         reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     }
-    app.finish().await;
 }
 
 #[tokio::test]

@@ -117,7 +117,6 @@ async fn a_webhook_refused_twice_is_delivered_on_the_third_attempt_with_one_id_a
     let gaps = [received[1].at - received[0].at, received[2].at - received[1].at];
     assert!(gaps[0] + slack >= base, "first wait {:?} is at least the base {base:?}", gaps[0]);
     assert!(gaps[1] + slack >= base * 2, "second wait {:?} is at least twice the base", gaps[1]);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -149,7 +148,6 @@ async fn a_webhook_that_never_gets_through_fails_is_listed_and_is_delivered_once
     assert_eq!((attempts, delivered), (4, true));
     let received = receiver.wait_for(1).await;
     assert_eq!((received.len(), received[0].id.as_str()), (1, id.to_string().as_str()));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -179,7 +177,6 @@ async fn each_configured_channel_delivers_and_the_email_carries_the_ticket_codes
     assert_eq!(receiver.wait_for(1).await[0].id, id.to_string());
     let (_, attempts, _, delivered) = wait_for_state(&app, id, "delivered").await;
     assert_eq!((attempts, delivered), (2, true), "one attempt per channel");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -204,7 +201,6 @@ async fn without_a_channel_a_notification_is_kept_as_unsent_and_recording_the_sa
     .await
     .unwrap();
     assert_eq!((rows, jobs, codes), (1, 1, json!(["AAAA-BBBB-CCCC"])), "one notification, its payload kept");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -221,7 +217,6 @@ async fn a_notification_recorded_in_a_transaction_rolled_back_leaves_no_trace() 
     .await
     .unwrap();
     assert_eq!((rows, jobs), (0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -259,5 +254,4 @@ async fn the_admin_endpoints_are_for_admin_keys_and_list_every_queue_with_its_de
     assert!(notifications["oldest_pending_age_secs"].as_f64().is_some_and(|age| age >= 0.0), "{notifications:#}");
     let expirations = queues.iter().find(|q| q["queue"] == "expirations").unwrap();
     assert_eq!((expirations["pending"].as_i64(), expirations["oldest_pending_age_secs"].is_null()), (Some(0), true));
-    app.finish().await;
 }

@@ -23,7 +23,7 @@ async fn the_report_counts_sales_expired_holds_and_the_waiting_list_funnel() {
         app.post(&path, Some(&app.client), json!(null)).await.expect(StatusCode::OK);
     }
     // released: the first gets 2; it lapses: the two others get 1 each; one buys, one declines
-    app.post(&format!("/api/reservations/{hold}/release"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.release(&hold).await.expect(StatusCode::OK);
     sqlx::query(
         "update reservations set hold_expires_at = now() - interval '1 second' where from_waitlist and status = 'held'",
     )
@@ -90,5 +90,4 @@ async fn the_report_counts_sales_expired_holds_and_the_waiting_list_funnel() {
         .await
         .expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
     app.get("/api/events/ev_nope/report", Some(&organizer)).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.finish().await;
 }

@@ -23,7 +23,6 @@ async fn bad_quantities_and_hold_times_are_validation_errors() {
         reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
         assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", field]), "{extra}");
     }
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -60,7 +59,6 @@ async fn unknown_seats_and_seats_of_another_representation_are_refused() {
     app.post("/api/reservations", Some(&app.client), body)
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -76,7 +74,6 @@ async fn a_closed_sale_or_an_item_without_stock_is_a_409() {
     let (_, rep2, offer2) = app.create_catalog("BILLY").await;
     let body = json!({"user_id": user, "offer_id": offer2, "representation_id": rep2, "quantity": 1});
     app.post("/api/reservations", Some(&app.client), body).await.expect_error(StatusCode::CONFLICT, "NOT_ON_SALE");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -97,7 +94,6 @@ async fn a_representation_that_is_over_takes_no_reservations() {
     app.post("/api/reservations", Some(&app.client), body)
         .await
         .expect_error(StatusCode::CONFLICT, "REPRESENTATION_OVER");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -124,5 +120,4 @@ async fn unknown_users_offers_and_representations_are_404_and_a_malformed_body_i
     app.post("/api/reservations", Some(&organizer), body)
         .await
         .expect_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-    app.finish().await;
 }

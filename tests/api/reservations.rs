@@ -16,7 +16,7 @@ async fn the_last_50_tickets_go_to_exactly_50_of_200_concurrent_buyers_with_3_wo
     let (_, rep, offer) = app.on_sale(50).await;
     let users = app.create_users(200).await;
     let _workers = app.start_worker_processes(3);
-    let requests = users.iter().map(|u| app.post("/api/reservations", Some(&app.client), reserve(u, &offer, &rep, 1)));
+    let requests = users.iter().map(|u| app.reserve(u, &offer, &rep, 1));
     let replies = join_all(requests).await;
     let ids: Vec<String> =
         replies.into_iter().map(|r| r.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_string()).collect();
@@ -28,7 +28,6 @@ async fn the_last_50_tickets_go_to_exactly_50_of_200_concurrent_buyers_with_3_wo
     let sold_out = decided.iter().filter(|r| r["status"] == "rejected" && r["reason"] == "SOLD_OUT").count();
     assert_eq!((held, sold_out), (50, 150));
     assert_eq!(app.books(&offer, &rep).await, (50, 0, 50, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -39,7 +38,7 @@ async fn requests_are_decided_in_arrival_order() {
     // queued in a known order before any worker runs
     let mut ids = Vec::new();
     for quantity in [3, 3, 2, 1, 1] {
-        let reply = app.post("/api/reservations", Some(&app.client), reserve(&user, &offer, &rep, quantity)).await;
+        let reply = app.reserve(&user, &offer, &rep, quantity).await;
         ids.push(reply.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_string());
     }
     let _workers = app.start_workers();
@@ -50,7 +49,6 @@ async fn requests_are_decided_in_arrival_order() {
     // 3 fits (2 left), 3 does not, 2 fits (0 left), then nothing fits
     assert_eq!(statuses, ["held", "rejected", "held", "rejected", "rejected"]);
     assert_eq!(app.books(&offer, &rep).await, (5, 0, 5, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -83,7 +81,6 @@ async fn two_buyers_racing_for_the_same_seats_one_wins_whole_the_other_loses_who
         assert_eq!(seat["hold_expires_at"].is_string(), held);
     }
     assert_eq!(app.books(&offer, &rep).await, (4, 2, 2, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -97,7 +94,6 @@ async fn waiting_for_the_decision_answers_200_once_decided() {
     assert_eq!(body["status"], "held");
     assert!(body["hold_expires_at"].is_string());
     assert_eq!(body["hold_minutes"], 10);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -105,12 +101,11 @@ async fn a_pending_reservation_answers_202_with_where_to_poll() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.on_sale(10).await;
     let user = app.create_user().await;
-    let reply = app.post("/api/reservations", Some(&app.client), reserve(&user, &offer, &rep, 1)).await;
+    let reply = app.reserve(&user, &offer, &rep, 1).await;
     let location = reply.headers.get("location").unwrap().to_str().unwrap().to_string();
     let body = reply.expect(StatusCode::ACCEPTED);
     assert_eq!(body["status"], "pending");
     assert_eq!(location, format!("/api/reservations/{}", body["id"].as_str().unwrap()));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -132,32 +127,18 @@ async fn confirm_and_release_are_idempotent_and_move_the_books() {
         .expect(StatusCode::OK);
     assert_eq!(confirmed["status"], "confirmed");
     assert_eq!(confirmed["payment_reference"], "pay_123");
-    let again = app
-        .post(&format!("/api/reservations/{one}/confirm"), Some(&app.client), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    let again = app.confirm(one).await.expect(StatusCode::OK);
     assert_eq!(again["confirmed_at"], confirmed["confirmed_at"]);
     assert_eq!(app.books(&offer, &rep).await, (10, 6, 2, 2));
 
-    let released = app
-        .post(&format!("/api/reservations/{two}/release"), Some(&app.client), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    let released = app.release(two).await.expect(StatusCode::OK);
     assert_eq!(released["status"], "released");
-    let again = app
-        .post(&format!("/api/reservations/{two}/release"), Some(&app.client), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    let again = app.release(two).await.expect(StatusCode::OK);
     assert_eq!(again["ended_at"], released["ended_at"]);
     assert_eq!(app.books(&offer, &rep).await, (10, 8, 0, 2));
 
-    app.post(&format!("/api/reservations/{one}/release"), Some(&app.client), json!({}))
-        .await
-        .expect_error(StatusCode::CONFLICT, "ALREADY_CONFIRMED");
-    app.post(&format!("/api/reservations/{two}/confirm"), Some(&app.client), json!({}))
-        .await
-        .expect_error(StatusCode::CONFLICT, "RESERVATION_RELEASED");
-    app.finish().await;
+    app.release(one).await.expect_error(StatusCode::CONFLICT, "ALREADY_CONFIRMED");
+    app.confirm(two).await.expect_error(StatusCode::CONFLICT, "RESERVATION_RELEASED");
 }
 
 #[tokio::test]
@@ -165,15 +146,9 @@ async fn confirming_a_pending_reservation_is_refused() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.on_sale(10).await;
     let user = app.create_user().await;
-    let pending = app
-        .post("/api/reservations", Some(&app.client), reserve(&user, &offer, &rep, 1))
-        .await
-        .expect(StatusCode::ACCEPTED);
+    let pending = app.reserve(&user, &offer, &rep, 1).await.expect(StatusCode::ACCEPTED);
     let id = pending["id"].as_str().unwrap();
-    app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({}))
-        .await
-        .expect_error(StatusCode::CONFLICT, "NOT_DECIDED");
-    app.finish().await;
+    app.confirm(id).await.expect_error(StatusCode::CONFLICT, "NOT_DECIDED");
 }
 
 #[tokio::test]
@@ -188,5 +163,4 @@ async fn unknown_reservations_are_404() {
             .await
             .expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     }
-    app.finish().await;
 }

@@ -37,7 +37,6 @@ async fn events_near_a_point_come_nearest_first_with_their_distance() {
     let all = app.get("/api/events", None).await.expect(StatusCode::OK);
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
     assert!(all["items"][0]["distance_km"].is_null());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -60,7 +59,6 @@ async fn pages_follow_the_cursor_without_repeating_or_skipping() {
     let rest = app.get(&format!("/api/events?limit=3&cursor={cursor}"), None).await.expect(StatusCode::OK);
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -101,7 +99,6 @@ async fn the_date_window_and_availability_filter_events() {
         .expect(StatusCode::OK);
     let available = app.get("/api/events?available=true", None).await.expect(StatusCode::OK);
     assert!(titles(&available).is_empty());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -124,5 +121,4 @@ async fn a_bad_radius_limit_point_or_cursor_is_a_validation_error() {
         assert_eq!(reply.error_status(), "VALIDATION_ERROR", "{query}");
         assert!(reply.body["error"]["details"][0]["loc"][0] == "query", "{query}: {:#}", reply.body);
     }
-    app.finish().await;
 }

@@ -15,7 +15,6 @@ async fn a_user_is_registered_and_read_back_with_a_normalized_email() {
     let id = user["id"].as_str().unwrap();
     let read = app.get(&format!("/api/users/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!(read["latitude"], 48.85);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -24,7 +23,6 @@ async fn a_duplicate_email_is_a_409_whatever_its_case() {
     app.post("/api/users", Some(&app.client), json!({"email": "ada@example.org"})).await.expect(StatusCode::CREATED);
     let reply = app.post("/api/users", Some(&app.client), json!({"email": "ADA@example.org"})).await;
     reply.expect_error(StatusCode::CONFLICT, "EMAIL_TAKEN");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -38,7 +36,6 @@ async fn an_invalid_email_or_location_is_rejected() {
         .await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "latitude"]));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -48,7 +45,6 @@ async fn an_unknown_user_is_a_404() {
     app.get("/api/users/usr_nope/relevant-events", Some(&app.client))
         .await
         .expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -78,5 +74,4 @@ async fn relevant_events_are_upcoming_events_near_the_user() {
     app.get(&format!("/api/users/{id}/relevant-events"), Some(&app.client))
         .await
         .expect_error(StatusCode::CONFLICT, "USER_LOCATION_UNKNOWN");
-    app.finish().await;
 }

@@ -56,7 +56,6 @@ async fn joining_answers_200_with_the_position_and_a_message() {
         position,
         json!({"user_id": bob, "offer_id": offer, "representation_id": rep, "position": 2, "requested_quantity": 1})
     );
-    app.finish().await;
 }
 
 /// The old service's clients compare the name, the code and the message, word for word; only
@@ -119,7 +118,6 @@ async fn each_contract_error_has_its_code_and_name_in_the_order_of_checks() {
         expect_contract_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR", "Validation error");
         assert_eq!(reply.body["error"]["details"][0]["loc"][0], "query", "{query}");
     }
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -179,7 +177,6 @@ async fn ranks_stay_exact_after_people_in_the_middle_leave_and_pages_agree() {
     assert_eq!(join(&app, &offer, &rep, &users[0], 1).await["position"], 3);
     let empty = app.get(&format!("{}?page=9", list_path(&offer, &rep)), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!((empty["items"].as_array().unwrap().len(), empty["page_info"]["page"].as_i64()), (0, Some(9)));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -191,12 +188,12 @@ async fn freed_stock_cascades_through_the_list_as_offers_expire() {
         join(&app, &offer, &rep, user, quantity).await;
     }
     // 2 tickets are released: the first in line gets an offer for 2, at once
-    app.post(&format!("/api/reservations/{hold}/release"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.release(&hold).await.expect(StatusCode::OK);
     let first = entry_status(&app, &users[0]).await;
     assert_eq!(first[0]["status"], "offered");
     assert!(first[0]["offer_expires_at"].is_string());
     let offer_hold = first[0]["reservation_id"].as_str().unwrap().to_string();
-    let held = app.get(&format!("/api/reservations/{offer_hold}"), Some(&app.client)).await.expect(StatusCode::OK);
+    let held = app.reservation(&offer_hold).await;
     assert_eq!(
         (held["status"].as_str(), held["quantity"].as_i64(), held["hold_minutes"].as_i64()),
         (Some("held"), Some(2), Some(30))
@@ -234,16 +231,11 @@ async fn freed_stock_cascades_through_the_list_as_offers_expire() {
     // confirming an offer converts the entry; declining (release) ends it
     let second_hold = entry_status(&app, &users[1]).await[0]["reservation_id"].as_str().unwrap().to_string();
     let third_hold = entry_status(&app, &users[2]).await[0]["reservation_id"].as_str().unwrap().to_string();
-    app.post(&format!("/api/reservations/{second_hold}/confirm"), Some(&app.client), json!({}))
-        .await
-        .expect(StatusCode::OK);
-    app.post(&format!("/api/reservations/{third_hold}/release"), Some(&app.client), json!({}))
-        .await
-        .expect(StatusCode::OK);
+    app.confirm(&second_hold).await.expect(StatusCode::OK);
+    app.release(&third_hold).await.expect(StatusCode::OK);
     assert_eq!(entry_status(&app, &users[1]).await[0]["status"], "converted");
     assert_eq!(entry_status(&app, &users[2]).await[0]["status"], "declined");
     assert_eq!(app.books(&offer, &rep).await, (2, 1, 0, 1));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -264,16 +256,15 @@ async fn freed_stock_goes_to_the_list_first_and_what_nobody_waiting_fits_goes_on
     let hold_b = ask(&b).await.expect(StatusCode::OK)["id"].as_str().unwrap().to_string();
     join(&app, &offer, &rep, &waiting, 1).await;
     // one ticket comes back: the person waiting fits, so it is theirs, not the public's
-    app.post(&format!("/api/reservations/{hold_a}/release"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.release(&hold_a).await.expect(StatusCode::OK);
     assert_eq!(entry_status(&app, &waiting).await[0]["status"], "offered");
     let public = ask(&outsider).await.expect(StatusCode::OK);
     assert_eq!((public["status"].as_str(), public["reason"].as_str()), (Some("rejected"), Some("SOLD_OUT")));
     // the next one comes back with nobody waiting: the public gets it
-    app.post(&format!("/api/reservations/{hold_b}/release"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.release(&hold_b).await.expect(StatusCode::OK);
     let public = ask(&outsider).await.expect(StatusCode::OK);
     assert_eq!(public["status"], "held");
     assert_eq!(app.books(&offer, &rep).await, (2, 0, 2, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -286,7 +277,6 @@ async fn stock_added_by_the_organizer_goes_to_the_list_first() {
     let item = app.put(&path, Some(&app.admin), json!({"total_stock": 5})).await.expect(StatusCode::OK);
     assert_eq!((item["available"].as_i64(), item["held"].as_i64()), (Some(0), Some(5)));
     assert_eq!(entry_status(&app, &waiting).await[0]["status"], "offered");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -343,5 +333,4 @@ async fn with_two_schedulers_and_two_workers_no_entry_or_ticket_is_offered_twice
             .unwrap();
     assert_eq!(first_ten, waiting[..10]);
     assert_eq!(app.books(&offer, &rep).await, (10, 0, 10, 0));
-    app.finish().await;
 }

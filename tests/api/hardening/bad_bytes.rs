@@ -24,7 +24,6 @@ async fn a_nul_in_a_path_a_query_or_a_body_is_a_422_not_a_500() {
     let reply = app.reserve("a\u{0}b", &offer, &rep, 1).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "user_id"]));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -75,5 +74,4 @@ async fn the_intake_batch_isolates_a_row_the_database_refuses() {
         .await
         .unwrap();
     assert_eq!(pending, 245);
-    app.finish().await;
 }

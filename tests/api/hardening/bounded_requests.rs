@@ -37,7 +37,6 @@ async fn a_caller_without_a_valid_key_claims_nothing() {
     bare.headers_mut().remove("authorization");
     app.call(bare).await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     assert_eq!(claims(&app).await, 0);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -55,7 +54,6 @@ async fn an_answer_is_replayed_only_to_the_key_that_made_the_request() {
     let again = app.call(post("/api/users", &app.client, "same", &body)).await;
     assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(again.body["id"], id);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -72,7 +70,6 @@ async fn a_revoked_key_is_not_replayed_its_answers() {
     let replay = uncached.call(post("/api/users", &created.key, "k", &body)).await.unwrap();
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
     assert!(replay.headers().get("idempotent-replayed").is_none());
-    app.finish().await;
 }
 
 /// Holds the item's lock from another connection for `for_`.
@@ -115,7 +112,6 @@ async fn a_request_past_its_deadline_is_cut_short_undone_and_its_retry_runs() {
     let retry = hurried.call(confirm()).await.unwrap();
     assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(app.reservation(&id).await["status"], "confirmed");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -143,5 +139,4 @@ async fn a_statement_that_waits_for_a_lock_past_lock_timeout_is_a_503_to_retry()
     assert!(answer.headers().contains_key("retry-after"));
     let body: Value = serde_json::from_slice(&answer.into_body().into_vec().await.unwrap()).unwrap();
     assert_eq!(body["error"]["status"], "UNAVAILABLE");
-    app.finish().await;
 }

@@ -59,7 +59,6 @@ async fn a_client_key_of_an_organization_cannot_touch_another_organizations_sale
     assert_eq!(app.waitlist_entries_of(&waiting).await[0]["status"], "waiting");
     let ticket_now = app.get(&format!("/api/tickets/{ticket}"), Some(&app.client)).await.expect(StatusCode::OK);
     assert!(ticket_now["checked_in_at"].is_null());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -94,7 +93,6 @@ async fn a_client_key_of_an_organization_serves_its_buyers_and_sees_only_its_par
     // an unscoped client key sees it all
     let all = app.get(&format!("/api/users/{buyer}/reservations"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -124,5 +122,4 @@ async fn keys_are_listed_without_secrets_and_a_revoked_key_stops_working() {
     let resp = poem::Endpoint::call(&fresh, req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(!boxoffice(&app.db.url, &["keys", "revoke", "not-a-key"]).status.success());
-    app.finish().await;
 }

@@ -17,7 +17,6 @@ async fn requests_decided_after_sales_close_are_rejected_sales_closed() {
     let decided = app.reservation(&id).await;
     assert_eq!((decided["status"].as_str(), decided["reason"].as_str()), (Some("rejected"), Some("SALES_CLOSED")));
     assert_eq!(app.books(&offer, &rep).await, (5, 5, 0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -35,7 +34,6 @@ async fn requests_decided_after_the_performance_ended_are_rejected_representatio
     app.allocate(&offer, &rep).await;
     let decided = app.reservation(&id).await;
     assert_eq!(decided["reason"], "REPRESENTATION_OVER", "{decided:#}");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -57,5 +55,4 @@ async fn a_ticket_freed_while_sales_are_closed_goes_to_the_list_only_when_they_r
     boxoffice::services::expiry::sweep(&app.db.pool).await.unwrap();
     assert_eq!(app.waitlist_entries_of(&waiting).await[0]["status"], "offered");
     assert_eq!(app.books(&offer, &rep).await, (1, 0, 1, 0));
-    app.finish().await;
 }

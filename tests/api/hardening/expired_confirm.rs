@@ -53,7 +53,6 @@ async fn a_confirm_that_waits_for_the_lock_past_the_holds_end_is_refused_hold_ex
     reply.expect_error(StatusCode::CONFLICT, "HOLD_EXPIRED");
     assert_eq!(app.reservation(id).await["status"], "expired");
     assert_eq!(app.books(&offer, &rep).await, (1, 1, 0, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -71,5 +70,4 @@ async fn a_release_that_waits_for_the_lock_past_the_holds_end_finds_it_expired()
     let ((), reply) = tokio::join!(busy, release);
     assert_eq!(reply.expect(StatusCode::OK)["status"], "expired");
     assert_eq!(app.books(&offer, &rep).await, (1, 1, 0, 0));
-    app.finish().await;
 }

@@ -70,7 +70,6 @@ async fn a_confirmed_reservation_whose_issuance_ran_out_of_attempts_is_requeued_
     }
     assert_eq!(app.reservation(&id).await["status"], "fulfilled");
     assert_eq!(tickets_of(&app, &id).await, 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -87,7 +86,6 @@ async fn an_issuance_job_pruned_away_is_put_back_too() {
     .await
     .unwrap();
     assert_eq!(live, 1);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -143,5 +141,4 @@ async fn a_notification_whose_dispatch_gave_up_reads_failed() {
         .await
         .unwrap();
     assert!(error.unwrap_or_default().contains("disk full"));
-    app.finish().await;
 }

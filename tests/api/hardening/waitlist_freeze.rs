@@ -19,7 +19,6 @@ async fn tickets_too_few_for_the_party_waiting_go_back_on_public_sale() {
     let bought = app.reserve_now(&buyer, &offer, &rep, 2).await;
     assert_eq!(bought["status"], "held", "{bought:#}");
     assert_eq!(app.books(&offer, &rep).await, (2, 0, 2, 0));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -37,7 +36,6 @@ async fn an_item_without_stock_has_no_list_to_join_and_its_seats_sell_once_added
     let other = app.create_user().await;
     assert_eq!(app.reserve_seats_now(&other, &offer, &rep, &["A2"]).await["status"], "held");
     app.join_waitlist(&offer, &rep, &other, 1).await.expect_error(StatusCode::BAD_REQUEST, "WAITLIST_NOT_AVAILABLE");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -57,7 +55,6 @@ async fn an_entry_left_on_a_seated_item_by_older_data_blocks_no_seat() {
     .await
     .unwrap();
     assert_eq!(app.reserve_seats_now(&buyer, &offer, &rep, &["A1"]).await["status"], "held");
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -78,5 +75,4 @@ async fn promotion_reaches_the_first_person_who_fits_however_far_back() {
     assert_eq!(last[0]["status"], "offered", "{last:#?}");
     assert_eq!(app.waitlist_entries_of(&users[0]).await[0]["status"], "waiting");
     assert_eq!(app.books(&offer, &rep).await, (3, 0, 3, 0));
-    app.finish().await;
 }

@@ -84,7 +84,7 @@ async fn drop_leftovers(admin: &mut PgConnection, now: u64) {
     }
 }
 
-/// A database of one's own, dropped by [`TestDb::drop_database`] (or by a later run's sweep).
+/// A database of one's own, dropped when it goes out of scope (or by a later run's sweep).
 pub struct TestDb {
     pub pool: PgPool,
     pub url: String,
@@ -109,10 +109,6 @@ impl TestDb {
         let url = format!("{}", options.to_url_lossy());
         TestDb { pool, url, name }
     }
-
-    /// Drops the database now (Drop would too). The pool is not closed first: closing waits for
-    /// every connection to come back, and workers of the test may still hold some.
-    pub async fn drop_database(self) {}
 }
 
 impl Drop for TestDb {

@@ -70,10 +70,6 @@ impl TestApp {
         Self::key_for(&self.db, Role::Client, None).await
     }
 
-    pub async fn finish(self) {
-        self.db.drop_database().await;
-    }
-
     /// Sends raw bytes with the given content type.
     pub async fn send_raw(
         &self,

@@ -24,7 +24,6 @@ async fn the_first_scan_checks_in_and_a_second_is_refused_with_the_time_of_the_f
     assert!(message.contains(at), "{message} names {at}");
     let read = app.get(&format!("/api/tickets/{code}"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!(read["checked_in_at"], at);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -36,7 +35,6 @@ async fn of_two_simultaneous_scans_exactly_one_gets_in() {
     let mut statuses = [a.status.as_u16(), b.status.as_u16()];
     statuses.sort();
     assert_eq!(statuses, [200, 409]);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -54,7 +52,6 @@ async fn an_unknown_code_is_a_404_and_a_voided_ticket_is_refused() {
     scan(&app, code).await.expect_error(StatusCode::CONFLICT, "TICKET_VOIDED");
     let read = app.get(&format!("/api/tickets/{code}"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!((&read["status"], &read["checked_in_at"]), (&json!("voided"), &json!(null)));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -67,5 +64,4 @@ async fn code_lookups_tolerate_lower_case_missing_dashes_and_confusable_letters(
     assert_eq!(read["code"], code);
     let checked = scan(&app, &code.to_lowercase()).await.expect(StatusCode::OK);
     assert_eq!(checked["code"], code);
-    app.finish().await;
 }

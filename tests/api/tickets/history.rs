@@ -50,7 +50,6 @@ async fn a_buyers_reservations_and_tickets_come_most_recent_first_in_pages() {
     assert_eq!(owners, expected);
     let default = app.get(&format!("/api/users/{user}/tickets"), Some(&app.client)).await.expect(StatusCode::OK);
     assert_eq!((default["items"].as_array().unwrap().len(), &default["next_cursor"]), (4, &json!(null)));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -73,5 +72,4 @@ async fn listing_limits_are_1_to_100_cursors_must_be_ours_and_unknown_users_are_
             .expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
         app.get(&path, None).await.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
-    app.finish().await;
 }

@@ -15,14 +15,13 @@ async fn confirming_queues_the_issuance_once_in_the_same_transaction() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.on_sale(10).await;
     let (_, id) = confirmed(&app, &offer, &rep, json!({"quantity": 2})).await;
-    app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.confirm(&id).await.expect(StatusCode::OK);
     let jobs: Vec<String> =
         sqlx::query_scalar("select idempotency_key from apalis.jobs where job_type = 'fulfillment'")
             .fetch_all(&app.db.pool)
             .await
             .unwrap();
     assert_eq!(jobs, [format!("issue:{id}")]);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -49,7 +48,7 @@ async fn issuance_run_twice_concurrently_then_again_gives_exactly_quantity_ticke
     }
     let stored: i64 = sqlx::query_scalar("select count(*) from tickets").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(stored, 3);
-    let reservation = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
+    let reservation = app.reservation(&id).await;
     assert_eq!(reservation["status"], "fulfilled");
     // the buyer is told once, with the codes, in the issuing transaction
     let told: Vec<serde_json::Value> =
@@ -60,7 +59,6 @@ async fn issuance_run_twice_concurrently_then_again_gives_exactly_quantity_ticke
     assert_eq!(told.len(), 1);
     let told: HashSet<&str> = told[0].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert_eq!(told, codes);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -89,7 +87,6 @@ async fn the_database_refuses_a_second_ticket_for_a_unit_and_a_unit_beyond_the_q
     assert_eq!(constraint(copy(3, 0).await.unwrap_err()), "tickets_unit_in_quantity");
     assert_eq!(constraint(copy(3, 1).await.unwrap_err()), "tickets_of_reservation");
     assert_eq!(tickets_of(&app, &id).await.len(), 2);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -103,7 +100,6 @@ async fn a_seated_reservation_gets_one_ticket_per_seat_with_its_label() {
     let tickets = tickets_of(&app, &id).await;
     let labels: Vec<&str> = tickets.iter().map(|t| t["seat"].as_str().unwrap()).collect();
     assert_eq!(labels, ["B2", "A1"]);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -118,7 +114,6 @@ async fn only_a_confirmed_reservation_is_issued() {
     let refused = boxoffice::services::issuance::issue(&app.db.pool, id).await.unwrap_err();
     assert!(matches!(refused, boxoffice::services::Error::Conflict { status: "NOT_CONFIRMED", .. }), "{refused:?}");
     assert!(tickets_of(&app, &id.to_string()).await.is_empty());
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -130,7 +125,7 @@ async fn confirming_through_the_api_with_workers_running_issues_the_tickets() {
     let body = json!({"user_id": user, "offer_id": offer, "representation_id": rep, "quantity": 2});
     let held = app.post("/api/reservations?wait=10", Some(&app.client), body).await.expect(StatusCode::OK);
     let id = held["id"].as_str().unwrap();
-    app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    app.confirm(id).await.expect(StatusCode::OK);
     let mut tickets = vec![];
     for _ in 0..200 {
         tickets = tickets_of(&app, id).await;
@@ -140,7 +135,6 @@ async fn confirming_through_the_api_with_workers_running_issues_the_tickets() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(tickets.len(), 2, "issued within 10 s");
-    let reservation = app.get(&format!("/api/reservations/{id}"), Some(&app.client)).await.expect(StatusCode::OK);
+    let reservation = app.reservation(id).await;
     assert_eq!(reservation["status"], "fulfilled");
-    app.finish().await;
 }

@@ -26,8 +26,7 @@ pub async fn confirmed_for(app: &TestApp, user: &str, offer: &str, rep: &str, wh
     let reply = app.post("/api/reservations", Some(&app.client), body).await.expect(StatusCode::ACCEPTED);
     let id = reply["id"].as_str().unwrap().to_string();
     boxoffice::services::allocation::allocate_item(&app.db.pool, offer, rep).await.unwrap();
-    let confirmed =
-        app.post(&format!("/api/reservations/{id}/confirm"), Some(&app.client), json!({})).await.expect(StatusCode::OK);
+    let confirmed = app.confirm(&id).await.expect(StatusCode::OK);
     assert_eq!(confirmed["status"], "confirmed");
     (user.to_string(), id)
 }

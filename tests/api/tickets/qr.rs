@@ -40,7 +40,6 @@ async fn a_tickets_qr_payload_verifies_with_the_served_public_key_and_a_tampered
     tampered["holder"] = json!("someone-else");
     let forged = qr_content(&tampered.to_string(), &BASE64URL_NOPAD.decode(signature.as_bytes()).unwrap());
     assert_eq!(verify_qr(&key, &forged), Err(QrError::BadSignature));
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -49,7 +48,6 @@ async fn every_call_serves_the_same_public_key_without_an_api_key() {
     let (a, b) = tokio::join!(served_key(&app), served_key(&app));
     assert_eq!(a, b);
     assert_eq!(served_key(&app).await, a);
-    app.finish().await;
 }
 
 #[tokio::test]
@@ -68,5 +66,4 @@ async fn the_qr_code_is_served_as_an_svg_image() {
     app.get(&format!("/api/tickets/{unknown}/qr.svg"), Some(&app.client))
         .await
         .expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.finish().await;
 }
