@@ -48,6 +48,11 @@ impl Phase {
         for (status, body) in self.samples.iter().filter(|(s, _)| **s != ok) {
             report.text(&format!("{name}_first_answer_{status}"), body.replace('\n', " "));
         }
+        // A server error is never part of an on-sale: the run fails, whatever else it measured.
+        let server_errors: u64 = self.statuses.range(500..).map(|(_, n)| n).sum();
+        if server_errors > 0 {
+            report.fail(format!("{name}: {server_errors} answers 5xx"));
+        }
         report.float(&format!("{name}_seconds"), self.wall.as_secs_f64(), 2);
         report.float(&format!("{name}_per_sec"), self.per_sec(), 1);
         for (label, quantile) in [("p50", 0.5), ("p99", 0.99)] {

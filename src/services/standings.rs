@@ -62,10 +62,11 @@ async fn answer(pool: &PgPool, list: Item, lookups: Vec<(String, Reply)>) {
     };
     match read.await {
         Ok(standings) => {
-            let mut by_user: HashMap<String, Standing> =
-                standings.into_iter().map(|s| (s.user_id.clone(), s)).collect();
+            // One person may ask several times in one batch (a refreshing page): each gets it.
+            let by_user: HashMap<String, Standing> = standings.into_iter().map(|s| (s.user_id.clone(), s)).collect();
             for (user, reply) in lookups {
-                let standing = by_user.remove(&user).ok_or_else(|| anyhow::anyhow!("no standing read for {user}"));
+                let standing =
+                    by_user.get(&user).cloned().ok_or_else(|| anyhow::anyhow!("no standing read for {user}"));
                 let _ = reply.send(standing.map_err(Into::into));
             }
         }

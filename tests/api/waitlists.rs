@@ -121,6 +121,25 @@ async fn each_contract_error_has_its_code_and_name_in_the_order_of_checks() {
 }
 
 #[tokio::test]
+async fn the_same_person_asking_their_position_many_times_at_once_is_answered_every_time() {
+    let app = TestApp::new().await;
+    let (offer, rep, _) = sold_out(&app, 1).await;
+    let (ann, bob) = (app.create_user().await, app.create_user().await);
+    join(&app, &offer, &rep, &ann, 1).await;
+    join(&app, &offer, &rep, &bob, 1).await;
+    // lookups waiting at one moment are read in one batch, where a person may appear many times
+    let asks = (0..200).map(|i| {
+        let user = if i % 2 == 0 { &ann } else { &bob };
+        let path = format!("{}/{user}", list_path(&offer, &rep));
+        let app = &app;
+        async move { (i, app.get(&path, Some(&app.client)).await.expect(StatusCode::OK)) }
+    });
+    for (i, answer) in futures::future::join_all(asks).await {
+        assert_eq!(answer["position"], if i % 2 == 0 { 1 } else { 2 });
+    }
+}
+
+#[tokio::test]
 async fn ranks_stay_exact_after_people_in_the_middle_leave_and_pages_agree() {
     let app = TestApp::new().await;
     let (offer, rep, _) = sold_out(&app, 1).await;
