@@ -15,6 +15,7 @@ pub struct OfferStock {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SeatRow {
+    pub id: uuid::Uuid,
     pub label: String,
     pub offer_id: String,
     pub status: SeatState,
@@ -43,7 +44,7 @@ pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::R
 
 pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SeatRow>> {
     sqlx::query_as(
-        "select s.label, s.offer_id,
+        "select s.id, s.label, s.offer_id,
                 case when r.status in ('confirmed', 'fulfilled') then 'SOLD'
                      when r.status = 'held' and r.hold_expires_at > now() then 'HELD'
                      else 'AVAILABLE' end as status,

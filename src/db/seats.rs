@@ -19,17 +19,17 @@ pub async fn insert_many(
     representation_id: &str,
     offer_id: &str,
     labels: &[String],
-) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+) -> sqlx::Result<Vec<(uuid::Uuid, String)>> {
+    sqlx::query_as(
         "insert into seats (representation_id, offer_id, label)
-         select $1, $2, label from unnest($3::text[]) as label",
+         select $1, $2, label from unnest($3::text[]) as label
+         returning id, label",
     )
     .bind(representation_id)
     .bind(offer_id)
     .bind(labels)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(conn)
+    .await
 }
 
 /// Labels among `labels` that exist in the representation under this offer.

@@ -53,8 +53,56 @@ struct SeatAvailability {
     hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A seat of a representation and where it stands now.
+#[derive(Object)]
+struct Seat {
+    id: uuid::Uuid,
+    label: String,
+    offer_id: String,
+    status: SeatStatus,
+    /// When the hold on a `HELD` seat ends.
+    #[oai(nullable)]
+    hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Object)]
+struct Seats {
+    representation_id: String,
+    /// Every seat, in label order.
+    seats: Vec<Seat>,
+}
+
+fn status_of(state: SeatState) -> SeatStatus {
+    match state {
+        SeatState::Available => SeatStatus::Available,
+        SeatState::Held => SeatStatus::Held,
+        SeatState::Sold => SeatStatus::Sold,
+    }
+}
+
 #[OpenApi(tag = "Tag::Inventory")]
 impl AvailabilityApi {
+    /// Seats of a representation
+    ///
+    /// Public: each seat's id, label, offer and status (no buyer data).
+    #[oai(path = "/representations/:id/seats", method = "get")]
+    async fn seats(&self, id: Path<String>) -> Result<Json<Seats>, ApiError> {
+        let seats = services::availability::seats(&self.pool, &id).await?;
+        Ok(Json(Seats {
+            representation_id: id.0,
+            seats: seats
+                .into_iter()
+                .map(|s| Seat {
+                    id: s.id,
+                    status: status_of(s.status),
+                    label: s.label,
+                    offer_id: s.offer_id,
+                    hold_expires_at: s.hold_expires_at,
+                })
+                .collect(),
+        }))
+    }
+
     /// Availability of a representation
     ///
     /// Public: per offer the counts, per seat its status.
@@ -81,11 +129,7 @@ impl AvailabilityApi {
                 .seats
                 .into_iter()
                 .map(|s| SeatAvailability {
-                    status: match s.status {
-                        SeatState::Available => SeatStatus::Available,
-                        SeatState::Held => SeatStatus::Held,
-                        SeatState::Sold => SeatStatus::Sold,
-                    },
+                    status: status_of(s.status),
                     label: s.label,
                     offer_id: s.offer_id,
                     hold_expires_at: s.hold_expires_at,

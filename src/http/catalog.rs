@@ -143,11 +143,27 @@ enum CreatedOffer {
     Created(Json<Offer>),
 }
 
+/// The item's books after the seats were added, and the seats themselves.
+#[derive(Object)]
+struct SeatsAdded {
+    #[oai(flatten)]
+    inventory: Inventory,
+    /// The new seats, in label order, with their normalized labels.
+    seats: Vec<NewSeat>,
+}
+
+#[derive(Object)]
+struct NewSeat {
+    id: uuid::Uuid,
+    /// Trimmed and upper-cased.
+    label: String,
+}
+
 #[derive(ApiResponse)]
 enum AddedSeats {
     /// The seats were added; the item's stock grew by as many.
     #[oai(status = 201)]
-    Created(Json<Inventory>),
+    Created(Json<SeatsAdded>),
 }
 
 #[OpenApi(tag = "Tag::Inventory")]
@@ -210,7 +226,11 @@ impl CatalogApi {
     #[oai(path = "/representations/:id/seats", method = "post")]
     async fn add_seats(&self, key: ApiKey, id: Path<String>, body: Json<AddSeats>) -> Result<AddedSeats, ApiError> {
         let AddSeats { offer_id, labels } = body.0;
-        let row = services::catalog::add_seats(&self.pool, &key.0, offer_id.as_ref(), &id, &plain_all(labels)).await?;
-        Ok(AddedSeats::Created(Json(row.into())))
+        let added =
+            services::catalog::add_seats(&self.pool, &key.0, offer_id.as_ref(), &id, &plain_all(labels)).await?;
+        Ok(AddedSeats::Created(Json(SeatsAdded {
+            inventory: added.inventory.into(),
+            seats: added.seats.into_iter().map(|(id, label)| NewSeat { id, label }).collect(),
+        })))
     }
 }

@@ -144,6 +144,14 @@ pub async fn set_inventory(
     Ok(row)
 }
 
+/// Seats just added, with the item's books after them.
+#[derive(Debug, Clone)]
+pub struct SeatsAdded {
+    pub inventory: Inventory,
+    /// (id, normalized label) of each new seat, in label order.
+    pub seats: Vec<(uuid::Uuid, String)>,
+}
+
 /// Adds seats to a representation under one offer, labels normalized; each new seat is new
 /// available stock. Any label that exists already, or twice in the request, is a 409.
 #[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id, seats = labels.len()))]
@@ -153,7 +161,7 @@ pub async fn add_seats(
     offer_id: &str,
     representation_id: &str,
     labels: &[String],
-) -> Result<Inventory> {
+) -> Result<SeatsAdded> {
     let mut tx = pool.begin().await?;
     let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
     let (labels, duplicates_in_request) = SeatLabels::parse(labels)?;
@@ -176,8 +184,9 @@ pub async fn add_seats(
             format!("seats already exist in this representation: {}", taken.join(", ")),
         ));
     }
-    let added = db::seats::insert_many(&mut tx, representation_id, offer_id, labels.as_slice()).await?;
-    let row = db::inventory::add_seated_stock(&mut tx, offer_id, representation_id, added as i32).await?;
+    let mut seats = db::seats::insert_many(&mut tx, representation_id, offer_id, labels.as_slice()).await?;
+    seats.sort_by(|a, b| a.1.cmp(&b.1));
+    let inventory = db::inventory::add_seated_stock(&mut tx, offer_id, representation_id, seats.len() as i32).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(SeatsAdded { inventory, seats })
 }

@@ -109,6 +109,39 @@ async fn seat_labels_are_normalized_and_become_stock() {
 }
 
 #[tokio::test]
+async fn adding_seats_answers_the_seats_and_listing_them_shows_each_ones_status() {
+    let app = TestApp::new().await;
+    let (_, rep, offer) = app.create_catalog("BILLY").await;
+    let body = json!({"offer_id": offer, "labels": [" b2", "a1 "]});
+    let added = app
+        .post(&format!("/api/representations/{rep}/seats"), Some(&app.admin), body)
+        .await
+        .expect(StatusCode::CREATED);
+    let new: Vec<(&str, &str)> = added["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["label"].as_str().unwrap(), s["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(new.iter().map(|(label, _)| *label).collect::<Vec<_>>(), ["A1", "B2"]);
+    assert_eq!((added["total_stock"].as_i64(), added["available"].as_i64()), (Some(2), Some(2)));
+
+    let buyer = app.create_user().await;
+    let hold = app.reserve_seats_now(&buyer, &offer, &rep, &["A1"]).await;
+    assert_eq!(hold["status"], "held");
+    let listed = app.get(&format!("/api/representations/{rep}/seats"), None).await.expect(StatusCode::OK);
+    let seats = listed["seats"].as_array().unwrap();
+    assert_eq!(seats.len(), 2);
+    for (seat, (label, id)) in seats.iter().zip(&new) {
+        assert_eq!((seat["label"].as_str().unwrap(), seat["id"].as_str().unwrap()), (*label, *id));
+        assert_eq!(seat["offer_id"], offer.as_str());
+    }
+    assert_eq!((seats[0]["status"].as_str(), seats[1]["status"].as_str()), (Some("HELD"), Some("AVAILABLE")));
+    assert!(seats.iter().all(|s| s.get("user_id").is_none()), "no buyer data in a public listing");
+    app.get("/api/representations/rep_nope/seats", None).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
+#[tokio::test]
 async fn duplicate_seat_labels_in_one_request_are_a_409_and_nothing_is_added() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.create_catalog("BILLY").await;
