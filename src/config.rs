@@ -1,6 +1,7 @@
 //! Configuration, typed and read from the command line or the environment (and `.env` in
 //! development). Every variable is listed in `.env.example`.
 
+use crate::domain::RatePolicy;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -56,11 +57,24 @@ pub struct Limits {
     pub deadline: Duration,
     /// How long a valid API key is remembered (a revoked key works at most this long).
     pub key_cache: Duration,
+    /// The quota of each client address for requests without a known key; `None`: unlimited.
+    pub per_ip: Option<RatePolicy>,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded: bool,
 }
+
+/// A person browsing never makes 600 requests a minute; a scraper does.
+pub const DEFAULT_PER_IP: RatePolicy = RatePolicy { requests: 600, window_secs: 60 };
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { body_bytes: DEFAULT_BODY_LIMIT, deadline: Duration::from_secs(45), key_cache: Duration::from_secs(30) }
+        Limits {
+            body_bytes: DEFAULT_BODY_LIMIT,
+            deadline: Duration::from_secs(45),
+            key_cache: Duration::from_secs(30),
+            per_ip: Some(DEFAULT_PER_IP),
+            trust_forwarded: false,
+        }
     }
 }
 
@@ -99,6 +113,13 @@ pub struct HttpConfig {
     /// long after its revocation.
     #[arg(long, env = "KEY_CACHE_SECS", default_value_t = 30)]
     pub key_cache_secs: u64,
+    /// Quota per client address for requests without a known API key (the public routes):
+    /// N per minute, N/S for N per S seconds, or `off`.
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value = "600/60")]
+    pub rate_limit_per_ip: String,
+    /// Take the client address from `X-Forwarded-For`: set it only behind a proxy that sets it.
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
 }
 
 impl HttpConfig {
@@ -112,6 +133,11 @@ impl HttpConfig {
             body_bytes: self.body_limit_bytes,
             deadline: Duration::from_secs(self.request_timeout_secs),
             key_cache: Duration::from_secs(self.key_cache_secs),
+            per_ip: match self.rate_limit_per_ip.trim() {
+                "off" | "0" => None,
+                rate => Some(rate.parse::<RatePolicy>().map_err(|e| anyhow::anyhow!("RATE_LIMIT_PER_IP: {e}"))?),
+            },
+            trust_forwarded: self.trust_forwarded_for,
         };
         limits.check()?;
         Ok(limits)

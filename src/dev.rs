@@ -93,7 +93,7 @@ async fn dev_admin_key(pool: &PgPool, base: &Path) -> anyhow::Result<String> {
     {
         return Ok(saved.trim().to_string());
     }
-    let created = services::auth::create_key(pool, Role::Admin, None).await?;
+    let created = services::auth::create_key(pool, Role::Admin, None, None).await?;
     tokio::fs::create_dir_all(base).await?;
     tokio::fs::write(&file, &created.key).await.with_context(|| format!("writing {}", file.display()))?;
     Ok(created.key)

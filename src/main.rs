@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use boxoffice::config::{DatabaseConfig, HttpConfig};
-use boxoffice::domain::Role;
+use boxoffice::domain::{RatePolicy, Role};
 use boxoffice::{db, dev, import, server, services, telemetry};
 use clap::{Parser, Subcommand};
 
@@ -61,6 +61,10 @@ enum KeysCommand {
         /// buyers); a client key without one acts for every event's buyers.
         #[arg(long)]
         organization: Option<String>,
+        /// A request quota for this key in each API process: N per minute, or N/S for N per S
+        /// seconds. Without it the key is not limited (a shop's key speaks for many buyers).
+        #[arg(long)]
+        rate: Option<RatePolicy>,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -104,20 +108,22 @@ async fn main() -> anyhow::Result<()> {
                 import::import_catalog(&pool, &dir).await.with_context(|| format!("importing {}", dir.display()))?;
             println!("{summary}");
         }
-        Some(Command::Keys { command: KeysCommand::Create { role, organization, database } }) => {
+        Some(Command::Keys { command: KeysCommand::Create { role, organization, rate, database } }) => {
             let pool = database.connect(2).await?;
-            let created = services::auth::create_key(&pool, role, organization.as_deref()).await?;
+            let created = services::auth::create_key(&pool, role, organization.as_deref(), rate).await?;
             println!("{}", created.key);
         }
         Some(Command::Keys { command: KeysCommand::List { database } }) => {
             let pool = database.connect(2).await?;
-            println!("{:<36}  {:<9}  {:<16}  {:<20}  revoked", "id", "role", "organization", "created");
+            println!("{:<36}  {:<9}  {:<16}  {:<10}  {:<20}  revoked", "id", "role", "organization", "rate", "created");
             for k in services::auth::list_keys(&pool).await? {
                 let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
                 let organization = k.organization_id.as_deref().unwrap_or("-");
                 let revoked = k.revoked_at.map(at).unwrap_or_else(|| "-".into());
+                let rate =
+                    k.rate_requests.zip(k.rate_window_secs).map_or_else(|| "-".into(), |(n, w)| format!("{n}/{w}s"));
                 println!(
-                    "{:<36}  {:<9}  {organization:<16}  {:<20}  {revoked}",
+                    "{:<36}  {:<9}  {organization:<16}  {rate:<10}  {:<20}  {revoked}",
                     k.id,
                     k.role.as_str(),
                     at(k.created_at)

@@ -106,7 +106,7 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
     let pool = boxoffice::db::connect(&url, 20).await.unwrap();
     boxoffice::db::migrate(&pool).await.unwrap();
 
-    let key = |role| boxoffice::services::auth::create_key(&pool, role, None);
+    let key = |role| boxoffice::services::auth::create_key(&pool, role, None, None);
     let (admin, client) = (key(Role::Admin).await.unwrap().key, key(Role::Client).await.unwrap().key);
     let app = boxoffice::http::app(pool.clone(), Limits::default()).map_to_response().boxed();
     let api = Arc::new(Api { app, admin, client });

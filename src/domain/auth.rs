@@ -32,11 +32,48 @@ impl Role {
     }
 }
 
+/// A request quota: `requests` per `window_secs` seconds (GCRA: a burst of `requests` at once,
+/// then one more every `window_secs / requests` seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    pub requests: u32,
+    pub window_secs: u32,
+}
+
+impl std::str::FromStr for RatePolicy {
+    type Err = String;
+
+    /// `N/S` (N requests per S seconds), `N/m` (per minute) or `N` (per minute).
+    fn from_str(s: &str) -> Result<RatePolicy, String> {
+        let bad = || format!("'{s}' is not a rate: N (per minute), N/m, or N/S for N requests per S seconds");
+        let (n, w) = s.trim().split_once('/').unwrap_or((s.trim(), "m"));
+        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
+        let window_secs: u32 = match w.trim() {
+            "m" => 60,
+            "s" => 1,
+            "h" => 3600,
+            secs => secs.trim_end_matches('s').parse().map_err(|_| bad())?,
+        };
+        if requests == 0 || window_secs == 0 || window_secs > 86_400 {
+            return Err(bad());
+        }
+        Ok(RatePolicy { requests, window_secs })
+    }
+}
+
+impl std::fmt::Display for RatePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}s", self.requests, self.window_secs)
+    }
+}
+
 /// The caller behind a valid API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub key_id: uuid::Uuid,
     pub role: Role,
+    /// The key's own quota, if it was given one.
+    pub rate: Option<RatePolicy>,
     /// The organization an organizer key is limited to, or a client key (then it acts only for
     /// the buyers of that organization's events).
     pub organization_id: Option<String>,
@@ -85,7 +122,7 @@ mod tests {
     use super::*;
 
     fn key(role: Role, org: Option<&str>) -> Principal {
-        Principal { key_id: uuid::Uuid::nil(), role, organization_id: org.map(str::to_string) }
+        Principal { key_id: uuid::Uuid::nil(), role, rate: None, organization_id: org.map(str::to_string) }
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod user;
 mod validation;
 mod waitlist;
 
-pub use auth::{Principal, Role};
+pub use auth::{Principal, RatePolicy, Role};
 pub use catalog::{
     DEFAULT_CURRENCY, DEFAULT_HOLD_MINUTES, DEFAULT_MAX_PER_ORDER, DEFAULT_TIMEZONE, DEFAULT_WAITLIST_OFFER_MINUTES,
     EventPatch, HOLD_MINUTES, ItemRefs, MAX_ID_CHARS, MAX_PRICE_MINOR, NewEvent, NewOffer, NewRepresentation,

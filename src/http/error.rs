@@ -119,6 +119,15 @@ enum ErrorResponses {
     /// Something failed on our side; nothing internal is disclosed.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
+    /// Over the rate limit (`RATE_LIMITED`): retry after `Retry-After` seconds. `RateLimit` and
+    /// `RateLimit-Policy` (IETF draft) are on every answer of a limited caller.
+    #[oai(status = 429)]
+    RateLimited(
+        Json<ErrorEnvelope>,
+        #[oai(header = "Retry-After")] u32,
+        #[oai(header = "RateLimit")] String,
+        #[oai(header = "RateLimit-Policy")] String,
+    ),
     /// Too busy to answer in time (`UNAVAILABLE`, `DEADLINE_EXCEEDED`): nothing was done; retry
     /// after `Retry-After` seconds.
     #[oai(status = 503)]
@@ -153,6 +162,14 @@ impl Described {
 
     fn retry_after(self, seconds: u32) -> Self {
         Described { retry_after: Some(seconds), ..self }
+    }
+
+    /// The caller went over its quota; nothing was done.
+    pub fn rate_limited(scope: &str, retry_after: std::time::Duration) -> Self {
+        let seconds = u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX).max(1);
+        let who = if scope == "key" { "this API key" } else { "this client address" };
+        let message = format!("too many requests from {who}: retry in {seconds} s");
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message).retry_after(seconds)
     }
 
     /// The request ran out of time; its transaction was rolled back.

@@ -90,7 +90,7 @@ pub async fn begin(
 pub struct Authenticated(pub Principal);
 
 /// The token of `Authorization: Bearer TOKEN`.
-fn bearer_token(req: &Request) -> Option<&str> {
+pub(super) fn bearer_token(req: &Request) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -12,8 +12,9 @@ use tracing::Instrument;
 use super::error::{Described, RequestInfo, describe};
 use super::idempotency::{self, Begin};
 use super::input;
+use super::rate_limit::{RateLimits, Verdict};
 use super::{AllowedMethods, Limits};
-use crate::services::auth::KeyCache;
+use crate::services::{self, auth::KeyCache};
 
 /// The id of the request being served, for handlers and logs.
 #[derive(Debug, Clone)]
@@ -47,6 +48,7 @@ pub async fn around<E: Endpoint + 'static>(
     limits: Limits,
     keys: Option<(PgPool, Arc<KeyCache>)>,
     allowed: AllowedMethods,
+    rates: Arc<RateLimits>,
 ) -> poem::Result<Response> {
     let info =
         RequestInfo { id: request_id(&req), method: req.method().to_string(), path: req.uri().path().to_string() };
@@ -56,7 +58,16 @@ pub async fn around<E: Endpoint + 'static>(
     let span =
         tracing::info_span!("request", request.id = %info.id, http.method = %info.method, http.path = %info.path);
 
+    let known = keys.as_ref().and_then(|(_, cache)| {
+        let token = idempotency::bearer_token(&req)?;
+        services::auth::cached(cache, token)
+    });
+    let verdict = rates.check(&req, known.as_ref());
     let mut resp = async {
+        if let Verdict::Limited { headers, retry_after } = &verdict {
+            tracing::debug!(scope = headers.scope, "rate limited");
+            return info.envelope(Described::rate_limited(headers.scope, *retry_after));
+        }
         // Buffering here gives one limit for every route, chunked bodies included.
         let body = match req.take_body().into_bytes_limit(limits.body_bytes).await {
             Ok(body) => body,
@@ -86,6 +97,10 @@ pub async fn around<E: Endpoint + 'static>(
     .instrument(span.clone())
     .await;
 
+    if let Verdict::Allowed(headers) | Verdict::Limited { headers, .. } = verdict {
+        resp.headers_mut().insert("ratelimit-policy", headers.policy);
+        resp.headers_mut().insert("ratelimit", headers.state);
+    }
     if let Ok(v) = HeaderValue::from_str(&info.id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }

@@ -12,6 +12,7 @@ mod input;
 pub mod middleware;
 mod ops;
 mod optional_json;
+pub mod rate_limit;
 mod report;
 mod reservations;
 mod security;
@@ -138,9 +139,10 @@ pub fn with_middleware(
     keys: Option<(PgPool, Arc<services::auth::KeyCache>)>,
     allowed: AllowedMethods,
 ) -> impl Endpoint {
+    let rates = Arc::new(rate_limit::RateLimits::new(limits.per_ip, limits.trust_forwarded));
     routes
         .with(CatchPanic::new().with_handler(middleware::on_panic))
-        .around(move |ep, req| middleware::around(ep, req, limits, keys.clone(), allowed.clone()))
+        .around(move |ep, req| middleware::around(ep, req, limits, keys.clone(), allowed.clone(), rates.clone()))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

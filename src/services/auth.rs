@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use super::cache::TtlCache;
 use super::{Error, Result};
 use crate::db::{self, api_keys::ListedKey};
-use crate::domain::{Principal, Role};
+use crate::domain::{Principal, RatePolicy, Role};
 
 /// Every key starts with this, so a leaked one is easy to recognise in logs and scanners.
 const KEY_PREFIX: &str = "bo_";
@@ -25,7 +25,12 @@ fn hash(key: &str) -> [u8; 32] {
 
 /// Creates a key with 256 random bits. An organizer key is limited to one organization; a client
 /// key may be (it then acts only for the buyers of that organization's events).
-pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>) -> Result<CreatedKey> {
+pub async fn create_key(
+    pool: &PgPool,
+    role: Role,
+    organization_id: Option<&str>,
+    rate: Option<RatePolicy>,
+) -> Result<CreatedKey> {
     let organization_id = organization_id.map(str::trim).filter(|o| !o.is_empty());
     match (role, organization_id) {
         (Role::Organizer, None) => {
@@ -39,7 +44,7 @@ pub async fn create_key(pool: &PgPool, role: Role, organization_id: Option<&str>
     let secret: [u8; 32] = rand::random();
     let key = format!("{KEY_PREFIX}{}", BASE64URL_NOPAD.encode(&secret));
     let mut conn = pool.acquire().await?;
-    let id = db::api_keys::insert(&mut conn, &hash(&key), role, organization_id).await?;
+    let id = db::api_keys::insert(&mut conn, &hash(&key), role, organization_id, rate).await?;
     Ok(CreatedKey { id, key })
 }
 
@@ -64,6 +69,11 @@ pub fn key_cache(ttl: std::time::Duration) -> KeyCache {
     TtlCache::new(ttl, 100_000)
 }
 
+/// The caller behind `key` if this process saw the key valid lately; never asks the database.
+pub fn cached(cache: &KeyCache, key: &str) -> Option<Principal> {
+    cache.get(&hash(key))
+}
+
 /// [`authenticate`], answered from `cache` when the key was seen valid in the last 30 seconds.
 pub async fn authenticate_cached(pool: &PgPool, cache: &KeyCache, key: &str) -> Result<Principal> {
     let digest = hash(key);
@@ -83,7 +93,11 @@ pub async fn authenticate(pool: &PgPool, key: &str) -> Result<Principal> {
     }
     let mut conn = pool.acquire().await?;
     let row = db::api_keys::find_active(&mut conn, &hash(key)).await?.ok_or_else(unknown)?;
-    Ok(Principal { key_id: row.id, role: row.role, organization_id: row.organization_id })
+    let rate = row.rate_requests.zip(row.rate_window_secs).map(|(requests, window_secs)| RatePolicy {
+        requests: requests.unsigned_abs(),
+        window_secs: window_secs.unsigned_abs(),
+    });
+    Ok(Principal { key_id: row.id, role: row.role, organization_id: row.organization_id, rate })
 }
 
 /// Refuses anyone but admins and organizers.

@@ -187,7 +187,8 @@ async fn a_5xx_is_not_kept_so_the_retry_runs_again_and_its_answer_is_replayed_wi
     });
     let routes = poem::Route::new().at("/things", poem::post(flaky));
     // replays are for authenticated callers: a real key
-    let key = boxoffice::services::auth::create_key(&db.pool, boxoffice::domain::Role::Client, None).await.unwrap().key;
+    let key =
+        boxoffice::services::auth::create_key(&db.pool, boxoffice::domain::Role::Client, None, None).await.unwrap().key;
     let keys = Arc::new(boxoffice::services::auth::key_cache(std::time::Duration::from_secs(30)));
     let limits = boxoffice::http::Limits { body_bytes: 1024, ..Default::default() };
     let app = boxoffice::http::with_middleware(routes, limits, Some((db.pool.clone(), keys)), Default::default())

@@ -13,6 +13,7 @@ mod hardening;
 mod idempotency;
 mod import;
 mod notifications;
+mod operations;
 mod report;
 mod reservation_input;
 mod reservations;

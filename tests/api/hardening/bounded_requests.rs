@@ -62,7 +62,7 @@ async fn a_revoked_key_is_not_replayed_its_answers() {
     let limits = Limits { key_cache: Duration::ZERO, ..Limits::default() };
     let uncached = boxoffice::http::app(app.db.pool.clone(), limits).map_to_response();
     let created =
-        boxoffice::services::auth::create_key(&app.db.pool, boxoffice::domain::Role::Client, None).await.unwrap();
+        boxoffice::services::auth::create_key(&app.db.pool, boxoffice::domain::Role::Client, None, None).await.unwrap();
     let body = json!({"email": "ann@example.org"});
     let first = uncached.call(post("/api/users", &created.key, "k", &body)).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);

@@ -50,15 +50,20 @@ impl Reply {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        Self::with_limits(boxoffice::http::Limits::default()).await
+    }
+
+    /// A test app whose HTTP application is built with `limits`.
+    pub async fn with_limits(limits: boxoffice::http::Limits) -> TestApp {
         let db = TestDb::new().await;
-        let app = boxoffice::http::app(db.pool.clone(), boxoffice::http::Limits::default());
+        let app = boxoffice::http::app(db.pool.clone(), limits);
         let admin = Self::key_for(&db, Role::Admin, None).await;
         let client = Self::key_for(&db, Role::Client, None).await;
         TestApp { app: app.map_to_response().boxed(), db, admin, client }
     }
 
     async fn key_for(db: &TestDb, role: Role, org: Option<&str>) -> String {
-        boxoffice::services::auth::create_key(&db.pool, role, org).await.unwrap().key
+        boxoffice::services::auth::create_key(&db.pool, role, org, None).await.unwrap().key
     }
 
     pub async fn organizer_key(&self, organization: &str) -> String {

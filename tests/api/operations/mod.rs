@@ -1,0 +1,3 @@
+//! What the people running an on-sale see and do: rate limits, metrics, cancellations.
+
+mod rate_limits;
