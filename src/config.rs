@@ -151,10 +151,24 @@ pub struct WorkerConfig {
     /// and its jobs are given to others.
     #[arg(long, env = "JOB_HEARTBEAT_SECS", default_value_t = 5)]
     pub job_heartbeat_secs: u64,
+    /// Serve this process's metrics (Prometheus text) at `GET /metrics` on this address.
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl WorkerConfig {
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.job_heartbeat_secs.max(1))
+    }
+
+    /// Starts the metrics endpoint if `METRICS_BIND` asks for one.
+    pub fn serve_metrics(&self) {
+        if let Some(addr) = self.metrics_bind {
+            tokio::spawn(async move {
+                if let Err(e) = crate::observe::serve(addr).await {
+                    tracing::error!(%addr, error = %e, "the metrics endpoint stopped");
+                }
+            });
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod notifications;
+pub mod observe;
 pub mod server;
 pub mod services;
 pub mod telemetry;

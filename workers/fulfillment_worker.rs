@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init();
     let args = Args::parse();
+    args.worker.serve_metrics();
     services::signing::check_env()?;
     // invalid channel settings stop the worker here, not at the first delivery
     let notifier = args.notifications.notifier()?;

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init();
     let args = Args::parse();
+    args.worker.serve_metrics();
     let pool = args.database.connect(args.database.database_max_connections).await?;
     tracing::info!("reservation worker started");
     runtime::run(

@@ -1,7 +1,7 @@
 //! `scheduler`: the periodic sweeps (holds past their time, reservations whose wake-up was lost,
 //! finished jobs). Replicas are allowed: every sweep is harmless when two run at once.
 
-use boxoffice::config::DatabaseConfig;
+use boxoffice::config::{DatabaseConfig, WorkerConfig};
 use boxoffice::jobs::sweeps;
 use boxoffice::{server, telemetry};
 use clap::Parser;
@@ -11,6 +11,8 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     database: DatabaseConfig,
+    #[command(flatten)]
+    worker: WorkerConfig,
 }
 
 #[tokio::main]
@@ -18,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init();
     let args = Args::parse();
+    args.worker.serve_metrics();
     let pool = args.database.connect(4).await?;
     tracing::info!(every = ?sweeps::SWEEP_EVERY, "scheduler started");
     sweeps::run(pool, server::shutdown_on_signal()).await;

@@ -10,6 +10,7 @@ use crate::domain::{RejectionReason, ReservationStatus};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Pending {
     pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub quantity: i32,
     pub seat_labels: Option<Vec<String>>,
     pub hold_minutes: i32,
@@ -23,7 +24,7 @@ pub async fn pending(
     limit: i64,
 ) -> sqlx::Result<Vec<Pending>> {
     sqlx::query_as(
-        "select id, quantity, seat_labels, hold_minutes from reservations
+        "select id, created_at, quantity, seat_labels, hold_minutes from reservations
          where offer_id = $1 and representation_id = $2 and status = 'pending'
          order by seq limit $3",
     )

@@ -154,19 +154,20 @@ pub async fn release_held(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result
 }
 
 /// Ends every hold of the item whose time has passed and gives its stock back, in one statement.
-/// Returns the ids of the holds it ended. The caller holds the item's lock.
+/// Returns the ids of the holds it ended, each with how late it ended (seconds past its end).
+/// The caller holds the item's lock.
 pub async fn expire_due_holds(
     conn: &mut PgConnection,
     offer_id: &str,
     representation_id: &str,
-) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+) -> sqlx::Result<Vec<(Uuid, f64)>> {
+    sqlx::query_as(
         "with expired as (
              -- the clock read once, as a bound of the open-holds index
              update reservations set status = 'expired', ended_at = clock_timestamp()
              where offer_id = $1 and representation_id = $2 and status = 'held'
                and hold_expires_at <= (select clock_timestamp())
-             returning id, quantity
+             returning id, quantity, extract(epoch from ended_at - hold_expires_at)::float8 as lag
          ), freed as (
              update reservation_seats set active = false
              where reservation_id in (select id from expired) and active
@@ -177,7 +178,7 @@ pub async fn expire_due_holds(
                  updated_at = now()
              where offer_id = $1 and representation_id = $2 and exists (select 1 from expired)
          )
-         select id from expired",
+         select id, lag from expired",
     )
     .bind(offer_id)
     .bind(representation_id)

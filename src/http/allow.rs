@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 /// Path templates (`/api/events/{id}`) and the methods each accepts.
 #[derive(Debug, Clone, Default)]
-pub struct AllowedMethods(Arc<Vec<(Vec<String>, String)>>);
+pub struct AllowedMethods(Arc<Vec<(Vec<String>, String, String)>>);
 
 impl AllowedMethods {
     /// From the document's `paths`, served under `prefix`.
@@ -17,22 +17,31 @@ impl AllowedMethods {
             let mut methods: Vec<String> =
                 ops.as_object().into_iter().flatten().map(|(m, _)| m.to_uppercase()).collect();
             methods.sort();
-            table.push((segments, methods.join(", ")));
+            table.push((segments, methods.join(", "), format!("{prefix}{path}")));
         }
         AllowedMethods(Arc::new(table))
     }
 
     /// The methods of the template that matches `path` best (the most literal segments).
     pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.best(path).map(|(_, methods, _)| methods.as_str())
+    }
+
+    /// The template (`/api/events/{id}`) that matches `path` best: a route's name in metrics,
+    /// where the path itself would carry ids (and be a label per buyer).
+    pub fn template_of(&self, path: &str) -> Option<&str> {
+        self.best(path).map(|(_, _, template)| template.as_str())
+    }
+
+    fn best(&self, path: &str) -> Option<&(Vec<String>, String, String)> {
         let wanted = segments(path);
         self.0
             .iter()
-            .filter(|(template, _)| {
+            .filter(|(template, _, _)| {
                 template.len() == wanted.len()
                     && template.iter().zip(&wanted).all(|(t, w)| t == w || (t.starts_with('{') && !w.is_empty()))
             })
-            .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
-            .map(|(_, methods)| methods.as_str())
+            .max_by_key(|(template, _, _)| template.iter().filter(|t| !t.starts_with('{')).count())
     }
 }
 
@@ -53,5 +62,7 @@ mod tests {
         assert_eq!(allowed.for_path("/api/tickets/ABCD/check-in"), Some("POST"));
         assert_eq!(allowed.for_path("/api/tickets/public-key"), Some("GET"));
         assert_eq!(allowed.for_path("/api/nope"), None);
+        assert_eq!(allowed.template_of("/api/tickets/ABCD/check-in"), Some("/api/tickets/{code}/check-in"));
+        assert_eq!(allowed.template_of("/api/tickets/public-key"), Some("/api/tickets/public-key"));
     }
 }

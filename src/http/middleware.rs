@@ -66,6 +66,7 @@ pub async fn around<E: Endpoint + 'static>(
     let mut resp = async {
         if let Verdict::Limited { headers, retry_after } = &verdict {
             tracing::debug!(scope = headers.scope, "rate limited");
+            metrics::counter!("rate_limited_total", "scope" => headers.scope).increment(1);
             return info.envelope(Described::rate_limited(headers.scope, *retry_after));
         }
         // Buffering here gives one limit for every route, chunked bodies included.
@@ -113,6 +114,12 @@ pub async fn around<E: Endpoint + 'static>(
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(poem::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    let route = route_label(&allowed, &info.path);
+    let method = info.method.clone();
+    metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("http_requests_total", "route" => route, "method" => method, "status" => resp.status().as_u16().to_string())
+        .increment(1);
     span.in_scope(|| {
         tracing::info!(
             http.status = resp.status().as_u16(),
@@ -121,6 +128,17 @@ pub async fn around<E: Endpoint + 'static>(
         );
     });
     Ok(resp)
+}
+
+/// A request's route as metrics name it: its template, never the path (ids would make a series
+/// per buyer, and a scanner's made-up paths a series each).
+fn route_label(allowed: &AllowedMethods, path: &str) -> String {
+    match allowed.template_of(path) {
+        Some(template) => template.to_string(),
+        None if path == "/metrics" || path == "/openapi.json" => path.to_string(),
+        None if path == "/docs" || path.starts_with("/docs/") => "/docs".to_string(),
+        None => "unmatched".to_string(),
+    }
 }
 
 /// The route's answer, with errors and panics in the envelope, cut short at the deadline (the

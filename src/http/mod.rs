@@ -116,6 +116,7 @@ pub use allow::AllowedMethods;
 
 /// The whole HTTP application.
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
+    crate::observe::handle();
     let api = api_service(&pool, Intake::start(pool.clone()), Writer::start(pool.clone()));
     let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
@@ -124,10 +125,17 @@ pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
     let routes = Route::new()
         .nest("/api", api)
         .at("/openapi.json", spec)
+        .at("/metrics", poem::get(metrics_text))
         .nest("/docs", docs)
         .data(pool.clone())
         .data(keys.clone());
     with_middleware(routes, limits, Some((pool, keys)), allowed)
+}
+
+/// Every metric of this process, in the Prometheus text format (no secrets, no buyers' data).
+#[poem::handler]
+fn metrics_text() -> String {
+    crate::observe::render()
 }
 
 /// What every route goes through: panics caught, then request ids, the body limit, the deadline,

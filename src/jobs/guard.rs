@@ -7,6 +7,7 @@ use std::time::Duration;
 use apalis::prelude::{AbortError, BoxDynError};
 use futures::FutureExt;
 use sqlx::PgPool;
+use tracing::Instrument;
 
 /// How long one run of a job may take before it counts as failed (every job type's, see
 /// `domain::job::Job::TIMEOUT`).
@@ -61,6 +62,18 @@ impl From<anyhow::Error> for JobError {
     }
 }
 
+/// The queue a kind of job runs on, as the metrics name it.
+fn queue_of(what: &str) -> &'static str {
+    use crate::domain::job::{AllocateItem, DeliverNotification, ExpireHolds, IssueTickets, Job};
+    match what {
+        "allocate" => AllocateItem::QUEUE,
+        "expire" => ExpireHolds::QUEUE,
+        "issue_tickets" => IssueTickets::QUEUE,
+        w if w.starts_with("notify") => DeliverNotification::QUEUE,
+        _ => "other",
+    }
+}
+
 /// The wait before a failed job's next attempt: 1 s, 2 s, 4 s... at most 5 minutes.
 pub fn backoff(attempt: usize) -> Duration {
     crate::domain::job::backoff(Duration::from_secs(1), attempt, Duration::from_secs(300))
@@ -106,7 +119,17 @@ pub async fn guard_then<F>(
 where
     F: Future<Output = Result<(), JobError>>,
 {
-    let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work).catch_unwind()).await;
+    let queue = queue_of(what);
+    metrics::counter!("job_runs_total", "queue" => queue).increment(1);
+    if attempt > 1 {
+        metrics::counter!("job_retries_total", "queue" => queue).increment(1);
+    }
+    // every line the job logs carries its id, queue and attempt
+    let span = tracing::info_span!("job", job.id = job_id, job.queue = queue, job.kind = what, job.attempt = attempt);
+    let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work.instrument(span)).catch_unwind()).await;
+    if !matches!(outcome, Ok(Ok(Ok(())))) {
+        metrics::counter!("job_failures_total", "queue" => queue).increment(1);
+    }
     let error = match outcome {
         Ok(Ok(Ok(()))) => return Ok(()),
         Ok(Ok(Err(JobError::Permanent(e)))) => {

@@ -30,6 +30,11 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
         if let Err(e) = wake_stale_pending(&pool).await {
             tracing::warn!(error = ?e, "pending sweep failed");
         }
+        if ticks % 5 == 1
+            && let Err(e) = services::sweeps::record_queue_gauges(&pool).await
+        {
+            tracing::warn!(error = ?e, "reading the queues for the metrics failed");
+        }
         // issuance runs out of attempts in an hour, not a second: every ten ticks is plenty
         if ticks % 10 == 1
             && let Err(e) = requeue_stalled_issuance(&pool).await

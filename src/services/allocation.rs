@@ -81,6 +81,13 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
     }
     tx.commit().await?;
     let outcome = Outcome { held: held.len(), rejected: pending.len() - held.len(), expired: expired.len() };
+    let now = chrono::Utc::now();
+    for p in &pending {
+        metrics::histogram!("reservation_decision_seconds").record(crate::observe::seconds_since(p.created_at, now));
+    }
+    metrics::counter!("reservations_total", "outcome" => "held").increment(outcome.held as u64);
+    metrics::counter!("reservations_total", "outcome" => "rejected").increment(outcome.rejected as u64);
+    metrics::histogram!("allocation_batch_decisions").record(pending.len() as f64);
     Ok((outcome, pending.len() as i64 == BATCH))
 }
 
@@ -141,12 +148,18 @@ mod tests {
     use uuid::Uuid;
 
     fn ga(quantity: i32) -> Pending {
-        Pending { id: Uuid::new_v4(), quantity, seat_labels: None, hold_minutes: 10 }
+        Pending { id: Uuid::new_v4(), created_at: chrono::Utc::now(), quantity, seat_labels: None, hold_minutes: 10 }
     }
 
     fn seated(labels: &[&str]) -> Pending {
         let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        Pending { id: Uuid::new_v4(), quantity: labels.len() as i32, seat_labels: Some(labels), hold_minutes: 10 }
+        Pending {
+            id: Uuid::new_v4(),
+            created_at: chrono::Utc::now(),
+            quantity: labels.len() as i32,
+            seat_labels: Some(labels),
+            hold_minutes: 10,
+        }
     }
 
     #[test]

@@ -90,6 +90,17 @@ impl From<sqlx::Error> for Error {
     /// Constraint violations are the database judging an invariant: they become client errors
     /// by constraint name. Anything else is internal.
     fn from(err: sqlx::Error) -> Self {
+        // 23514: a check constraint refused a write: our code let something through that the
+        // books forbid (the caller still gets its mapped error)
+        if let Some(db) = err.as_database_error()
+            && db.code().as_deref() == Some("23514")
+        {
+            tracing::warn!(
+                constraint = db.constraint().unwrap_or(""),
+                "the database refused a write by a check constraint"
+            );
+            metrics::counter!("db_invariant_violations_total").increment(1);
+        }
         if let Some(db) = err.as_database_error()
             && let Some(constraint) = db.constraint()
             && let Some(mapped) = from_constraint(constraint)

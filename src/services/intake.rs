@@ -133,6 +133,7 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<V
     }
     let written = started.elapsed();
     tx.commit().await?;
+    metrics::counter!("reservations_total", "outcome" => "accepted").increment(rows.len() as u64);
     tracing::debug!(
         batch = reservations.len(),
         write_ms = written.as_millis() as u64,

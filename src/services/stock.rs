@@ -32,7 +32,13 @@ pub struct Settled {
 /// Ends the item's due holds (and the list offers among them), then promotes the list. The caller
 /// holds the item's lock ([`db::inventory::lock`]), so the clock read here is after it.
 pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Settled> {
-    let expired = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
+    let ended = db::reservations::expire_due_holds(conn, offer_id, representation_id).await?;
+    let expired: Vec<Uuid> = ended.iter().map(|(id, _)| *id).collect();
+    // how late each hold ended, and so how late its stock went to the list (the oldest freed unit)
+    let worst_lag = ended.iter().map(|(_, lag)| *lag).fold(0.0, f64::max);
+    for (_, lag) in &ended {
+        metrics::histogram!("hold_expiry_lag_seconds").record(lag.max(0.0));
+    }
     db::waitlist::end_offers(conn, &expired, EntryStatus::Expired).await?;
     let Some(mut item) = db::inventory::state(conn, offer_id, representation_id).await? else {
         notify::holds_expired(conn, &expired).await?;
@@ -40,6 +46,11 @@ pub async fn settle(conn: &mut PgConnection, offer_id: &str, representation_id: 
     };
     // the offers first: the people waiting are told as soon as the transaction ends either way
     let offered = promote_into(conn, offer_id, representation_id, &mut item).await?;
+    if !ended.is_empty() {
+        for _ in &offered {
+            metrics::histogram!("waitlist_promotion_lag_seconds").record(worst_lag.max(0.0));
+        }
+    }
     notify::holds_expired(conn, &expired).await?;
     Ok(Settled { expired, offered, item: Some(item) })
 }
@@ -52,7 +63,14 @@ pub async fn promote(
     representation_id: &str,
 ) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
     match db::inventory::state(conn, offer_id, representation_id).await? {
-        Some(mut item) => promote_into(conn, offer_id, representation_id, &mut item).await,
+        Some(mut item) => {
+            let offered = promote_into(conn, offer_id, representation_id, &mut item).await?;
+            // offered in the transaction that freed the stock: no lag
+            for _ in &offered {
+                metrics::histogram!("waitlist_promotion_lag_seconds").record(0.0);
+            }
+            Ok(offered)
+        }
         None => Ok(vec![]),
     }
 }

@@ -54,3 +54,15 @@ pub async fn prune_finished_jobs(pool: &PgPool) -> sqlx::Result<u64> {
 pub async fn prune_idempotency_keys(pool: &PgPool) -> sqlx::Result<u64> {
     db::idempotency::prune(pool).await
 }
+
+/// Sets the queue gauges (`job_queue_depth`, `job_queue_oldest_age_seconds`) of this process's
+/// metrics from the queue table; replicas report the same values (dashboards take the max).
+pub async fn record_queue_gauges(pool: &PgPool) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    for q in db::jobs::queue_stats(&mut conn, crate::domain::job::QUEUES).await? {
+        metrics::gauge!("job_queue_depth", "queue" => q.queue.clone()).set((q.pending + q.retrying) as f64);
+        metrics::gauge!("job_queue_oldest_age_seconds", "queue" => q.queue)
+            .set(q.oldest_pending_age_secs.unwrap_or(0.0));
+    }
+    Ok(())
+}

@@ -1,3 +1,4 @@
 //! What the people running an on-sale see and do: rate limits, metrics, cancellations.
 
+mod metrics;
 mod rate_limits;
