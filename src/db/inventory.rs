@@ -274,3 +274,18 @@ pub async fn import_stock(
     .await?;
     Ok(super::Upserted::from_xmax(fresh))
 }
+
+/// Puts `units` sold back on sale (a cancellation or a voided ticket). The caller holds the item's
+/// lock; the books' checks refuse more than was sold.
+pub async fn unsell(conn: &mut PgConnection, offer_id: &str, representation_id: &str, units: i32) -> sqlx::Result<()> {
+    sqlx::query(
+        "update inventory set sold = sold - $3, available = available + $3, updated_at = now()
+         where offer_id = $1 and representation_id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .bind(units)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

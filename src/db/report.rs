@@ -8,6 +8,7 @@ pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<
         "select i.representation_id, rp.starts_at, i.offer_id, o.name as offer_name, o.currency::text as currency,
                 i.total_stock as total, i.available + h.lapsed as available, i.held - h.lapsed as held, i.sold,
                 i.sold::bigint * coalesce(o.price_minor, 0) as revenue_minor,
+                f.refunded, f.refunded_minor,
                 h.expired + h.lapsed_count as holds_expired,
                 w.joined as waitlist_joined, w.offered as waitlist_offered, w.converted as waitlist_converted,
                 w.declined as waitlist_declined, w.expired as waitlist_expired, w.left_ as waitlist_left,
@@ -23,6 +24,10 @@ pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<
              where r.offer_id = i.offer_id and r.representation_id = i.representation_id
                and r.status in ('held', 'expired')
          ) h
+         cross join lateral (
+             select coalesce(sum(units), 0)::bigint as refunded, coalesce(sum(amount_minor), 0)::bigint as refunded_minor
+             from refunds rf where rf.offer_id = i.offer_id and rf.representation_id = i.representation_id
+         ) f
          cross join lateral (
              select count(*) as joined,
                     count(*) filter (where e.offered_at is not null) as offered,

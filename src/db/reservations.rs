@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::ReservationStatus;
 use crate::domain::records::Reservation;
 
 /// The columns of [`Reservation`], with the effective status.
@@ -327,4 +328,45 @@ pub async fn issuance_backlog(conn: &mut PgConnection) -> sqlx::Result<(i64, i64
     )
     .fetch_one(conn)
     .await
+}
+
+/// The stored status of a reservation, its row locked (after the item's lock) against issuance
+/// and other cancellations.
+pub async fn lock_status(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ReservationStatus>> {
+    sqlx::query_scalar("select status from reservations where id = $1 for update").bind(id).fetch_optional(conn).await
+}
+
+/// Cancels a paid reservation and frees its seats. `false` if it was not confirmed or fulfilled.
+pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<bool> {
+    let cancelled: Option<Uuid> = sqlx::query_scalar(
+        "update reservations set status = 'cancelled', cancelled_at = clock_timestamp(), cancel_reason = $2
+         where id = $1 and status in ('confirmed', 'fulfilled')
+         returning id",
+    )
+    .bind(id)
+    .bind(reason)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if cancelled.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("update reservation_seats set active = false where reservation_id = $1 and active")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Frees the seat `label` of a reservation (its ticket was voided).
+pub async fn free_seat(conn: &mut PgConnection, id: Uuid, label: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update reservation_seats rs set active = false
+         from seats s
+         where rs.reservation_id = $1 and rs.seat_id = s.id and s.label = $2 and rs.active",
+    )
+    .bind(id)
+    .bind(label)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -146,3 +146,32 @@ pub async fn for_user(
     .fetch_all(conn)
     .await
 }
+
+/// Voids every ticket of a reservation not voided yet; their codes.
+pub async fn void_of_reservation(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    reason: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "update tickets set voided_at = clock_timestamp(), void_reason = $2
+         where reservation_id = $1 and voided_at is null
+         returning code",
+    )
+    .bind(reservation_id)
+    .bind(reason)
+    .fetch_all(conn)
+    .await
+}
+
+/// Voids one ticket unless it is voided already; whether it was voided now.
+pub async fn void_one(conn: &mut PgConnection, code: &str, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update tickets set voided_at = clock_timestamp(), void_reason = $2 where code = $1 and voided_at is null",
+    )
+    .bind(code)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -12,6 +12,8 @@ pub enum NotificationKind {
     HoldExpired,
     /// Tickets freed for someone on a waiting list, held for them until the offer expires.
     WaitlistOffer,
+    /// Tickets voided: a reservation cancelled, or one ticket voided, by the organizer.
+    TicketsVoided,
 }
 
 impl NotificationKind {
@@ -20,6 +22,7 @@ impl NotificationKind {
             NotificationKind::TicketsIssued => "tickets_issued",
             NotificationKind::HoldExpired => "hold_expired",
             NotificationKind::WaitlistOffer => "waitlist_offer",
+            NotificationKind::TicketsVoided => "tickets_voided",
         }
     }
 }

@@ -135,6 +135,9 @@ pub struct ReportLine {
     pub sold: i32,
     /// sold x price, in minor units (0 for offers without a price).
     pub revenue_minor: i64,
+    /// Units given back by cancellations and voided tickets, and their refunded amount.
+    pub refunded: i64,
+    pub refunded_minor: i64,
     pub holds_expired: i64,
     pub waitlist_joined: i64,
     pub waitlist_offered: i64,

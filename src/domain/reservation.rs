@@ -17,6 +17,8 @@ pub enum ReservationStatus {
     Rejected,
     Expired,
     Released,
+    /// Paid, then cancelled by the organizer: its tickets are void, its stock back on sale.
+    Cancelled,
 }
 
 impl ReservationStatus {
@@ -30,6 +32,7 @@ impl ReservationStatus {
             Self::Rejected => "rejected",
             Self::Expired => "expired",
             Self::Released => "released",
+            Self::Cancelled => "cancelled",
         }
     }
 

@@ -32,6 +32,10 @@ struct Line {
     sold: i32,
     /// sold x price, in minor units.
     revenue_minor: i64,
+    /// Units given back by cancellations and voided tickets.
+    refunded: i64,
+    /// What those refunds came to, in minor units.
+    refunded_minor: i64,
     /// Holds that ran out of time.
     holds_expired: i64,
     waitlist: Funnel,
@@ -110,6 +114,8 @@ impl From<ReportLine> for Line {
             held: l.held,
             sold: l.sold,
             revenue_minor: l.revenue_minor,
+            refunded: l.refunded,
+            refunded_minor: l.refunded_minor,
             holds_expired: l.holds_expired,
             waitlist: Funnel {
                 joined: l.waitlist_joined,

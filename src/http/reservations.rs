@@ -57,9 +57,20 @@ struct ConfirmReservation {
 
 /// A reservation and where it stands.
 #[derive(Object)]
+struct CancelReservation {
+    /// Why, for the buyer and the report (1 to 500 characters).
+    #[oai(validator(max_length = 500, custom = "super::text::NotBlankCheck"))]
+    reason: NotBlank,
+    /// The payment provider's reference of the refund, if any.
+    #[oai(nullable, validator(max_length = 200))]
+    refund_reference: Option<Text>,
+}
+
+#[derive(Object)]
 pub(super) struct Reservation {
     id: Uuid,
-    /// `pending`, `held`, `confirmed`, `fulfilled`, `rejected`, `expired` or `released`. A hold
+    /// `pending`, `held`, `confirmed`, `fulfilled`, `rejected`, `expired`, `released` or
+    /// `cancelled`. A hold
     /// past its time reads `expired` at once; a confirmed one reads `fulfilled` once its tickets
     /// are issued.
     status: String,
@@ -200,6 +211,29 @@ impl ReservationsApi {
         let reference = reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
         let reference = reference.map(str::to_string);
         Ok(Json(self.writer.confirm(&key.0, id, reference).await?.into()))
+    }
+
+    /// Cancel a paid reservation (refund)
+    ///
+    /// Organizers (their own events) and admins. A confirmed or fulfilled reservation becomes
+    /// `cancelled`: its tickets are voided (refused at the door, 409 `TICKET_VOIDED`), its units
+    /// go back to the stock and, in the same transaction, to the waiting list first; the refund is
+    /// recorded for the report and the buyer is notified. Idempotent: cancelling again answers the
+    /// same. Any other status is a 409 `NOT_CANCELLABLE`.
+    #[oai(path = "/reservations/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        key: ApiKey,
+        id: Path<String>,
+        body: Json<CancelReservation>,
+    ) -> Result<Json<Reservation>, ApiError> {
+        let id = reservation_id(&id)?;
+        let CancelReservation { reason, refund_reference } = body.0;
+        let reference = refund_reference.map(String::from);
+        let reference = reference.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let cancelled =
+            services::cancellations::cancel(&self.pool, &key.0, id, reason.as_ref().trim(), reference).await?;
+        Ok(Json(cancelled.into()))
     }
 
     /// Release a hold

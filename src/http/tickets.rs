@@ -20,6 +20,13 @@ pub struct TicketsApi {
 
 /// A ticket: one seat or one unit of a fulfilled reservation.
 #[derive(Object)]
+struct VoidTicket {
+    /// Why, for the buyer and the report (1 to 500 characters).
+    #[oai(validator(max_length = 500, custom = "super::text::NotBlankCheck"))]
+    reason: super::text::NotBlank,
+}
+
+#[derive(Object)]
 pub struct Ticket {
     /// What the holder shows or reads out: 32 Crockford base32 characters in groups of four.
     /// Lookups accept it in any case, without dashes, and with O for 0 and I or L for 1.
@@ -131,6 +138,19 @@ impl TicketsApi {
     async fn qr_svg(&self, key: ApiKey, code: Path<String>) -> Result<QrImage, ApiError> {
         let svg = services::tickets::qr_svg(&self.pool, &key.0, &code).await?;
         Ok(QrImage::Svg(Binary(svg.into_bytes())))
+    }
+
+    /// Void one ticket (refund)
+    ///
+    /// Organizers (their own events) and admins. The ticket is refused at the door from now on
+    /// (409 `TICKET_VOIDED`); its unit (or seat) goes back to the stock and, in the same
+    /// transaction, to the waiting list first; the refund is recorded for the report and the buyer
+    /// is notified. Idempotent: voiding again answers the same.
+    #[oai(path = "/tickets/:code/void", method = "post")]
+    async fn void(&self, key: ApiKey, code: Path<String>, body: Json<VoidTicket>) -> Result<Json<Ticket>, ApiError> {
+        let ticket =
+            services::cancellations::void_ticket(&self.pool, &key.0, &code, body.0.reason.as_ref().trim()).await?;
+        Ok(Json(ticket.into()))
     }
 
     /// Check a ticket in at the door

@@ -48,6 +48,15 @@ pub fn email(id: Uuid, kind: NotificationKind, first_name: &str, payload: &Value
                 quantity.map(tickets).unwrap_or_else(|| "your tickets".into())
             ),
         ),
+        NotificationKind::TicketsVoided => {
+            let reason = text(payload, "reason").map(|r| format!(" The organizer said: {r}.")).unwrap_or_default();
+            let refund =
+                text(payload, "refund_reference").map(|r| format!(" Refund reference: {r}.")).unwrap_or_default();
+            (
+                format!("Your tickets for {title} were cancelled"),
+                format!("The organizer cancelled the tickets listed below; they no longer get in.{reason}{refund}"),
+            )
+        }
         NotificationKind::WaitlistOffer => {
             let until = time(payload, "offer_expires_at").map(|t| format!(" until {t}")).unwrap_or_default();
             (
@@ -78,6 +87,11 @@ pub fn email(id: Uuid, kind: NotificationKind, first_name: &str, payload: &Value
         lines.extend(codes.iter().map(|c| format!("  {c}")));
         lines.push(String::new());
         lines.push("Show a ticket's code or its QR code at the door: each admits one person, once.".into());
+    }
+    if kind == NotificationKind::TicketsVoided && !codes.is_empty() {
+        lines.push(String::new());
+        lines.push(format!("Cancelled ticket codes ({}):", codes.len()));
+        lines.extend(codes.iter().map(|c| format!("  {c}")));
     }
     lines.push(String::new());
     lines.push(format!("Reference: {id}"));

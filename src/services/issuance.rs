@@ -21,6 +21,8 @@ pub enum Issuance {
     Issued(u64),
     /// Another run had issued them: nothing to do.
     AlreadyFulfilled,
+    /// Cancelled before its tickets were issued: none are.
+    Cancelled,
 }
 
 /// Issues the reservation's tickets. Safe to run any number of times, concurrently. A reservation
@@ -35,6 +37,7 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
         .ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     match r.status {
         ReservationStatus::Fulfilled => return Ok(Issuance::AlreadyFulfilled),
+        ReservationStatus::Cancelled => return Ok(Issuance::Cancelled),
         ReservationStatus::Confirmed => {}
         ReservationStatus::Pending
         | ReservationStatus::Held

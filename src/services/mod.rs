@@ -6,6 +6,7 @@ pub mod allocation;
 pub mod auth;
 pub mod availability;
 pub mod cache;
+pub mod cancellations;
 pub mod catalog;
 mod cursor;
 pub mod delivery;

@@ -67,6 +67,32 @@ pub async fn tickets_issued(conn: &mut PgConnection, reservation: Uuid, codes: &
     record_each(conn, NotificationKind::TicketsIssued, &[reservation], |_| json!({"ticket_codes": codes})).await
 }
 
+/// The buyer's tickets `codes` were voided (a cancellation, or one ticket); `key` makes each
+/// voiding one notification however often it is retried.
+pub async fn tickets_voided(
+    conn: &mut PgConnection,
+    reservation: Uuid,
+    key: &str,
+    codes: &[String],
+    reason: &str,
+    refund_reference: Option<&str>,
+) -> sqlx::Result<()> {
+    let Some(c) = db::notifications::contexts(conn, &[reservation]).await?.into_iter().next() else { return Ok(()) };
+    let payload = json!({
+        "event_title": c.event_title,
+        "venue_name": c.venue_name,
+        "performance_starts_at": c.performance_starts_at.to_rfc3339(),
+        "reservation_id": c.id,
+        "quantity": codes.len(),
+        "ticket_codes": codes,
+        "reason": reason,
+        "refund_reference": refund_reference,
+    });
+    let kind = NotificationKind::TicketsVoided;
+    let dedupe_key = format!("{}:{}:{key}", kind.as_str(), c.id);
+    record_many(conn, &[NewNotification { kind, user_id: c.user_id, payload, dedupe_key }]).await
+}
+
 pub async fn holds_expired(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<()> {
     record_each(conn, NotificationKind::HoldExpired, reservations, |_| json!({})).await
 }

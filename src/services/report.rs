@@ -41,6 +41,8 @@ pub fn to_csv(lines: &[ReportLine]) -> String {
         "waitlist_left",
         "waitlist_waiting",
         "median_offer_to_conversion_secs",
+        "refunded",
+        "refunded_minor",
     ]);
     for l in lines {
         let _ = out.write_record([
@@ -63,6 +65,8 @@ pub fn to_csv(lines: &[ReportLine]) -> String {
             l.waitlist_left.to_string(),
             l.waitlist_waiting.to_string(),
             l.median_offer_to_conversion_secs.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            l.refunded.to_string(),
+            l.refunded_minor.to_string(),
         ]);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()

@@ -13,7 +13,7 @@ use crate::domain::records::Ticket;
 use crate::domain::{Principal, TicketCode, qr_content};
 
 /// A code as typed (any case, dashes or not), or 404: a malformed code names no ticket.
-fn parse_code(raw: &str) -> Result<TicketCode> {
+pub(super) fn parse_code(raw: &str) -> Result<TicketCode> {
     TicketCode::parse(raw).ok_or_else(|| Error::not_found("ticket", raw))
 }
 

@@ -523,6 +523,7 @@ fn confirm_answer(row: Option<&Reservation>, now: bool, id: Uuid) -> Result<Rese
         }
         ReservationStatus::Rejected => Err(Error::conflict("RESERVATION_REJECTED", "the reservation was rejected")),
         ReservationStatus::Released => Err(Error::conflict("RESERVATION_RELEASED", "the reservation was released")),
+        ReservationStatus::Cancelled => Err(Error::conflict("RESERVATION_CANCELLED", "the reservation was cancelled")),
         ReservationStatus::Held => Err(anyhow::anyhow!("reservation {id} is held but could not be confirmed").into()),
     }
 }
@@ -535,7 +536,7 @@ fn release_answer(row: Option<&Reservation>, now: bool, id: Uuid) -> Result<Rese
     }
     match row.status {
         ReservationStatus::Released | ReservationStatus::Rejected | ReservationStatus::Expired => Ok(row.clone()),
-        ReservationStatus::Confirmed | ReservationStatus::Fulfilled => {
+        ReservationStatus::Confirmed | ReservationStatus::Fulfilled | ReservationStatus::Cancelled => {
             Err(Error::conflict("ALREADY_CONFIRMED", "a confirmed reservation cannot be released"))
         }
         ReservationStatus::Pending => {
