@@ -83,6 +83,21 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     Server::new(TcpListener::bind(addr)).run(Route::new().at("/metrics", get(metrics_text))).await
 }
 
+tokio::task_local! {
+    /// The id of the HTTP request being served, where a service wants to hand it on (to a job).
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as part of the request `id`.
+pub async fn in_request<F: std::future::Future>(id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
+
+/// The id of the request this task serves, if it serves one.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Seconds since `earlier`, never negative.
 pub fn seconds_since(earlier: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> f64 {
     (now - earlier).to_std().unwrap_or(Duration::ZERO).as_secs_f64()

@@ -44,6 +44,9 @@ pub fn backoff(base: Duration, attempt: usize, cap: Duration) -> Duration {
 pub struct AllocateItem {
     pub offer_id: String,
     pub representation_id: String,
+    /// The HTTP request that woke the item (the first of its batch), for the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Job for AllocateItem {
@@ -74,6 +77,9 @@ impl Job for ExpireHolds {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssueTickets {
     pub reservation_id: Uuid,
+    /// The confirm request that caused it, for the logs (`None` when a sweep put it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Job for IssueTickets {

@@ -144,7 +144,8 @@ fn route_label(allowed: &AllowedMethods, path: &str) -> String {
 /// The route's answer, with errors and panics in the envelope, cut short at the deadline (the
 /// handler's future is dropped: its transaction rolls back).
 async fn serve<E: Endpoint>(next: &E, req: Request, info: &RequestInfo, deadline: Duration) -> Response {
-    let Ok(answer) = tokio::time::timeout(deadline, next.call(req)).await else {
+    let call = crate::observe::in_request(info.id.clone(), next.call(req));
+    let Ok(answer) = tokio::time::timeout(deadline, call).await else {
         tracing::warn!(deadline_secs = deadline.as_secs(), "request cut short at its deadline");
         return info.envelope(Described::deadline_exceeded(deadline));
     };

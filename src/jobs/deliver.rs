@@ -34,12 +34,14 @@ pub async fn handle(
                 }
             };
             let work = dispatch(&pool, &notifier, id);
-            guard::guard_then(&pool, &job_id, attempt, "notify.dispatch", delay, work, gave_up).await
+            let run = guard::JobRun { id: &job_id, attempt, what: "notify.dispatch", request_id: None };
+            guard::guard_then(&pool, run, delay, work, gave_up).await
         }
         Some(channel) => {
             let delay = notifier.backoff(attempt);
             let work = deliver(&pool, &notifier, &job_id, attempt, job.notification_id, channel);
-            guard::guard_with(&pool, &job_id, attempt, channel_job(channel), delay, work).await
+            let run = guard::JobRun { id: &job_id, attempt, what: channel_job(channel), request_id: None };
+            guard::guard_with(&pool, run, delay, work).await
         }
     }
 }

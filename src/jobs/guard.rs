@@ -82,36 +82,39 @@ pub fn backoff(attempt: usize) -> Duration {
 /// Runs `work`; on a transient failure, timeout or panic, moves the job's `run_at` forward by the
 /// backoff and returns the error (apalis marks it failed and fetches it again once due, until
 /// `max_attempts`); on a permanent failure, aborts it.
-pub async fn guard<F>(pool: &PgPool, job_id: &str, attempt: usize, what: &str, work: F) -> Result<(), BoxDynError>
+pub async fn guard<F>(pool: &PgPool, job: JobRun<'_>, work: F) -> Result<(), BoxDynError>
 where
     F: Future<Output = Result<(), JobError>>,
 {
-    guard_with(pool, job_id, attempt, what, backoff(attempt), work).await
+    let delay = backoff(job.attempt);
+    guard_then(pool, job, delay, work, async |_| {}).await
+}
+
+/// One run of a job, as its log lines and metrics name it.
+#[derive(Debug, Clone, Copy)]
+pub struct JobRun<'a> {
+    pub id: &'a str,
+    pub attempt: usize,
+    /// The kind of job (`allocate`, `issue_tickets`, `notify.email`...).
+    pub what: &'a str,
+    /// The HTTP request that caused it, if one did.
+    pub request_id: Option<&'a str>,
 }
 
 /// [`guard`] with the wait before the next attempt chosen by the caller (notifications have their
 /// own policy).
-pub async fn guard_with<F>(
-    pool: &PgPool,
-    job_id: &str,
-    attempt: usize,
-    what: &str,
-    delay: Duration,
-    work: F,
-) -> Result<(), BoxDynError>
+pub async fn guard_with<F>(pool: &PgPool, job: JobRun<'_>, delay: Duration, work: F) -> Result<(), BoxDynError>
 where
     F: Future<Output = Result<(), JobError>>,
 {
-    guard_then(pool, job_id, attempt, what, delay, work, async |_| {}).await
+    guard_then(pool, job, delay, work, async |_| {}).await
 }
 
 /// [`guard_with`], calling `exhausted` with the error when the job fails for good (no attempt
 /// left, or a permanent error), so what it stood for can say so.
 pub async fn guard_then<F>(
     pool: &PgPool,
-    job_id: &str,
-    attempt: usize,
-    what: &str,
+    job: JobRun<'_>,
     delay: Duration,
     work: F,
     exhausted: impl AsyncFnOnce(String),
@@ -119,13 +122,21 @@ pub async fn guard_then<F>(
 where
     F: Future<Output = Result<(), JobError>>,
 {
+    let JobRun { id: job_id, attempt, what, request_id } = job;
     let queue = queue_of(what);
     metrics::counter!("job_runs_total", "queue" => queue).increment(1);
     if attempt > 1 {
         metrics::counter!("job_retries_total", "queue" => queue).increment(1);
     }
     // every line the job logs carries its id, queue and attempt
-    let span = tracing::info_span!("job", job.id = job_id, job.queue = queue, job.kind = what, job.attempt = attempt);
+    let span = tracing::info_span!(
+        "job",
+        job.id = job_id,
+        job.queue = queue,
+        job.kind = what,
+        job.attempt = attempt,
+        request.id = request_id.unwrap_or("")
+    );
     let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work.instrument(span)).catch_unwind()).await;
     if !matches!(outcome, Ok(Ok(Ok(())))) {
         metrics::counter!("job_failures_total", "queue" => queue).increment(1);

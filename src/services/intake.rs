@@ -8,7 +8,7 @@
 //!
 //! It also answers callers who wait for a decision (`?wait=`): one query per tick for all of them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -125,10 +125,17 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<V
     let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let rows = db::reservations::insert_many(&mut tx, reservations).await?;
-    let items: BTreeSet<(&str, &str)> =
-        reservations.iter().map(|r| (r.offer_id.as_str(), r.representation_id.as_str())).collect();
-    for (offer_id, representation_id) in items {
-        let job = AllocateItem { offer_id: offer_id.into(), representation_id: representation_id.into() };
+    // per item, the first request of the batch: the one that woke it
+    let mut items: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
+    for r in reservations {
+        items.entry((r.offer_id.as_str(), r.representation_id.as_str())).or_insert(r.request_id.as_deref());
+    }
+    for ((offer_id, representation_id), request_id) in items {
+        let job = AllocateItem {
+            offer_id: offer_id.into(),
+            representation_id: representation_id.into(),
+            request_id: request_id.map(str::to_string),
+        };
         db::jobs::enqueue(&mut tx, &job, None).await?;
     }
     let written = started.elapsed();

@@ -17,7 +17,8 @@ pub async fn wake_stale_pending(pool: &PgPool) -> sqlx::Result<usize> {
     let mut tx = pool.begin().await?;
     let items = db::reservations::items_with_stale_pending(&mut tx, STALE_PENDING_MS).await?;
     for (offer_id, representation_id) in &items {
-        let job = AllocateItem { offer_id: offer_id.clone(), representation_id: representation_id.clone() };
+        let job =
+            AllocateItem { offer_id: offer_id.clone(), representation_id: representation_id.clone(), request_id: None };
         db::jobs::enqueue(&mut tx, &job, None).await?;
     }
     tx.commit().await?;
@@ -37,7 +38,8 @@ pub async fn requeue_stalled_issuance(pool: &PgPool) -> sqlx::Result<usize> {
     if stalled.is_empty() {
         return Ok(0);
     }
-    let jobs: Vec<IssueTickets> = stalled.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
+    let jobs: Vec<IssueTickets> =
+        stalled.iter().map(|&reservation_id| IssueTickets { reservation_id, request_id: None }).collect();
     db::jobs::requeue(&mut tx, &jobs).await?;
     db::reservations::count_issuance_requeue(&mut tx, &stalled).await?;
     tx.commit().await?;

@@ -49,9 +49,12 @@ struct Op {
 enum Kind {
     Join { list: Item, user_id: String, quantity: i64 },
     Leave { list: Item, user_id: String },
-    Confirm { id: Uuid, payment_reference: Option<String> },
+    Confirm { id: Uuid, payment_reference: Option<String>, request_id: Option<String> },
     Release { id: Uuid },
 }
+
+/// A confirm in a batch: (request index, reservation, payment reference, HTTP request id).
+type Confirming = (usize, Uuid, Option<String>, Option<String>);
 
 enum Reply {
     Entry(oneshot::Sender<Result<WaitlistEntry>>),
@@ -124,7 +127,8 @@ impl Writer {
     /// Confirms a live hold; idempotent.
     pub async fn confirm(&self, who: &Principal, id: Uuid, payment_reference: Option<String>) -> Result<Reservation> {
         let (tx, rx) = oneshot::channel();
-        self.submit(who, Kind::Confirm { id, payment_reference }, Reply::Reservation(tx), rx).await
+        let request_id = crate::observe::request_id();
+        self.submit(who, Kind::Confirm { id, payment_reference, request_id }, Reply::Reservation(tx), rx).await
     }
 
     /// Releases a live hold; idempotent.
@@ -318,10 +322,13 @@ async fn apply(
         out.push((*i, Answer::Done(answer)));
     }
 
-    let confirms: Vec<(usize, Uuid, Option<String>)> = requests
+    // (request index, reservation, payment reference, request id)
+    let confirms: Vec<Confirming> = requests
         .iter()
         .filter_map(|(i, k)| match k {
-            Kind::Confirm { id, payment_reference } => Some((*i, *id, payment_reference.clone())),
+            Kind::Confirm { id, payment_reference, request_id } => {
+                Some((*i, *id, payment_reference.clone(), request_id.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -359,7 +366,7 @@ async fn apply(
     for (i, id) in &releases {
         out.push((*i, Answer::Reservation(release_answer(rows.get(id), done_now.contains(id), *id))));
     }
-    for (i, id, _) in &confirms {
+    for (i, id, _, _) in &confirms {
         out.push((*i, Answer::Reservation(confirm_answer(rows.get(id), done_now.contains(id), *id))));
     }
     tx.commit().await?;
@@ -418,12 +425,7 @@ async fn leave(conn: &mut PgConnection, offer: &str, rep: &str, users: &[String]
 
 /// Confirms the live holds among the requests: their units are sold, their tickets' issuance is
 /// queued, and an offer from the list among them is converted. Returns the holds confirmed.
-async fn confirm(
-    conn: &mut PgConnection,
-    offer: &str,
-    rep: &str,
-    confirms: &[(usize, Uuid, Option<String>)],
-) -> Result<Vec<Reservation>> {
+async fn confirm(conn: &mut PgConnection, offer: &str, rep: &str, confirms: &[Confirming]) -> Result<Vec<Reservation>> {
     if confirms.is_empty() {
         return Ok(vec![]);
     }
@@ -435,7 +437,14 @@ async fn confirm(
         db::inventory::end_hold(conn, offer, rep, units, true).await?;
         let ids: Vec<Uuid> = confirmed.iter().map(|r| r.id).collect();
         db::waitlist::end_offers(conn, &ids, EntryStatus::Converted).await?;
-        let issuances: Vec<IssueTickets> = ids.iter().map(|&reservation_id| IssueTickets { reservation_id }).collect();
+        let requests: HashMap<Uuid, Option<String>> = confirms.iter().map(|c| (c.1, c.3.clone())).collect();
+        let issuances: Vec<IssueTickets> = ids
+            .iter()
+            .map(|&reservation_id| IssueTickets {
+                reservation_id,
+                request_id: requests.get(&reservation_id).cloned().flatten(),
+            })
+            .collect();
         db::jobs::enqueue_many(conn, &issuances).await?;
     }
     Ok(confirmed)

@@ -3,3 +3,4 @@
 mod cancellations;
 mod metrics;
 mod rate_limits;
+mod request_ids;
