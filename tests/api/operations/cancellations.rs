@@ -34,7 +34,7 @@ async fn report_line(app: &TestApp, event: &str) -> Value {
 #[tokio::test]
 async fn a_cancellation_gives_the_stock_back_and_offers_it_to_the_list_in_its_transaction() {
     let app = TestApp::new().await;
-    let (offer, rep, id, _) = paid(&app, 2, 2).await;
+    let (offer, rep, id, buyer) = paid(&app, 2, 2).await;
     let waiting = app.create_user().await;
     app.join_waitlist(&offer, &rep, &waiting, 1).await.expect(StatusCode::OK);
     let organizer = app.organizer_key("BILLY").await;
@@ -49,6 +49,18 @@ async fn a_cancellation_gives_the_stock_back_and_offers_it_to_the_list_in_its_tr
     // the same answer again, and nothing moves
     assert_eq!(cancel(&app, &organizer, &id).await.expect(StatusCode::OK), cancelled);
     assert_eq!(app.books(&offer, &rep).await, (2, 1, 1, 0));
+    // the buyer is told, once, with the reason and the refund's reference
+    let told: Vec<Value> =
+        sqlx::query_scalar("select payload from notifications where kind = 'tickets_voided' and user_id = $1")
+            .bind(&buyer)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(told.len(), 1);
+    assert_eq!(
+        (told[0]["reason"].as_str(), told[0]["refund_reference"].as_str()),
+        (Some("the buyer asked"), Some("re_123"))
+    );
 }
 
 #[tokio::test]
