@@ -37,7 +37,7 @@ struct OfferAvailability {
 
 #[derive(Enum)]
 #[oai(rename_all = "UPPERCASE")]
-enum SeatStatus {
+pub(super) enum SeatStatus {
     Available,
     Held,
     Sold,
@@ -55,24 +55,24 @@ struct SeatAvailability {
 
 /// A seat of a representation and where it stands now.
 #[derive(Object)]
-struct Seat {
-    id: uuid::Uuid,
-    label: String,
-    offer_id: String,
-    status: SeatStatus,
+pub(super) struct Seat {
+    pub(super) id: uuid::Uuid,
+    pub(super) label: String,
+    pub(super) offer_id: String,
+    pub(super) status: SeatStatus,
     /// When the hold on a `HELD` seat ends.
     #[oai(nullable)]
-    hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub(super) hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Object)]
-struct Seats {
-    representation_id: String,
+pub(super) struct Seats {
+    pub(super) representation_id: String,
     /// Every seat, in label order.
-    seats: Vec<Seat>,
+    pub(super) seats: Vec<Seat>,
 }
 
-fn status_of(state: SeatState) -> SeatStatus {
+pub(super) fn status_of(state: SeatState) -> SeatStatus {
     match state {
         SeatState::Available => SeatStatus::Available,
         SeatState::Held => SeatStatus::Held,
@@ -82,27 +82,6 @@ fn status_of(state: SeatState) -> SeatStatus {
 
 #[OpenApi(tag = "Tag::Inventory")]
 impl AvailabilityApi {
-    /// Seats of a representation
-    ///
-    /// Public: each seat's id, label, offer and status (no buyer data).
-    #[oai(path = "/representations/:id/seats", method = "get")]
-    async fn seats(&self, id: Path<String>) -> Result<Json<Seats>, ApiError> {
-        let seats = services::availability::seats(&self.pool, &id).await?;
-        Ok(Json(Seats {
-            representation_id: id.0,
-            seats: seats
-                .into_iter()
-                .map(|s| Seat {
-                    id: s.id,
-                    status: status_of(s.status),
-                    label: s.label,
-                    offer_id: s.offer_id,
-                    hold_expires_at: s.hold_expires_at,
-                })
-                .collect(),
-        }))
-    }
-
     /// Availability of a representation
     ///
     /// Public: per offer the counts, per seat its status.

@@ -219,6 +219,27 @@ impl CatalogApi {
         Ok(Json(row.into()))
     }
 
+    /// Seats of a representation
+    ///
+    /// Public: each seat's id, label, offer and status (no buyer data).
+    #[oai(path = "/representations/:id/seats", method = "get")]
+    async fn seats(&self, id: Path<String>) -> Result<Json<super::availability::Seats>, ApiError> {
+        let seats = services::availability::seats(&self.pool, &id).await?;
+        Ok(Json(super::availability::Seats {
+            representation_id: id.0,
+            seats: seats
+                .into_iter()
+                .map(|s| super::availability::Seat {
+                    id: s.id,
+                    status: super::availability::status_of(s.status),
+                    label: s.label,
+                    offer_id: s.offer_id,
+                    hold_expires_at: s.hold_expires_at,
+                })
+                .collect(),
+        }))
+    }
+
     /// Add seats to a representation
     ///
     /// Labels are normalized (trimmed, upper-cased). A label that exists already, or twice in
