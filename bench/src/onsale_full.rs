@@ -55,13 +55,12 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
     }
 
     // 2. the refused join the waiting list, all at once
-    let refused: Vec<String> = sqlx::query_scalar(
+    let refused = item_texts(
+        &env.pool,
+        &item,
         "select user_id from reservations where offer_id = $1 and representation_id = $2 and status = 'rejected'
          order by seq",
     )
-    .bind(&item.offer_id)
-    .bind(&item.representation_id)
-    .fetch_all(&env.pool)
     .await?;
     let list = format!("/api/offers/{}/representations/{}/waitlist", item.offer_id, item.representation_id);
     let joins = refused
@@ -72,13 +71,12 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
     joined.report(&mut report, 200);
 
     // 3. most holders pay; the others let their one-minute holds lapse
-    let held: Vec<String> = sqlx::query_scalar(
+    let held = item_texts(
+        &env.pool,
+        &item,
         "select id::text from reservations where offer_id = $1 and representation_id = $2 and status = 'held'
          order by seq",
     )
-    .bind(&item.offer_id)
-    .bind(&item.representation_id)
-    .fetch_all(&env.pool)
     .await?;
     let paying = held.len() * usize::from(args.confirm_percent) / 100;
     let confirms = held[..paying]
@@ -95,13 +93,12 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
     report.int("holds_lapsing", lapsing);
 
     // 4. position lookups: on this list, and on lists of 100 and 100,000 people
-    let waiting: Vec<String> = sqlx::query_scalar(
+    let waiting = item_texts(
+        &env.pool,
+        &item,
         "select user_id from waitlist_entries where offer_id = $1 and representation_id = $2 and status = 'waiting'
          order by line_no",
     )
-    .bind(&item.offer_id)
-    .bind(&item.representation_id)
-    .fetch_all(&env.pool)
     .await?;
     let lookups = spread(&waiting, args.lookups).into_iter().map(|u| get(format!("{list}/{u}"))).collect();
     let looked = drive::run("lookups", &env.api, &env.client_key, lookups, common.connections).await?;
@@ -143,12 +140,11 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
     report.int("offers_out_of_line_order", out_of_line_order);
 
     // 6. those offered pay; the fulfillment worker issues every ticket
-    let offers: Vec<String> = sqlx::query_scalar(
+    let offers = item_texts(
+        &env.pool,
+        &item,
         "select id::text from reservations where offer_id = $1 and representation_id = $2 and from_waitlist and status = 'held'",
     )
-    .bind(&item.offer_id)
-    .bind(&item.representation_id)
-    .fetch_all(&env.pool)
     .await?;
     let offer_confirms = offers
         .iter()
@@ -367,3 +363,8 @@ const RANKS_NOT_1_TO_N: &str = "select count(*) from (
 const WRONG_TICKET_COUNTS: &str = "select count(*) from reservations r
      where r.offer_id = $1 and r.representation_id = $2 and r.status in ('confirmed', 'fulfilled')
        and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity";
+
+/// One text column of the bench item's rows, in the order `sql` gives (`$1` offer, `$2` representation).
+async fn item_texts(pool: &PgPool, item: &Item, sql: &'static str) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(sql).bind(&item.offer_id).bind(&item.representation_id).fetch_all(pool).await?)
+}

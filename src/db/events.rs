@@ -3,29 +3,35 @@ use sqlx::PgConnection;
 use crate::domain::records::Event;
 use crate::domain::{EventPatch, NewEvent};
 
+/// Binds an event's id and its 12 columns as `$1..$13`, in the order of `insert` and `upsert`.
+macro_rules! bind_event {
+    ($query:expr, $id:expr, $e:expr) => {
+        $query
+            .bind($id)
+            .bind(&$e.organization_id)
+            .bind(&$e.title)
+            .bind(&$e.description)
+            .bind(&$e.thumbnail_url)
+            .bind(&$e.venue_name)
+            .bind(&$e.venue_address)
+            .bind($e.venue_latitude)
+            .bind($e.venue_longitude)
+            .bind(&$e.timezone)
+            .bind($e.hold_minutes)
+            .bind($e.waitlist_offer_minutes)
+            .bind($e.sales_open)
+    };
+}
+
 pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<Event> {
-    sqlx::query_as(
+    let query = sqlx::query_as(
         "insert into events (id, organization_id, title, description, thumbnail_url, venue_name,
              venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
              waitlist_offer_minutes, sales_open)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          returning *",
-    )
-    .bind(id)
-    .bind(&e.organization_id)
-    .bind(&e.title)
-    .bind(&e.description)
-    .bind(&e.thumbnail_url)
-    .bind(&e.venue_name)
-    .bind(&e.venue_address)
-    .bind(e.venue_latitude)
-    .bind(e.venue_longitude)
-    .bind(&e.timezone)
-    .bind(e.hold_minutes)
-    .bind(e.waitlist_offer_minutes)
-    .bind(e.sales_open)
-    .fetch_one(conn)
-    .await
+    );
+    bind_event!(query, id, e).fetch_one(conn).await
 }
 
 pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Event>> {
@@ -103,7 +109,7 @@ pub async fn existing(conn: &mut PgConnection, ids: &[&str]) -> sqlx::Result<Vec
 /// Writes an event as a catalog import describes it: its sale settings (hold time, offer time,
 /// sales open) are the organizer's, set on insert and never overwritten.
 pub async fn upsert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Result<super::Upserted> {
-    let fresh = sqlx::query_scalar(
+    let query = sqlx::query_scalar(
         "insert into events as e (id, organization_id, title, description, thumbnail_url,
              venue_name, venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
              waitlist_offer_minutes, sales_open)
@@ -121,21 +127,7 @@ pub async fn upsert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Re
                 excluded.thumbnail_url, excluded.venue_name, excluded.venue_address,
                 excluded.venue_latitude, excluded.venue_longitude, excluded.timezone)
          returning (xmax = 0)",
-    )
-    .bind(id)
-    .bind(&e.organization_id)
-    .bind(&e.title)
-    .bind(&e.description)
-    .bind(&e.thumbnail_url)
-    .bind(&e.venue_name)
-    .bind(&e.venue_address)
-    .bind(e.venue_latitude)
-    .bind(e.venue_longitude)
-    .bind(&e.timezone)
-    .bind(e.hold_minutes)
-    .bind(e.waitlist_offer_minutes)
-    .bind(e.sales_open)
-    .fetch_optional(conn)
-    .await?;
+    );
+    let fresh = bind_event!(query, id, e).fetch_optional(conn).await?;
     Ok(super::Upserted::from_xmax(fresh))
 }
