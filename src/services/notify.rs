@@ -40,6 +40,7 @@ async fn record_each(
     conn: &mut PgConnection,
     kind: NotificationKind,
     reservations: &[Uuid],
+    key: &str,
     extra: impl Fn(&Context) -> serde_json::Value,
 ) -> sqlx::Result<()> {
     if reservations.is_empty() {
@@ -57,14 +58,19 @@ async fn record_each(
         if let (Some(fields), Some(more)) = (payload.as_object_mut(), extra(&c).as_object()) {
             fields.extend(more.clone());
         }
-        let dedupe_key = format!("{}:{}", kind.as_str(), c.id);
+        // one notification per kind and reservation (and `key`, for kinds that happen more than once)
+        let dedupe_key = if key.is_empty() {
+            format!("{}:{}", kind.as_str(), c.id)
+        } else {
+            format!("{}:{}:{key}", kind.as_str(), c.id)
+        };
         all.push(NewNotification { kind, user_id: c.user_id.clone(), payload, dedupe_key });
     }
     record_many(conn, &all).await
 }
 
 pub async fn tickets_issued(conn: &mut PgConnection, reservation: Uuid, codes: &[String]) -> sqlx::Result<()> {
-    record_each(conn, NotificationKind::TicketsIssued, &[reservation], |_| json!({"ticket_codes": codes})).await
+    record_each(conn, NotificationKind::TicketsIssued, &[reservation], "", |_| json!({"ticket_codes": codes})).await
 }
 
 /// The buyer's tickets `codes` were voided (a cancellation, or one ticket); `key` makes each
@@ -77,24 +83,12 @@ pub async fn tickets_voided(
     reason: &str,
     refund_reference: Option<&str>,
 ) -> sqlx::Result<()> {
-    let Some(c) = db::notifications::contexts(conn, &[reservation]).await?.into_iter().next() else { return Ok(()) };
-    let payload = json!({
-        "event_title": c.event_title,
-        "venue_name": c.venue_name,
-        "performance_starts_at": c.performance_starts_at.to_rfc3339(),
-        "reservation_id": c.id,
-        "quantity": codes.len(),
-        "ticket_codes": codes,
-        "reason": reason,
-        "refund_reference": refund_reference,
-    });
-    let kind = NotificationKind::TicketsVoided;
-    let dedupe_key = format!("{}:{}:{key}", kind.as_str(), c.id);
-    record_many(conn, &[NewNotification { kind, user_id: c.user_id, payload, dedupe_key }]).await
+    let extra = |_: &Context| json!({"quantity": codes.len(), "ticket_codes": codes, "reason": reason, "refund_reference": refund_reference});
+    record_each(conn, NotificationKind::TicketsVoided, &[reservation], key, extra).await
 }
 
 pub async fn holds_expired(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<()> {
-    record_each(conn, NotificationKind::HoldExpired, reservations, |_| json!({})).await
+    record_each(conn, NotificationKind::HoldExpired, reservations, "", |_| json!({})).await
 }
 
 pub async fn waitlist_offers(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<()> {
@@ -102,6 +96,7 @@ pub async fn waitlist_offers(conn: &mut PgConnection, reservations: &[Uuid]) -> 
         conn,
         NotificationKind::WaitlistOffer,
         reservations,
+        "",
         |c| json!({"offer_expires_at": c.hold_expires_at.map(|t| t.to_rfc3339())}),
     )
     .await
