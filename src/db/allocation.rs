@@ -14,6 +14,9 @@ pub struct Pending {
     pub quantity: i32,
     pub seat_labels: Option<Vec<String>>,
     pub hold_minutes: i32,
+    pub best_available: bool,
+    pub best_section: Option<String>,
+    pub best_together: bool,
 }
 
 /// The oldest pending reservations of the item, in arrival order.
@@ -24,41 +27,14 @@ pub async fn pending(
     limit: i64,
 ) -> sqlx::Result<Vec<Pending>> {
     sqlx::query_as(
-        "select id, created_at, quantity, seat_labels, hold_minutes from reservations
+        "select id, created_at, quantity, seat_labels, hold_minutes, best_available, best_section, best_together
+         from reservations
          where offer_id = $1 and representation_id = $2 and status = 'pending'
          order by seq limit $3",
     )
     .bind(offer_id)
     .bind(representation_id)
     .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SeatTaken {
-    pub id: Uuid,
-    pub label: String,
-    /// Held by a live hold or sold.
-    pub taken: bool,
-}
-
-/// The item's seats among `labels`, and whether each is taken.
-pub async fn seats(
-    conn: &mut PgConnection,
-    offer_id: &str,
-    representation_id: &str,
-    labels: &[String],
-) -> sqlx::Result<Vec<SeatTaken>> {
-    sqlx::query_as(
-        "select s.id, s.label,
-                exists (select 1 from reservation_seats rs where rs.seat_id = s.id and rs.active) as taken
-         from seats s
-         where s.representation_id = $2 and s.offer_id = $1 and s.label = any($3)",
-    )
-    .bind(offer_id)
-    .bind(representation_id)
-    .bind(labels)
     .fetch_all(conn)
     .await
 }
@@ -74,6 +50,8 @@ pub struct Decisions {
     pub granted: i32,
     /// Seats of granted seated reservations: (reservation, seat).
     pub seat_holds: Vec<(Uuid, Uuid)>,
+    /// The labels picked for each best-available reservation granted (null for the others).
+    pub picked: Vec<Option<Vec<String>>>,
 }
 
 /// Writes a batch of decisions, the books and the seat holds. The checks on `inventory` and the
@@ -90,14 +68,20 @@ pub async fn apply(
         "with clock as materialized (select clock_timestamp() as at)
          update reservations r
          set status = d.status, reason = d.reason, decided_at = clock.at,
-             hold_expires_at = case when d.status = 'held' then clock.at + make_interval(mins => d.hold_minutes) end
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) as d(id, status, reason, hold_minutes), clock
+             hold_expires_at = case when d.status = 'held' then clock.at + make_interval(mins => d.hold_minutes) end,
+             seat_labels = case when d.picked is null then r.seat_labels
+                                else array(select jsonb_array_elements_text(d.picked)) end
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[])
+                  as d(id, status, reason, hold_minutes, picked),
+              clock
          where r.id = d.id and r.status = 'pending'",
     )
     .bind(&d.ids)
     .bind(&d.statuses)
     .bind(&d.reasons)
     .bind(&d.hold_minutes)
+    // arrays of arrays must be rectangular in PostgreSQL: labels travel as JSON
+    .bind(d.picked.iter().map(|p| p.as_ref().map(|labels| serde_json::json!(labels))).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     if d.granted > 0 {

@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::ReservationStatus;
+use crate::domain::hall::BestAvailable;
 use crate::domain::records::Reservation;
 
 /// The columns of [`Reservation`], with the effective status.
@@ -16,7 +17,7 @@ macro_rules! columns {
         "r.id, r.seq, r.user_id, r.offer_id, r.representation_id, r.quantity, r.seat_labels, r.hold_minutes,
          case when r.status = 'held' and r.hold_expires_at <= clock_timestamp() then 'expired' else r.status end as status,
          r.reason, r.hold_expires_at, r.payment_reference, r.created_at, r.decided_at, r.confirmed_at, r.ended_at,
-         r.from_waitlist,
+         r.from_waitlist, r.best_available, r.best_section, r.best_together,
          (select e.organization_id from offers o join events e on e.id = o.event_id where o.id = r.offer_id)
             as organization_id"
     };
@@ -31,6 +32,8 @@ pub struct NewReservation {
     pub representation_id: String,
     pub quantity: i32,
     pub seat_labels: Option<Vec<String>>,
+    /// Seats for the worker to pick at the request's turn.
+    pub best_available: Option<BestAvailable>,
     pub hold_minutes: i32,
     pub api_key_id: Uuid,
     pub request_id: Option<String>,
@@ -50,15 +53,21 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     let holds: Vec<i32> = batch.iter().map(|r| r.hold_minutes).collect();
     let keys: Vec<Uuid> = batch.iter().map(|r| r.api_key_id).collect();
     let request_ids: Vec<Option<&str>> = batch.iter().map(|r| r.request_id.as_deref()).collect();
+    let best: Vec<bool> = batch.iter().map(|r| r.best_available.is_some()).collect();
+    let best_sections: Vec<Option<&str>> =
+        batch.iter().map(|r| r.best_available.as_ref().and_then(|b| b.section.as_deref())).collect();
+    let best_together: Vec<bool> = batch.iter().map(|r| r.best_available.as_ref().is_none_or(|b| b.together)).collect();
     sqlx::query_as(concat!(
         "with inserted as (
              insert into reservations (id, user_id, offer_id, representation_id, quantity, seat_labels,
-                 hold_minutes, api_key_id, request_id)
+                 hold_minutes, api_key_id, request_id, best_available, best_section, best_together)
              select id, user_id, offer_id, representation_id, quantity,
                     case when seats is null then null else array(select jsonb_array_elements_text(seats)) end,
-                    hold_minutes, api_key_id, request_id
-             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[], $9::text[])
-                 with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id, request_id, n)
+                    hold_minutes, api_key_id, request_id, best_available, best_section, best_together
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[],
+                         $9::text[], $10::bool[], $11::text[], $12::bool[])
+                 with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id,
+                                      request_id, best_available, best_section, best_together, n)
              -- an unknown buyer is left out (and told so) rather than failing the whole batch
              where exists (select 1 from users u where u.id = t.user_id)
              order by n
@@ -77,6 +86,9 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     .bind(&holds)
     .bind(&keys)
     .bind(&request_ids)
+    .bind(&best)
+    .bind(&best_sections)
+    .bind(&best_together)
     .fetch_all(conn)
     .await
 }

@@ -4,10 +4,12 @@
 mod auth;
 mod catalog;
 mod geo;
+pub mod hall;
 pub mod job;
 mod notification;
 pub mod records;
 mod reservation;
+pub mod seating;
 mod ticket;
 mod user;
 mod validation;
@@ -21,7 +23,7 @@ pub use catalog::{
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use notification::{Channel, DeliveryState, NewNotification, NotificationKind};
-pub use reservation::{RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
+pub use reservation::{BestAvailableRequest, RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};
 pub use validation::{FieldError, ValidationErrors, Validator, trim_blank};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::job::JobStatus;
-use super::{Channel, EntryStatus, RejectionReason, ReservationStatus};
+use super::{Channel, EntryStatus, RejectionReason, ReservationStatus, SeatState};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Reservation {
@@ -28,6 +28,10 @@ pub struct Reservation {
     pub ended_at: Option<DateTime<Utc>>,
     /// An offer made to someone on the waiting list.
     pub from_waitlist: bool,
+    /// Best available: the worker picks the seats (`seat_labels` once held).
+    pub best_available: bool,
+    pub best_section: Option<String>,
+    pub best_together: bool,
     /// The organization whose event it is for: who may act on it.
     pub organization_id: String,
 }
@@ -204,4 +208,22 @@ pub struct QueueStats {
     pub done: i64,
     /// How long the longest-waiting job that is due (pending or retrying) has waited past its time.
     pub oldest_pending_age_secs: Option<f64>,
+}
+
+/// A seat of a representation as the public sees it: where it is and whether it can be had.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MapSeat {
+    pub id: Uuid,
+    pub label: String,
+    pub offer_id: String,
+    pub section: Option<String>,
+    pub row_label: Option<String>,
+    pub number: Option<i32>,
+    pub rank: Option<i32>,
+    pub status: SeatState,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    /// When the seat's section first appeared in the layout: sections are shown in that order.
+    pub section_order: i32,
+    /// The same for its row within the section: front to back.
+    pub row_order: i32,
 }

@@ -1,6 +1,7 @@
 //! What a reservation asks for, and the states it goes through.
 
-use super::{MAX_ID_CHARS, SeatLabels, ValidationErrors, Validator};
+use super::hall::BestAvailable;
+use super::{MAX_ID_CHARS, SeatLabels, ValidationErrors, Validator, trim_blank};
 
 /// ```text
 /// pending --(worker allocates)--> held --(confirm)--> confirmed --(tickets issued)--> fulfilled
@@ -56,6 +57,8 @@ pub enum RejectionReason {
     SoldOut,
     /// At least one of the seats asked for is held or sold.
     SeatUnavailable,
+    /// Best available, together: enough seats are free, but no block of adjacent ones.
+    SeatsNotTogether,
     /// The event's sales were closed at its turn.
     SalesClosed,
     /// The performance had ended at its turn.
@@ -68,13 +71,15 @@ impl RejectionReason {
         match self {
             Self::SoldOut => "SOLD_OUT",
             Self::SeatUnavailable => "SEAT_UNAVAILABLE",
+            Self::SeatsNotTogether => "SEATS_NOT_TOGETHER",
             Self::SalesClosed => "SALES_CLOSED",
             Self::RepresentationOver => "REPRESENTATION_OVER",
         }
     }
 }
 
-/// A reservation as the client sends it: a quantity, or seats (whose count is the quantity).
+/// A reservation as the client sends it: a quantity, or seats (whose count is the quantity), or
+/// the best seats available.
 #[derive(Debug, Clone)]
 pub struct ReservationRequest {
     pub user_id: String,
@@ -82,7 +87,17 @@ pub struct ReservationRequest {
     pub representation_id: String,
     pub quantity: Option<i32>,
     pub seats: Option<Vec<String>>,
+    pub best_available: Option<BestAvailableRequest>,
     pub hold_minutes: Option<i32>,
+}
+
+/// Best available as the client asks for it.
+#[derive(Debug, Clone)]
+pub struct BestAvailableRequest {
+    pub quantity: i32,
+    pub section: Option<String>,
+    /// Default true.
+    pub together: Option<bool>,
 }
 
 /// A request whose shape is right: what the catalog still has to agree with.
@@ -94,6 +109,8 @@ pub struct ValidReservation {
     pub quantity: i32,
     /// Normalized labels, for a seated request.
     pub seat_labels: Option<Vec<String>>,
+    /// What the worker is to pick, for a best-available request (section normalized).
+    pub best_available: Option<BestAvailable>,
     /// `None` takes the event's hold time.
     pub hold_minutes: Option<i32>,
 }
@@ -107,6 +124,24 @@ impl ReservationRequest {
         let representation_id = v.required_text("representation_id", &self.representation_id, MAX_ID_CHARS);
         if let Some(m) = self.hold_minutes {
             super::catalog::check_hold_minutes(&mut v, m);
+        }
+        if let Some(best) = self.best_available {
+            v.check(self.quantity.is_none(), "quantity", "give either a quantity or best_available, not both");
+            v.check(self.seats.is_none(), "seats", "give either seats or best_available, not both");
+            v.check(best.quantity >= 1, "best_available.quantity", "ensure this value is greater than 0");
+            let section = best.section.as_deref().map(|s| trim_blank(s).to_uppercase());
+            v.check(section.as_ref().is_none_or(|s| !s.is_empty()), "best_available.section", "must not be empty");
+            v.finish()?;
+            let together = best.together.unwrap_or(true);
+            return Ok(ValidReservation {
+                user_id,
+                offer_id,
+                representation_id,
+                quantity: best.quantity,
+                seat_labels: None,
+                best_available: Some(BestAvailable { quantity: best.quantity as usize, section, together }),
+                hold_minutes: self.hold_minutes,
+            });
         }
         let (quantity, seat_labels) = match (self.quantity, self.seats) {
             (_, Some(seats)) => {
@@ -138,7 +173,7 @@ impl ReservationRequest {
                 (q, None)
             }
             (None, None) => {
-                v.push("quantity", "give a quantity or a list of seats");
+                v.push("quantity", "give a quantity, a list of seats, or best_available");
                 (0, None)
             }
         };
@@ -149,6 +184,7 @@ impl ReservationRequest {
             representation_id,
             quantity,
             seat_labels,
+            best_available: None,
             hold_minutes: self.hold_minutes,
         })
     }
@@ -165,6 +201,7 @@ mod tests {
             representation_id: "r".into(),
             quantity,
             seats: seats.map(|s| s.into_iter().map(String::from).collect()),
+            best_available: None,
             hold_minutes: hold,
         }
     }
@@ -182,6 +219,20 @@ mod tests {
         let valid = request(None, Some(vec![" a1", "b2 "]), Some(5)).validated().unwrap();
         assert_eq!(valid.quantity, 2);
         assert_eq!(valid.seat_labels.unwrap(), ["A1", "B2"]);
+    }
+
+    #[test]
+    fn best_available_goes_alone_and_asks_for_at_least_one_seat() {
+        let best = |quantity| BestAvailableRequest { quantity, section: Some(" stalls ".into()), together: None };
+        let with = |r: ReservationRequest, b| ReservationRequest { best_available: Some(b), ..r };
+        let valid = with(request(None, None, None), best(2)).validated().unwrap();
+        assert_eq!(
+            valid.best_available,
+            Some(BestAvailable { quantity: 2, section: Some("STALLS".into()), together: true })
+        );
+        assert!(with(request(None, None, None), best(0)).validated().is_err());
+        assert!(with(request(Some(2), None, None), best(2)).validated().is_err());
+        assert!(with(request(None, Some(vec!["A1"]), None), best(1)).validated().is_err());
     }
 
     #[test]

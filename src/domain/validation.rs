@@ -64,6 +64,11 @@ impl Validator {
         trimmed.to_string()
     }
 
+    /// Whether a problem was recorded.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     pub fn finish(self) -> Result<(), ValidationErrors> {
         if self.errors.is_empty() { Ok(()) } else { Err(ValidationErrors(self.errors)) }
     }

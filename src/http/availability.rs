@@ -53,25 +53,6 @@ struct SeatAvailability {
     hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A seat of a representation and where it stands now.
-#[derive(Object)]
-pub(super) struct Seat {
-    pub(super) id: uuid::Uuid,
-    pub(super) label: String,
-    pub(super) offer_id: String,
-    pub(super) status: SeatStatus,
-    /// When the hold on a `HELD` seat ends.
-    #[oai(nullable)]
-    pub(super) hold_expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Object)]
-pub(super) struct Seats {
-    pub(super) representation_id: String,
-    /// Every seat, in label order.
-    pub(super) seats: Vec<Seat>,
-}
-
 pub(super) fn status_of(state: SeatState) -> SeatStatus {
     match state {
         SeatState::Available => SeatStatus::Available,

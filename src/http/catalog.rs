@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
-use super::text::{NotBlank, Text, plain_all};
+use super::text::{NotBlank, Text};
 use crate::domain::records;
 use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation};
 use crate::services;
@@ -65,7 +65,7 @@ impl From<records::Offer> for Offer {
 
 /// Stock of one offer for one representation: `total_stock = available + held + sold`.
 #[derive(Object)]
-struct Inventory {
+pub(super) struct Inventory {
     offer_id: String,
     representation_id: String,
     total_stock: i32,
@@ -121,16 +121,6 @@ struct SetInventory {
     total_stock: i64,
 }
 
-#[derive(Object)]
-struct AddSeats {
-    /// The offer the seats are sold under.
-    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
-    offer_id: NotBlank,
-    /// Seat labels, trimmed and upper-cased on the way in (`" c5 "` is `C5`).
-    #[oai(validator(min_items = 1, max_items = 10000, max_length = 32, custom = "super::text::NotBlankCheck"))]
-    labels: Vec<NotBlank>,
-}
-
 #[derive(ApiResponse)]
 enum CreatedRepresentation {
     #[oai(status = 201)]
@@ -141,29 +131,6 @@ enum CreatedRepresentation {
 enum CreatedOffer {
     #[oai(status = 201)]
     Created(Json<Offer>),
-}
-
-/// The item's books after the seats were added, and the seats themselves.
-#[derive(Object)]
-struct SeatsAdded {
-    #[oai(flatten)]
-    inventory: Inventory,
-    /// The new seats, in label order, with their normalized labels.
-    seats: Vec<NewSeat>,
-}
-
-#[derive(Object)]
-struct NewSeat {
-    id: uuid::Uuid,
-    /// Trimmed and upper-cased.
-    label: String,
-}
-
-#[derive(ApiResponse)]
-enum AddedSeats {
-    /// The seats were added; the item's stock grew by as many.
-    #[oai(status = 201)]
-    Created(Json<SeatsAdded>),
 }
 
 #[OpenApi(tag = "Tag::Inventory")]
@@ -217,41 +184,5 @@ impl CatalogApi {
             services::catalog::set_inventory(&self.pool, &key.0, &offer_id, &representation_id, body.0.total_stock)
                 .await?;
         Ok(Json(row.into()))
-    }
-
-    /// Seats of a representation
-    ///
-    /// Public: each seat's id, label, offer and status (no buyer data).
-    #[oai(path = "/representations/:id/seats", method = "get")]
-    async fn seats(&self, id: Path<String>) -> Result<Json<super::availability::Seats>, ApiError> {
-        let seats = services::availability::seats(&self.pool, &id).await?;
-        Ok(Json(super::availability::Seats {
-            representation_id: id.0,
-            seats: seats
-                .into_iter()
-                .map(|s| super::availability::Seat {
-                    id: s.id,
-                    status: super::availability::status_of(s.status),
-                    label: s.label,
-                    offer_id: s.offer_id,
-                    hold_expires_at: s.hold_expires_at,
-                })
-                .collect(),
-        }))
-    }
-
-    /// Add seats to a representation
-    ///
-    /// Labels are normalized (trimmed, upper-cased). A label that exists already, or twice in
-    /// the request, is a 409 `DUPLICATE_SEAT` and nothing is added.
-    #[oai(path = "/representations/:id/seats", method = "post")]
-    async fn add_seats(&self, key: ApiKey, id: Path<String>, body: Json<AddSeats>) -> Result<AddedSeats, ApiError> {
-        let AddSeats { offer_id, labels } = body.0;
-        let added =
-            services::catalog::add_seats(&self.pool, &key.0, offer_id.as_ref(), &id, &plain_all(labels)).await?;
-        Ok(AddedSeats::Created(Json(SeatsAdded {
-            inventory: added.inventory.into(),
-            seats: added.seats.into_iter().map(|(id, label)| NewSeat { id, label }).collect(),
-        })))
     }
 }

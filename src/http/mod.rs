@@ -15,6 +15,8 @@ mod optional_json;
 pub mod rate_limit;
 mod report;
 mod reservations;
+mod seatmap_svg;
+mod seats;
 mod security;
 mod text;
 mod tickets;
@@ -61,6 +63,7 @@ pub type Api = (
     events::EventsApi,
     catalog::CatalogApi,
     availability::AvailabilityApi,
+    seats::SeatsApi,
     users::UsersApi,
     reservations::ReservationsApi,
     waitlist::WaitlistApi,
@@ -76,6 +79,7 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
         events::EventsApi { pool: pool.clone() },
         catalog::CatalogApi { pool: pool.clone() },
         availability::AvailabilityApi { pool: pool.clone() },
+        seats::SeatsApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi {
             pool: pool.clone(),

@@ -17,7 +17,7 @@ use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
 use crate::domain::records;
-use crate::domain::{ReservationRequest, ValidationErrors};
+use crate::domain::{BestAvailableRequest, ReservationRequest, ValidationErrors};
 use crate::services::items::ItemCache;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
 
@@ -28,7 +28,8 @@ pub struct ReservationsApi {
     pub facts: ItemCache,
 }
 
-/// A request for tickets: a `quantity` (general admission) or `seats` (their count is the quantity).
+/// A request for tickets: a `quantity` (general admission), `seats` by label (their count is the
+/// quantity), or `best_available` (seated: the worker picks the seats at the request's turn).
 #[derive(Object)]
 struct CreateReservation {
     #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
@@ -43,9 +44,38 @@ struct CreateReservation {
     /// Seat labels (normalized: `" c5 "` is `C5`); all or nothing.
     #[oai(nullable, validator(min_items = 1, max_items = 100, max_length = 32, custom = "super::text::NotBlankCheck"))]
     seats: Option<Vec<NotBlank>>,
+    /// The best seats free at the request's turn; without `quantity` or `seats`.
+    #[oai(nullable)]
+    best_available: Option<BestAvailable>,
     /// Minutes the tickets are held once granted, 1 to 20 (default: the event's hold time).
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
+}
+
+/// Best available: `quantity` adjacent seats in one row, the best block free at the request's turn
+/// that leaves no single seat alone (or the best block anyway when every block would). With no
+/// adjacent block free the request is rejected `SEATS_NOT_TOGETHER`, unless `together` is false:
+/// then it gets the best seats close to each other.
+#[derive(Object)]
+struct BestAvailable {
+    /// 1 to the offer's `max_quantity_per_order`.
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+    quantity: i32,
+    /// Only seats of this section (of this offer).
+    #[oai(nullable, validator(max_length = 16, custom = "super::text::NotBlankCheck"))]
+    section: Option<NotBlank>,
+    /// Default true: adjacent seats or nothing.
+    #[oai(nullable)]
+    together: Option<bool>,
+}
+
+/// What a best-available reservation asked for.
+#[derive(Object)]
+struct BestAvailableAsked {
+    quantity: i32,
+    #[oai(nullable)]
+    section: Option<String>,
+    together: bool,
 }
 
 #[derive(Object)]
@@ -74,15 +104,20 @@ pub(super) struct Reservation {
     /// past its time reads `expired` at once; a confirmed one reads `fulfilled` once its tickets
     /// are issued.
     status: String,
-    /// Why it was rejected: `SOLD_OUT`, `SEAT_UNAVAILABLE`.
+    /// Why it was rejected: `SOLD_OUT`, `SEAT_UNAVAILABLE`, `SEATS_NOT_TOGETHER`, `SALES_CLOSED`,
+    /// `REPRESENTATION_OVER`.
     #[oai(nullable)]
     reason: Option<String>,
     user_id: String,
     offer_id: String,
     representation_id: String,
     quantity: i32,
+    /// The seats asked for, or, for best available, the seats picked once decided.
     #[oai(nullable)]
     seats: Option<Vec<String>>,
+    /// For a best-available request: what it asked for.
+    #[oai(nullable)]
+    best_available: Option<BestAvailableAsked>,
     hold_minutes: i32,
     /// When a hold ends unless confirmed (the database's clock).
     #[oai(nullable)]
@@ -110,6 +145,11 @@ impl From<records::Reservation> for Reservation {
             representation_id: r.representation_id,
             quantity: r.quantity,
             seats: r.seat_labels,
+            best_available: r.best_available.then_some(BestAvailableAsked {
+                quantity: r.quantity,
+                section: r.best_section,
+                together: r.best_together,
+            }),
             hold_minutes: r.hold_minutes,
             hold_expires_at: r.hold_expires_at,
             payment_reference: r.payment_reference,
@@ -173,6 +213,11 @@ impl ReservationsApi {
             representation_id: b.representation_id.into(),
             quantity: b.quantity,
             seats: b.seats.map(plain_all),
+            best_available: b.best_available.map(|best| BestAvailableRequest {
+                quantity: best.quantity,
+                section: best.section.map(String::from),
+                together: best.together,
+            }),
             hold_minutes: b.hold_minutes,
         };
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());

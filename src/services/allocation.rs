@@ -1,13 +1,12 @@
 //! The reservation worker's decision: one item's pending reservations, in arrival order, many per
 //! transaction under the item's lock. Each is granted if it still fits at its turn.
 
-use std::collections::{HashMap, HashSet};
-
 use sqlx::PgPool;
 use tracing::instrument;
 
 use super::stock;
 use crate::db::{self, allocation::Decisions};
+use crate::domain::hall::{BestAvailable, Hall};
 use crate::domain::job::ExpireHolds;
 use crate::domain::{RejectionReason, ReservationStatus};
 
@@ -57,15 +56,15 @@ async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) 
         tracing::error!(offer.id = offer_id, representation.id = representation_id, "the item vanished under its lock");
         return Err(sqlx::Error::RowNotFound);
     };
-    let labels: Vec<String> = pending.iter().flat_map(|p| p.seat_labels.iter().flatten().cloned()).collect();
-    let seats = if labels.is_empty() {
-        vec![]
+    let seated = pending.iter().any(|p| p.seat_labels.is_some() || p.best_available);
+    let mut hall = if seated && item.closed().is_none() {
+        Hall::new(db::seats::hall(&mut tx, offer_id, representation_id).await?)
     } else {
-        db::allocation::seats(&mut tx, offer_id, representation_id, &labels).await?
+        Hall::new(vec![])
     };
     let decisions = match item.closed() {
         Some(reason) => reject_all(&pending, reason),
-        None => decide(&pending, item.available, &seats),
+        None => decide(&pending, item.available, &mut hall),
     };
     db::allocation::apply(&mut tx, offer_id, representation_id, &decisions).await?;
     let held: Vec<_> = decisions
@@ -99,41 +98,46 @@ fn reject_all(pending: &[db::allocation::Pending], reason: RejectionReason) -> D
         d.hold_minutes.push(p.hold_minutes);
         d.statuses.push(ReservationStatus::Rejected);
         d.reasons.push(Some(reason));
+        d.picked.push(None);
     }
     d
 }
 
-/// In arrival order: grant what fits, reject the rest. Pure, so FIFO is plain to see and test.
-fn decide(pending: &[db::allocation::Pending], mut available: i32, seats: &[db::allocation::SeatTaken]) -> Decisions {
-    let by_label: HashMap<&str, &db::allocation::SeatTaken> = seats.iter().map(|s| (s.label.as_str(), s)).collect();
-    let mut taken: HashSet<&str> = seats.iter().filter(|s| s.taken).map(|s| s.label.as_str()).collect();
+/// In arrival order: grant what fits, reject the rest. Seats are taken in `hall` as they are
+/// granted, so each request sees the hall as the ones before it left it. Pure, so FIFO is plain
+/// to see and test.
+fn decide(pending: &[db::allocation::Pending], mut available: i32, hall: &mut Hall) -> Decisions {
     let mut d = Decisions::default();
     for p in pending {
-        let verdict = match &p.seat_labels {
-            None if p.quantity <= available => Ok(vec![]),
-            None => Err(RejectionReason::SoldOut),
-            Some(labels) => {
-                let free = labels.iter().all(|l| by_label.contains_key(l.as_str()) && !taken.contains(l.as_str()));
-                if free && p.quantity <= available { Ok(labels.clone()) } else { Err(RejectionReason::SeatUnavailable) }
-            }
+        let verdict = if p.quantity > available {
+            Err(if p.seat_labels.is_some() { RejectionReason::SeatUnavailable } else { RejectionReason::SoldOut })
+        } else if let Some(labels) = &p.seat_labels {
+            hall.take_named(labels).ok_or(RejectionReason::SeatUnavailable)
+        } else if p.best_available {
+            let ask = BestAvailable {
+                quantity: p.quantity as usize,
+                section: p.best_section.clone(),
+                together: p.best_together,
+            };
+            hall.take_best(&ask)
+        } else {
+            Ok(vec![])
         };
         d.ids.push(p.id);
         d.hold_minutes.push(p.hold_minutes);
         match verdict {
-            Ok(labels) => {
+            Ok(seats) => {
                 available -= p.quantity;
                 d.granted += p.quantity;
-                for label in labels {
-                    let seat = by_label[label.as_str()];
-                    taken.insert(seat.label.as_str());
-                    d.seat_holds.push((p.id, seat.id));
-                }
+                d.seat_holds.extend(seats.iter().map(|&i| (p.id, hall.seat(i).id)));
+                d.picked.push(p.best_available.then(|| seats.iter().map(|&i| hall.seat(i).label.clone()).collect()));
                 d.statuses.push(ReservationStatus::Held);
                 d.reasons.push(None);
             }
             Err(reason) => {
                 d.statuses.push(ReservationStatus::Rejected);
                 d.reasons.push(Some(reason));
+                d.picked.push(None);
             }
         }
     }
@@ -143,12 +147,22 @@ fn decide(pending: &[db::allocation::Pending], mut available: i32, seats: &[db::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::hall::HallSeat;
     use ReservationStatus::{Held, Rejected};
-    use db::allocation::{Pending, SeatTaken};
+    use db::allocation::Pending;
     use uuid::Uuid;
 
     fn ga(quantity: i32) -> Pending {
-        Pending { id: Uuid::new_v4(), created_at: chrono::Utc::now(), quantity, seat_labels: None, hold_minutes: 10 }
+        Pending {
+            id: Uuid::new_v4(),
+            created_at: chrono::Utc::now(),
+            quantity,
+            seat_labels: None,
+            hold_minutes: 10,
+            best_available: false,
+            best_section: None,
+            best_together: true,
+        }
     }
 
     fn seated(labels: &[&str]) -> Pending {
@@ -158,13 +172,13 @@ mod tests {
             created_at: chrono::Utc::now(),
             quantity: labels.len() as i32,
             seat_labels: Some(labels),
-            hold_minutes: 10,
+            ..ga(1)
         }
     }
 
     #[test]
     fn requests_are_granted_in_arrival_order_while_they_fit() {
-        let d = decide(&[ga(2), ga(2), ga(1), ga(1)], 3, &[]);
+        let d = decide(&[ga(2), ga(2), ga(1), ga(1)], 3, &mut Hall::new(vec![]));
         assert_eq!(d.statuses, [Held, Rejected, Held, Rejected]);
         assert_eq!(d.reasons[1], Some(RejectionReason::SoldOut));
         assert_eq!(d.granted, 3);
@@ -172,11 +186,40 @@ mod tests {
 
     #[test]
     fn seat_requests_are_all_or_nothing() {
-        let seat = |label: &str, taken| SeatTaken { id: Uuid::new_v4(), label: label.into(), taken };
-        let seats = [seat("A1", false), seat("A2", false), seat("A3", true)];
-        let d = decide(&[seated(&["A1", "A2"]), seated(&["A2"]), seated(&["A3"])], 10, &seats);
+        let mut hall = Hall::new(vec![seat("A1", 1, false), seat("A2", 2, false), seat("A3", 3, true)]);
+        let d = decide(&[seated(&["A1", "A2"]), seated(&["A2"]), seated(&["A3"])], 10, &mut hall);
         assert_eq!(d.statuses, [Held, Rejected, Rejected]);
         assert_eq!(d.reasons[1], Some(RejectionReason::SeatUnavailable));
         assert_eq!(d.seat_holds.len(), 2);
+        assert_eq!(d.picked, [None, None, None], "named seats keep the labels asked for");
+    }
+
+    fn seat(label: &str, number: i32, taken: bool) -> HallSeat {
+        HallSeat {
+            id: Uuid::new_v4(),
+            label: label.into(),
+            section: None,
+            row: Some("A".into()),
+            number: Some(number),
+            rank: None,
+            position: number,
+            taken,
+        }
+    }
+
+    fn best(quantity: i32) -> Pending {
+        Pending { quantity, best_available: true, ..ga(1) }
+    }
+
+    #[test]
+    fn best_available_requests_take_the_best_seats_left_at_their_turn_and_say_which() {
+        let mut hall = Hall::new((1..=6).map(|n| seat(&format!("A{n}"), n, false)).collect());
+        let d = decide(&[best(2), seated(&["A4"]), best(2), best(2), best(1)], 6, &mut hall);
+        assert_eq!(d.statuses, [Held, Rejected, Held, Held, Rejected]);
+        assert_eq!(d.picked[0].as_deref(), Some(&["A3".to_string(), "A4".to_string()][..]));
+        assert_eq!(d.picked[2].as_deref(), Some(&["A1".to_string(), "A2".to_string()][..]));
+        assert_eq!(d.picked[3].as_deref(), Some(&["A5".to_string(), "A6".to_string()][..]));
+        assert_eq!(d.reasons[4], Some(RejectionReason::SoldOut));
+        assert_eq!(d.granted, 6);
     }
 }

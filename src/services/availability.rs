@@ -16,17 +16,6 @@ pub struct Availability {
     pub seats: Vec<SeatRow>,
 }
 
-/// The seats of a representation with their status, in label order.
-pub async fn seats(pool: &PgPool, representation_id: &str) -> Result<Vec<SeatRow>> {
-    let mut tx = db::snapshot(pool).await?;
-    db::representations::find(&mut tx, representation_id)
-        .await?
-        .ok_or_else(|| Error::not_found("representation", representation_id))?;
-    let seats = db::availability::seats(&mut tx, representation_id).await?;
-    tx.commit().await?;
-    Ok(seats)
-}
-
 /// Read in one snapshot (repeatable read) so the counts and the seats agree with each other.
 pub async fn for_representation(pool: &PgPool, representation_id: &str) -> Result<Availability> {
     let mut tx = db::snapshot(pool).await?;

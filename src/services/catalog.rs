@@ -7,9 +7,8 @@ use super::auth::{require_catalog_editor, require_manager_of};
 use super::{Error, Result, stock};
 use crate::db;
 use crate::domain::records::{Event, Inventory, Offer, Representation};
-use crate::domain::{
-    EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, SeatLabels, StockTotal, ValidationErrors,
-};
+use crate::domain::seating::{LayoutError, SeatLayout};
+use crate::domain::{EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, StockTotal, ValidationErrors};
 
 /// An event with its performances and ticket types.
 #[derive(Debug, Clone)]
@@ -152,39 +151,57 @@ pub struct SeatsAdded {
     pub seats: Vec<(uuid::Uuid, String)>,
 }
 
-/// Adds seats to a representation under one offer, labels normalized; each new seat is new
-/// available stock. Any label that exists already, or twice in the request, is a 409.
-#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id, seats = labels.len()))]
+/// Adds seats to a representation under one offer, labels and places normalized; each new seat is
+/// new available stock. A label or a place that exists already, or twice in the request, is a 409.
+#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
 pub async fn add_seats(
     pool: &PgPool,
     who: &Principal,
     offer_id: &str,
     representation_id: &str,
-    labels: &[String],
+    layout: SeatLayout,
 ) -> Result<SeatsAdded> {
     let mut tx = pool.begin().await?;
     let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
-    let (labels, duplicates_in_request) = SeatLabels::parse(labels)?;
-    if !duplicates_in_request.is_empty() {
-        return Err(Error::conflict(
-            "DUPLICATE_SEAT",
-            format!("seat labels repeated in the request: {}", duplicates_in_request.join(", ")),
-        ));
-    }
+    let new_seats = layout.seats().map_err(|e| match e {
+        LayoutError::Invalid(v) => Error::Validation(v),
+        LayoutError::DuplicateLabels(labels) => {
+            Error::conflict("DUPLICATE_SEAT", format!("seat labels repeated in the request: {}", labels.join(", ")))
+        }
+        LayoutError::Overlapping(places) => Error::conflict(
+            "OVERLAPPING_SEATS",
+            format!("seat numbers given twice in the request: {}", places.join("; ")),
+        ),
+    })?;
     db::inventory::lock_seated(&mut tx, offer_id, representation_id, &event_id).await?.ok_or_else(|| {
         Error::conflict(
             "GENERAL_ADMISSION_INVENTORY",
             "this item already has general-admission stock; seats cannot be added to it",
         )
     })?;
-    let taken = db::seats::existing_labels(&mut tx, representation_id, labels.as_slice()).await?;
+    let labels: Vec<String> = new_seats.iter().map(|s| s.label.clone()).collect();
+    let taken = db::seats::existing_labels(&mut tx, representation_id, &labels).await?;
     if !taken.is_empty() {
         return Err(Error::conflict(
             "DUPLICATE_SEAT",
             format!("seats already exist in this representation: {}", taken.join(", ")),
         ));
     }
-    let mut seats = db::seats::insert_many(&mut tx, representation_id, offer_id, labels.as_slice()).await?;
+    let occupied = db::seats::existing_places(&mut tx, representation_id, &new_seats).await?;
+    if !occupied.is_empty() {
+        let places: Vec<String> = occupied
+            .iter()
+            .map(|(section, row, number)| {
+                let section = section.as_deref().map(|s| format!(" of section {s}")).unwrap_or_default();
+                format!("row {row}{section}, seat {number}")
+            })
+            .collect();
+        return Err(Error::conflict(
+            "OVERLAPPING_SEATS",
+            format!("these places have a seat already: {}", places.join("; ")),
+        ));
+    }
+    let mut seats = db::seats::insert_many(&mut tx, representation_id, offer_id, &new_seats).await?;
     seats.sort_by(|a, b| a.1.cmp(&b.1));
     let inventory = db::inventory::add_seated_stock(&mut tx, offer_id, representation_id, seats.len() as i32).await?;
     tx.commit().await?;

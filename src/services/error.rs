@@ -135,6 +135,9 @@ fn from_constraint(constraint: &str) -> Option<Error> {
         "seats_label_unique" => {
             Error::conflict("DUPLICATE_SEAT", "a seat with this label already exists for this representation")
         }
+        "seats_place_unique" => {
+            Error::conflict("OVERLAPPING_SEATS", "a seat at this place (section, row, number) already exists")
+        }
         "waitlist_entries_one_active" => {
             Error::conflict("USER_ALREADY_ON_WAITLIST", "User is already on this waitlist")
         }

@@ -23,6 +23,7 @@ pub mod queue;
 pub mod report;
 pub mod reservations;
 pub mod search;
+pub mod seatmap;
 pub mod signing;
 pub mod standings;
 pub mod stock;

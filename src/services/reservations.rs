@@ -35,8 +35,22 @@ async fn check_against_catalog(pool: &PgPool, facts: &ItemCache, who: &Principal
         )
         .into());
     }
+    if let Some(best) = &r.best_available {
+        if !seated {
+            let msg = "this offer is general admission: give a quantity";
+            return Err(ValidationErrors::single(&["body", "best_available"], msg).into());
+        }
+        if let Some(section) = &best.section {
+            check_section(pool, r, section).await?;
+        }
+        return Ok(f.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES));
+    }
     match (&r.seat_labels, seated) {
-        (None, true) => Err(ValidationErrors::single(&["body", "seats"], "this offer is seated: choose seats").into()),
+        (None, true) => Err(ValidationErrors::single(
+            &["body", "seats"],
+            "this offer is seated: choose seats, or ask for best_available",
+        )
+        .into()),
         (Some(_), false) => {
             Err(ValidationErrors::single(&["body", "seats"], "this offer is general admission: give a quantity").into())
         }
@@ -54,6 +68,21 @@ async fn check_against_catalog(pool: &PgPool, facts: &ItemCache, who: &Principal
         }
         (None, false) => Ok(f.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES)),
     }
+}
+
+/// A section asked for must be one of the representation's, with seats of this offer.
+async fn check_section(pool: &PgPool, r: &ValidReservation, section: &str) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    let offers = db::seats::offers_of_section(&mut conn, &r.representation_id, section).await?;
+    if offers.contains(&r.offer_id) {
+        return Ok(());
+    }
+    let msg = if offers.is_empty() {
+        format!("no section '{section}' in this representation")
+    } else {
+        format!("section '{section}' is sold under another offer")
+    };
+    Err(ValidationErrors::single(&["body", "best_available", "section"], msg).into())
 }
 
 /// Validates a request and queues it as `pending`; its allocation job is enqueued in the same
@@ -80,6 +109,7 @@ pub async fn create(
         representation_id: valid.representation_id,
         quantity: valid.quantity,
         seat_labels: valid.seat_labels,
+        best_available: valid.best_available,
         api_key_id: who.key_id,
         request_id,
     };

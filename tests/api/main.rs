@@ -18,6 +18,7 @@ mod report;
 mod reservation_input;
 mod reservations;
 mod search;
+mod seating;
 mod spec;
 mod tickets;
 mod users;

@@ -58,6 +58,7 @@ async fn the_intake_batch_isolates_a_row_the_database_refuses() {
             representation_id: rep.clone(),
             quantity: 1,
             seat_labels: None,
+            best_available: None,
             hold_minutes: 10,
             api_key_id: Uuid::nil(),
             request_id: None,

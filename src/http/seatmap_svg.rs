@@ -1,0 +1,139 @@
+//! The seat map as a picture: one circle per seat, coloured by status, sections stacked front to
+//! back, each row on a line with its seats placed by number (so aisles show as gaps).
+
+use std::fmt::Write;
+
+use crate::domain::SeatState;
+use crate::services::seatmap::Section;
+
+const PITCH: i64 = 18;
+const RADIUS: i64 = 7;
+const ROW_HEIGHT: i64 = 20;
+const MARGIN: i64 = 20;
+const ROW_LABELS: i64 = 48;
+const TITLE: i64 = 26;
+
+fn colour(state: SeatState) -> &'static str {
+    match state {
+        SeatState::Available => "#2e7d32",
+        SeatState::Held => "#f9a825",
+        SeatState::Sold => "#b71c1c",
+    }
+}
+
+/// The legend's counter of a status.
+fn counter(state: SeatState) -> usize {
+    match state {
+        SeatState::Available => 0,
+        SeatState::Held => 1,
+        SeatState::Sold => 2,
+    }
+}
+
+fn name(state: SeatState) -> &'static str {
+    match state {
+        SeatState::Available => "AVAILABLE",
+        SeatState::Held => "HELD",
+        SeatState::Sold => "SOLD",
+    }
+}
+
+/// Text as XML character data or an attribute value.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The columns a section's rows need: seat numbers from its lowest to its highest (seats without
+/// a number take the next columns of their row).
+fn columns(section: &Section) -> (i64, i64) {
+    let numbers = section.rows.iter().flat_map(|r| r.seats.iter().filter_map(|s| s.number));
+    let (low, high) = numbers.fold((i64::MAX, i64::MIN), |(lo, hi), n| (lo.min(n.into()), hi.max(n.into())));
+    let unplaced = section.rows.iter().map(|r| r.seats.iter().filter(|s| s.number.is_none()).count()).max();
+    let unplaced = unplaced.unwrap_or(0) as i64;
+    if low == i64::MAX { (0, unplaced) } else { (low, high - low + 1 + unplaced) }
+}
+
+/// An SVG document of the hall; `title` heads it.
+pub fn render(title: &str, sections: &[Section]) -> String {
+    let widest = sections.iter().map(|s| columns(s).1).max().unwrap_or(0).max(12);
+    let width = MARGIN * 2 + ROW_LABELS + widest * PITCH;
+    let rows: i64 = sections.iter().map(|s| s.rows.len() as i64).sum();
+    let height = MARGIN * 2 + TITLE * 2 + sections.len() as i64 * TITLE + rows * ROW_HEIGHT;
+    let mut counts = [0usize; 3];
+    let mut body = String::new();
+    let mut y = MARGIN + TITLE * 2;
+    for section in sections {
+        let (low, _) = columns(section);
+        let heading = section.name.as_deref().map_or("Seats".to_string(), |s| format!("Section {s}"));
+        let _ = writeln!(body, r#"<text x="{MARGIN}" y="{}" class="section">{}</text>"#, y + 14, escape(&heading));
+        y += TITLE;
+        for row in &section.rows {
+            let cy = y + ROW_HEIGHT / 2;
+            if let Some(name) = &row.name {
+                let _ = writeln!(body, r#"<text x="{MARGIN}" y="{}" class="row">{}</text>"#, cy + 4, escape(name));
+            }
+            let mut unplaced = 0;
+            for seat in &row.seats {
+                let column = match seat.number {
+                    Some(n) => i64::from(n) - low,
+                    None => {
+                        unplaced += 1;
+                        columns(section).1 - unplaced
+                    }
+                };
+                let cx = MARGIN + ROW_LABELS + column * PITCH + PITCH / 2;
+                counts[counter(seat.status)] += 1;
+                let _ = writeln!(
+                    body,
+                    r#"<circle cx="{cx}" cy="{cy}" r="{RADIUS}" fill="{}" data-label="{}" data-status="{}"><title>{} {}</title></circle>"#,
+                    colour(seat.status),
+                    escape(&seat.label),
+                    name(seat.status),
+                    escape(&seat.label),
+                    name(seat.status),
+                );
+            }
+            y += ROW_HEIGHT;
+        }
+    }
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
+    );
+    let _ = writeln!(
+        svg,
+        "<style>.title{{font-size:16px;font-weight:bold}}.section{{font-size:13px;font-weight:bold}}.row,.legend{{font-size:11px}}</style>"
+    );
+    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(svg, r#"<text x="{MARGIN}" y="{}" class="title">{}</text>"#, MARGIN + 6, escape(title));
+    let mut x = MARGIN;
+    for state in [SeatState::Available, SeatState::Held, SeatState::Sold] {
+        let legend_y = MARGIN + TITLE;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x}" y="{}" width="12" height="12" rx="2" fill="{}"/><text x="{}" y="{}" class="legend">{} {}</text>"#,
+            legend_y - 10,
+            colour(state),
+            x + 16,
+            legend_y,
+            name(state),
+            counts[counter(state)]
+        );
+        x += 120;
+    }
+    svg.push_str(&body);
+    svg.push_str("</svg>\n");
+    svg
+}

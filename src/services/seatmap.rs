@@ -1,0 +1,56 @@
+//! The hall of a representation as the public sees it: sections, rows and seats with their status
+//! now, in the order laid out. No buyer data.
+
+use sqlx::PgPool;
+
+use super::{Error, Result};
+use crate::db;
+use crate::domain::records::MapSeat;
+
+/// One section of the hall (`None`: a hall without sections).
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub name: Option<String>,
+    pub rows: Vec<Row>,
+}
+
+/// One row, front to back; `None` holds the seats that have no place (labels only).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: Option<String>,
+    /// By number.
+    pub seats: Vec<MapSeat>,
+}
+
+/// Every seat of the representation, in hall order; 404 if it does not exist.
+pub async fn seats(pool: &PgPool, representation_id: &str) -> Result<Vec<MapSeat>> {
+    let mut tx = db::snapshot(pool).await?;
+    db::representations::find(&mut tx, representation_id)
+        .await?
+        .ok_or_else(|| Error::not_found("representation", representation_id))?;
+    let seats = db::seats::map(&mut tx, representation_id).await?;
+    tx.commit().await?;
+    Ok(seats)
+}
+
+/// The hall, grouped: sections in the order laid out, their rows front to back.
+pub async fn map(pool: &PgPool, representation_id: &str) -> Result<Vec<Section>> {
+    Ok(group(seats(pool, representation_id).await?))
+}
+
+/// Groups seats already in hall order.
+fn group(seats: Vec<MapSeat>) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for seat in seats {
+        if sections.last().is_none_or(|s| s.name != seat.section) {
+            sections.push(Section { name: seat.section.clone(), rows: vec![] });
+        }
+        let rows = &mut sections.last_mut().expect("just pushed").rows;
+        // seats without a place come one by one (each its own row order): keep them in one row
+        if rows.last().is_none_or(|r| r.name != seat.row_label) {
+            rows.push(Row { name: seat.row_label.clone(), seats: vec![] });
+        }
+        rows.last_mut().expect("just pushed").seats.push(seat);
+    }
+    sections
+}
