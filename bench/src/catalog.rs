@@ -19,6 +19,32 @@ pub struct Item {
 /// Creates a fresh event with one item of `stock` tickets. A fresh event per run keeps runs
 /// against a long-lived `--target` apart: every check filters by this item.
 pub async fn create_item(env: &Environment, title: &str, stock: i32) -> anyhow::Result<Item> {
+    let item = create_unstocked(env, title, "General admission", 10).await?;
+    let url =
+        env.api.join(&format!("/api/offers/{}/representations/{}/inventory", item.offer_id, item.representation_id))?;
+    let answer = env.http.put(url).bearer_auth(&env.admin_key).json(&json!({"total_stock": stock})).send().await?;
+    expect_success(answer, "setting the stock").await?;
+    Ok(item)
+}
+
+/// Creates a fresh event with a seated item: each section's rows (`rows` as the API takes them)
+/// added in order, one request per section.
+pub async fn create_hall(env: &Environment, title: &str, sections: &[(&str, Vec<Value>)]) -> anyhow::Result<Item> {
+    let item = create_unstocked(env, title, "Seated", 4).await?;
+    for (section, rows) in sections {
+        let body = json!({"offer_id": item.offer_id, "section": section, "rows": rows});
+        post(env, &format!("/api/representations/{}/seats", item.representation_id), body).await?;
+    }
+    Ok(item)
+}
+
+/// An event with one representation and one offer, and no stock yet.
+async fn create_unstocked(
+    env: &Environment,
+    title: &str,
+    offer_name: &str,
+    max_per_order: i32,
+) -> anyhow::Result<Item> {
     let event = post(
         env,
         "/api/events",
@@ -36,15 +62,10 @@ pub async fn create_item(env: &Environment, title: &str, stock: i32) -> anyhow::
     let offer = post(
         env,
         &format!("/api/events/{event_id}/offers"),
-        json!({"name": "General admission", "price_minor": 4500, "max_quantity_per_order": 10}),
+        json!({"name": offer_name, "price_minor": 4500, "max_quantity_per_order": max_per_order}),
     )
     .await?;
-    let item = Item { event_id, offer_id: id_of(&offer)?, representation_id: id_of(&representation)? };
-    let url =
-        env.api.join(&format!("/api/offers/{}/representations/{}/inventory", item.offer_id, item.representation_id))?;
-    let answer = env.http.put(url).bearer_auth(&env.admin_key).json(&json!({"total_stock": stock})).send().await?;
-    expect_success(answer, "setting the stock").await?;
-    Ok(item)
+    Ok(Item { event_id, offer_id: id_of(&offer)?, representation_id: id_of(&representation)? })
 }
 
 /// Buyers `u1`..`uN`. Existing ones are kept, so a `--target` system can be driven twice.

@@ -18,6 +18,7 @@ impl Cli {
             Scenario::Expiry(args) => &args.common,
             Scenario::Waitlist(args) => &args.common,
             Scenario::OnsaleFull(args) => &args.common,
+            Scenario::Seated(args) => &args.common,
         }
     }
 }
@@ -35,6 +36,9 @@ pub enum Scenario {
     /// one-minute holds lapse, offers cascade, tickets are issued; each step's rate and latency,
     /// position lookups on lines of 100 and 100,000, and the invariants afterwards.
     OnsaleFull(OnsaleFullArgs),
+    /// Best available in a hall of 5,000 seats: buyers ask for 1 to 4 adjacent seats; decided/s,
+    /// FIFO replayed, lonely seats against a first-free-block baseline, pgbench ratio.
+    Seated(SeatedArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -110,6 +114,24 @@ pub struct OnsaleFullArgs {
     /// Position lookups per measured list.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub lookups: u32,
+    /// How long pgbench runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub pgbench_seconds: u32,
+    /// Do not run pgbench (no ratio is printed).
+    #[arg(long)]
+    pub skip_pgbench: bool,
+}
+
+#[derive(Args)]
+pub struct SeatedArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Best-available requests, one buyer each.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Write the sold-out hall's seat map (SVG) here.
+    #[arg(long)]
+    pub seatmap_svg: Option<PathBuf>,
     /// How long pgbench runs.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,

@@ -7,6 +7,7 @@
 //!   oversell, FIFO order, and pgbench's TPS on the same machine as the yardstick.
 //! - `bench expiry`: one-minute holds; how late they expire.
 //! - `bench waitlist`: lapsing holds and offers on a sold-out item; how late the next offer comes.
+//! - `bench seated`: best-available in a hall of 5,000 seats; FIFO and lonely seats replayed.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
 //! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
@@ -25,11 +26,13 @@ mod checks;
 mod cli;
 mod drive;
 mod expiry;
+mod hall;
 mod load;
 mod onsale;
 mod onsale_full;
 mod pgbench;
 mod report;
+mod seated;
 mod setup;
 mod system;
 mod waitlist;
@@ -100,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     let pgbench_seconds = match &cli.scenario {
         Scenario::Onsale(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::OnsaleFull(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
+        Scenario::Seated(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         _ => None,
     };
     if let Some(seconds) = pgbench_seconds {
@@ -115,5 +119,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
         Scenario::Expiry(args) => expiry::run(env, args).await,
         Scenario::Waitlist(args) => waitlist::run(env, args).await,
         Scenario::OnsaleFull(args) => onsale_full::run(env, args).await,
+        Scenario::Seated(args) => seated::run(env, args).await,
     }
 }

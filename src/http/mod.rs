@@ -85,7 +85,7 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
             pool: pool.clone(),
             intake,
             writer: writer.clone(),
-            facts: services::items::cache(),
+            facts: services::items::facts(),
         },
         waitlist::WaitlistApi {
             pool: pool.clone(),

@@ -18,14 +18,14 @@ use super::security::ApiKey;
 use super::text::{NotBlank, Text, plain_all};
 use crate::domain::records;
 use crate::domain::{BestAvailableRequest, ReservationRequest, ValidationErrors};
-use crate::services::items::ItemCache;
+use crate::services::items::Facts;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
 
 pub struct ReservationsApi {
     pub pool: PgPool,
     pub intake: Intake,
     pub writer: Writer,
-    pub facts: ItemCache,
+    pub facts: Facts,
 }
 
 /// A request for tickets: a `quantity` (general admission), `seats` by label (their count is the

@@ -66,8 +66,11 @@ fn columns(section: &Section) -> (i64, i64) {
 
 /// An SVG document of the hall; `title` heads it.
 pub fn render(title: &str, sections: &[Section]) -> String {
-    let widest = sections.iter().map(|s| columns(s).1).max().unwrap_or(0).max(12);
-    let width = MARGIN * 2 + ROW_LABELS + widest * PITCH;
+    let widest = sections.iter().map(|s| columns(s).1).max().unwrap_or(0);
+    // wide enough for the seats, the legend (three entries of 120) and the title (~9 per character)
+    let width = (MARGIN * 2 + ROW_LABELS + widest * PITCH)
+        .max(MARGIN * 2 + 360)
+        .max(MARGIN * 2 + 9 * title.chars().count() as i64);
     let rows: i64 = sections.iter().map(|s| s.rows.len() as i64).sum();
     let height = MARGIN * 2 + TITLE * 2 + sections.len() as i64 * TITLE + rows * ROW_HEIGHT;
     let mut counts = [0usize; 3];

@@ -288,7 +288,8 @@ impl SeatsApi {
     #[oai(path = "/representations/:id/seatmap.svg", method = "get")]
     async fn seatmap_svg(&self, id: Path<String>) -> Result<SeatMapImage, ApiError> {
         let sections = services::seatmap::map(&self.pool, &id).await?;
-        let svg = super::seatmap_svg::render(&format!("Representation {}", id.0), &sections);
+        let title = services::seatmap::title(&self.pool, &id).await?;
+        let svg = super::seatmap_svg::render(&title, &sections);
         Ok(SeatMapImage::Svg(Binary(svg.into_bytes())))
     }
 }

@@ -32,3 +32,36 @@ pub async fn refs(pool: &PgPool, cache: &ItemCache, offer_id: &str, representati
     }
     Ok(refs)
 }
+
+/// The offers whose seats are in a section of a representation, recently read: best-available
+/// requests naming a section are checked against it on the hot path. Only sections that exist
+/// are kept, so a section laid out a moment ago is found at once.
+pub type SectionCache = TtlCache<(String, String), Vec<String>>;
+
+/// What a reservation is checked against, per API process.
+pub struct Facts {
+    pub items: ItemCache,
+    pub sections: SectionCache,
+}
+
+pub fn facts() -> Facts {
+    Facts { items: cache(), sections: TtlCache::new(std::time::Duration::from_secs(1), 10_000) }
+}
+
+/// The offers selling seats in `section` of the representation (none: no such section).
+pub async fn section_offers(
+    pool: &PgPool,
+    facts: &Facts,
+    representation_id: &str,
+    section: &str,
+) -> Result<Vec<String>> {
+    let key = (representation_id.to_owned(), section.to_owned());
+    if let Some(offers) = facts.sections.get(&key) {
+        return Ok(offers);
+    }
+    let offers = db::seats::offers_of_section(&mut *pool.acquire().await?, representation_id, section).await?;
+    if !offers.is_empty() {
+        facts.sections.insert(key, offers.clone());
+    }
+    Ok(offers)
+}

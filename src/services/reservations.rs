@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::intake::Intake;
-use super::items::{self, ItemCache};
+use super::items::{self, Facts};
 use super::{Error, Result};
 use crate::db::{self, reservations::NewReservation};
 use crate::domain::records::Reservation;
@@ -14,8 +14,8 @@ use crate::domain::{DEFAULT_HOLD_MINUTES, Principal, ReservationRequest, ValidRe
 
 /// Checks the request against the catalog, in the order a client can act on; returns the hold time.
 /// The buyer is checked by the batch that stores it (see [`Intake`]).
-async fn check_against_catalog(pool: &PgPool, facts: &ItemCache, who: &Principal, r: &ValidReservation) -> Result<i32> {
-    let f = items::refs(pool, facts, &r.offer_id, &r.representation_id).await?;
+async fn check_against_catalog(pool: &PgPool, facts: &Facts, who: &Principal, r: &ValidReservation) -> Result<i32> {
+    let f = items::refs(pool, &facts.items, &r.offer_id, &r.representation_id).await?;
     f.event().map_err(|problem| Error::not_an_item(problem, &r.offer_id, &r.representation_id))?;
     require_buyer_agent_of(who, f.organization_id.as_deref().unwrap_or_default())?;
     let Some(seated) = f.seated else {
@@ -41,7 +41,7 @@ async fn check_against_catalog(pool: &PgPool, facts: &ItemCache, who: &Principal
             return Err(ValidationErrors::single(&["body", "best_available"], msg).into());
         }
         if let Some(section) = &best.section {
-            check_section(pool, r, section).await?;
+            check_section(pool, facts, r, section).await?;
         }
         return Ok(f.hold_minutes.unwrap_or(DEFAULT_HOLD_MINUTES));
     }
@@ -71,9 +71,8 @@ async fn check_against_catalog(pool: &PgPool, facts: &ItemCache, who: &Principal
 }
 
 /// A section asked for must be one of the representation's, with seats of this offer.
-async fn check_section(pool: &PgPool, r: &ValidReservation, section: &str) -> Result<()> {
-    let mut conn = pool.acquire().await?;
-    let offers = db::seats::offers_of_section(&mut conn, &r.representation_id, section).await?;
+async fn check_section(pool: &PgPool, facts: &Facts, r: &ValidReservation, section: &str) -> Result<()> {
+    let offers = items::section_offers(pool, facts, &r.representation_id, section).await?;
     if offers.contains(&r.offer_id) {
         return Ok(());
     }
@@ -92,7 +91,7 @@ pub async fn create(
     pool: &PgPool,
     intake: &Intake,
     who: &Principal,
-    facts: &ItemCache,
+    facts: &Facts,
     request: ReservationRequest,
     request_id: Option<String>,
 ) -> Result<Reservation> {

@@ -38,6 +38,17 @@ pub async fn map(pool: &PgPool, representation_id: &str) -> Result<Vec<Section>>
     Ok(group(seats(pool, representation_id).await?))
 }
 
+/// What a picture of the hall is titled: the event and when the performance starts.
+pub async fn title(pool: &PgPool, representation_id: &str) -> Result<String> {
+    let mut conn = pool.acquire().await?;
+    let rep = db::representations::find(&mut conn, representation_id)
+        .await?
+        .ok_or_else(|| Error::not_found("representation", representation_id))?;
+    let event = db::events::find(&mut conn, &rep.event_id).await?;
+    let title = event.map(|e| e.title).unwrap_or_default();
+    Ok(format!("{title}, {} (UTC)", rep.starts_at.format("%Y-%m-%d %H:%M")))
+}
+
 /// Groups seats already in hall order.
 fn group(seats: Vec<MapSeat>) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
