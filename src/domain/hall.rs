@@ -11,7 +11,7 @@
 //!   taken seat or the end of its run. Best available takes the best block that leaves none, and
 //!   the best block anyway only when every block would leave one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -56,6 +56,12 @@ pub struct Hall {
     preference: Vec<u32>,
     runs: Vec<Run>,
     by_label: HashMap<String, usize>,
+    /// Free seats per section, and in all (`None` key of `free_in_all`): kept as seats are taken.
+    free_by_section: HashMap<Option<String>, usize>,
+    free_in_all: usize,
+    /// (section asked, quantity) found to have no adjacent block: seats are only ever taken while
+    /// a hall is in use, so it stays so, and later requests like it are answered without a search.
+    no_block: HashSet<(Option<String>, usize)>,
 }
 
 /// The best block found so far: (leaves a lonely seat, score, run, first seat's offset in the run).
@@ -66,7 +72,12 @@ impl Hall {
         let preference = preference_order(&seats);
         let runs = runs_of(&seats);
         let by_label = seats.iter().enumerate().map(|(i, s)| (s.label.clone(), i)).collect();
-        Hall { seats, preference, runs, by_label }
+        let mut free_by_section: HashMap<Option<String>, usize> = HashMap::new();
+        for s in seats.iter().filter(|s| !s.taken) {
+            *free_by_section.entry(s.section.clone()).or_default() += 1;
+        }
+        let free_in_all = free_by_section.values().sum();
+        Hall { seats, preference, runs, by_label, free_by_section, free_in_all, no_block: HashSet::new() }
     }
 
     pub fn seat(&self, index: usize) -> &HallSeat {
@@ -83,15 +94,25 @@ impl Hall {
 
     /// Takes the best seats for `ask` at this turn, or says why there are none.
     pub fn take_best(&mut self, ask: &BestAvailable) -> Result<Vec<usize>, RejectionReason> {
-        let in_scope = |s: &HallSeat| ask.section.is_none() || s.section == ask.section;
-        let free = self.seats.iter().filter(|s| !s.taken && in_scope(s)).count();
+        let free = match &ask.section {
+            None => self.free_in_all,
+            Some(s) => self.free_by_section.get(&Some(s.clone())).copied().unwrap_or(0),
+        };
         if ask.quantity == 0 || free < ask.quantity {
             return Err(RejectionReason::SoldOut);
         }
-        let picked = match self.best_block(ask.quantity, ask.section.as_deref()) {
+        let scope = (ask.section.clone(), ask.quantity);
+        let block =
+            if self.no_block.contains(&scope) { None } else { self.best_block(ask.quantity, ask.section.as_deref()) };
+        let picked = match block {
             Some((_, _, run, start)) => self.runs[run].seats[start..start + ask.quantity].to_vec(),
-            None if ask.together => return Err(RejectionReason::SeatsNotTogether),
-            None => self.closest_seats(ask.quantity, ask.section.as_deref()),
+            None => {
+                self.no_block.insert(scope);
+                if ask.together {
+                    return Err(RejectionReason::SeatsNotTogether);
+                }
+                self.closest_seats(ask.quantity, ask.section.as_deref())
+            }
         };
         self.take(&picked);
         Ok(picked)
@@ -100,6 +121,8 @@ impl Hall {
     fn take(&mut self, picked: &[usize]) {
         for &i in picked {
             self.seats[i].taken = true;
+            self.free_in_all -= 1;
+            *self.free_by_section.get_mut(&self.seats[i].section).expect("a free seat's section is counted") -= 1;
         }
     }
 
