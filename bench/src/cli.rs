@@ -19,6 +19,7 @@ impl Cli {
             Scenario::Waitlist(args) => &args.common,
             Scenario::OnsaleFull(args) => &args.common,
             Scenario::Seated(args) => &args.common,
+            Scenario::Queue(args) => &args.common,
         }
     }
 }
@@ -39,6 +40,10 @@ pub enum Scenario {
     /// Best available in a hall of 5,000 seats: buyers ask for 1 to 4 adjacent seats; decided/s,
     /// FIFO replayed, lonely seats against a first-free-block baseline, pgbench ratio.
     Seated(SeatedArgs),
+    /// A virtual queue in front of the on-sale: people join (most before the opening), the draw,
+    /// admission at a set rate, admitted people reserve with their passes; join/s, the draw
+    /// recomputed, the rate, the stop at sell-out, pgbench ratio.
+    Queue(QueueArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -132,6 +137,30 @@ pub struct SeatedArgs {
     /// Write the sold-out hall's seat map (SVG) here.
     #[arg(long)]
     pub seatmap_svg: Option<PathBuf>,
+    /// How long pgbench runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub pgbench_seconds: u32,
+    /// Do not run pgbench (no ratio is printed).
+    #[arg(long)]
+    pub skip_pgbench: bool,
+}
+
+#[derive(Args)]
+pub struct QueueArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// People joining the queue, one user each.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub people: u32,
+    /// The share of them joining before the sale opens (the pre-queue), in percent.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub prequeue_percent: u32,
+    /// Tickets on sale: admission must stop when they are gone.
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(i32).range(1..))]
+    pub tickets: i32,
+    /// The queue's admission rate.
+    #[arg(long, default_value_t = 6_000, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub admit_per_minute: i32,
     /// How long pgbench runs.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,

@@ -8,6 +8,7 @@
 //! - `bench expiry`: one-minute holds; how late they expire.
 //! - `bench waitlist`: lapsing holds and offers on a sold-out item; how late the next offer comes.
 //! - `bench seated`: best-available in a hall of 5,000 seats; FIFO and lonely seats replayed.
+//! - `bench queue`: 100,000 people through a virtual queue; the draw, the rate, the stop at sell-out.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
 //! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
@@ -31,6 +32,7 @@ mod load;
 mod onsale;
 mod onsale_full;
 mod pgbench;
+mod queue;
 mod report;
 mod seated;
 mod setup;
@@ -104,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         Scenario::Onsale(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::OnsaleFull(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::Seated(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
+        Scenario::Queue(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         _ => None,
     };
     if let Some(seconds) = pgbench_seconds {
@@ -120,5 +123,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
         Scenario::Waitlist(args) => waitlist::run(env, args).await,
         Scenario::OnsaleFull(args) => onsale_full::run(env, args).await,
         Scenario::Seated(args) => seated::run(env, args).await,
+        Scenario::Queue(args) => queue::run(env, args).await,
     }
 }

@@ -29,6 +29,7 @@ const RATES: &[&str] = &[
     "lookups_line_100_per_sec",
     "lookups_line_100000_per_sec",
     "offer_confirms_per_sec",
+    "joins_per_sec",
 ];
 
 /// Runs pgbench and adds its TPS and our ratio to the report. A failure here is reported, not

@@ -37,6 +37,8 @@ pub struct NewReservation {
     pub hold_minutes: i32,
     pub api_key_id: Uuid,
     pub request_id: Option<String>,
+    /// The queue entry whose pass came with the request, and when that pass expires.
+    pub queue_pass: Option<(Uuid, DateTime<Utc>)>,
 }
 
 /// Stores many pending reservations in one statement, their `seq` in the order given. Those of
@@ -57,17 +59,22 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     let best_sections: Vec<Option<&str>> =
         batch.iter().map(|r| r.best_available.as_ref().and_then(|b| b.section.as_deref())).collect();
     let best_together: Vec<bool> = batch.iter().map(|r| r.best_available.as_ref().is_none_or(|b| b.together)).collect();
+    let queue_entries: Vec<Option<Uuid>> = batch.iter().map(|r| r.queue_pass.map(|p| p.0)).collect();
+    let pass_expiries: Vec<Option<DateTime<Utc>>> = batch.iter().map(|r| r.queue_pass.map(|p| p.1)).collect();
     sqlx::query_as(concat!(
         "with inserted as (
              insert into reservations (id, user_id, offer_id, representation_id, quantity, seat_labels,
-                 hold_minutes, api_key_id, request_id, best_available, best_section, best_together)
+                 hold_minutes, api_key_id, request_id, best_available, best_section, best_together,
+                 queue_entry_id, queue_pass_expires_at)
              select id, user_id, offer_id, representation_id, quantity,
                     case when seats is null then null else array(select jsonb_array_elements_text(seats)) end,
-                    hold_minutes, api_key_id, request_id, best_available, best_section, best_together
+                    hold_minutes, api_key_id, request_id, best_available, best_section, best_together,
+                    queue_entry_id, queue_pass_expires_at
              from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[],
-                         $9::text[], $10::bool[], $11::text[], $12::bool[])
+                         $9::text[], $10::bool[], $11::text[], $12::bool[], $13::uuid[], $14::timestamptz[])
                  with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id,
-                                      request_id, best_available, best_section, best_together, n)
+                                      request_id, best_available, best_section, best_together, queue_entry_id,
+                                      queue_pass_expires_at, n)
              -- an unknown buyer is left out (and told so) rather than failing the whole batch
              where exists (select 1 from users u where u.id = t.user_id)
              order by n
@@ -89,6 +96,8 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     .bind(&best)
     .bind(&best_sections)
     .bind(&best_together)
+    .bind(&queue_entries)
+    .bind(&pass_expiries)
     .fetch_all(conn)
     .await
 }

@@ -306,6 +306,8 @@ pub struct ItemRefs {
     pub representation_over: Option<bool>,
     /// Whether the item's stock is seats; `None` when no stock is set.
     pub seated: Option<bool>,
+    /// The event has its virtual queue on: reservations need a queue pass.
+    pub queue_enabled: Option<bool>,
 }
 
 /// Why an offer and a representation named together are not an item.

@@ -3,9 +3,11 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use data_encoding::{BASE64URL_NOPAD, Encoding, Specification};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use data_encoding::{Encoding, Specification};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+
+use super::signed;
 
 /// Crockford's base32: digits and upper-case letters without I, L, O and U, so a code read aloud
 /// or copied by hand cannot be mistaken for another.
@@ -95,10 +97,10 @@ pub fn sign(key: &SigningKey, payload: &str) -> [u8; 64] {
     key.sign(payload.as_bytes()).to_bytes()
 }
 
-/// What the QR code holds: `base64url(payload) "." base64url(signature)`, without padding, so
-/// it is one token of URL-safe characters that a scanner can check offline.
+/// What the QR code holds: a signed token (see [`super::signed`]), so that a scanner can check it
+/// offline.
 pub fn qr_content(payload: &str, signature: &[u8]) -> String {
-    format!("{}.{}", BASE64URL_NOPAD.encode(payload.as_bytes()), BASE64URL_NOPAD.encode(signature))
+    signed::join(payload, signature)
 }
 
 /// Why a scanned QR content is not a valid ticket.
@@ -113,11 +115,10 @@ pub enum QrError {
 /// Checks a scanned QR content against the public key and returns what it vouches for: what a
 /// door scanner does offline.
 pub fn verify_qr(key: &VerifyingKey, content: &str) -> Result<TicketPayload, QrError> {
-    let (payload, signature) = content.split_once('.').ok_or(QrError::Malformed)?;
-    let payload = BASE64URL_NOPAD.decode(payload.as_bytes()).map_err(|_| QrError::Malformed)?;
-    let signature = BASE64URL_NOPAD.decode(signature.as_bytes()).map_err(|_| QrError::Malformed)?;
-    let signature = Signature::from_slice(&signature).map_err(|_| QrError::Malformed)?;
-    key.verify(&payload, &signature).map_err(|_| QrError::BadSignature)?;
+    let payload = signed::open(key, content).map_err(|e| match e {
+        signed::Unsealed::Malformed => QrError::Malformed,
+        signed::Unsealed::BadSignature => QrError::BadSignature,
+    })?;
     serde_json::from_slice(&payload).map_err(|_| QrError::Malformed)
 }
 

@@ -11,6 +11,8 @@ use super::catalog::{Offer, Representation};
 use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text};
+use super::virtual_queue::{QueueSettingsPatch, QueueSettingsView};
+use crate::domain::queue::QueuePatch;
 use crate::domain::records::{self, FoundEvent};
 use crate::domain::{EventPatch, GeoPoint, NewEvent, SearchRadius};
 use crate::services::{self, catalog::EventDetails, search::EventSearch};
@@ -82,6 +84,10 @@ struct UpdateEvent {
     /// Open or close sales.
     #[oai(nullable)]
     sales_open: Option<bool>,
+    /// Put a virtual queue in front of the on-sale, or change it: every field the first time,
+    /// then only those to change. Once the pre-queue is drawn its times cannot move.
+    #[oai(nullable)]
+    queue: Option<QueueSettingsPatch>,
 }
 
 /// An event with its representations and offers.
@@ -107,6 +113,9 @@ struct Event {
     updated_at: DateTime<Utc>,
     representations: Vec<Representation>,
     offers: Vec<Offer>,
+    /// Its virtual queue; null without one.
+    #[oai(nullable)]
+    queue: Option<QueueSettingsView>,
 }
 
 /// An event found by a search.
@@ -187,6 +196,7 @@ impl From<EventDetails> for Event {
             updated_at: e.updated_at,
             representations: d.representations.into_iter().map(Into::into).collect(),
             offers: d.offers.into_iter().map(Into::into).collect(),
+            queue: d.queue.map(Into::into),
         }
     }
 }
@@ -259,7 +269,8 @@ impl EventsApi {
             waitlist_offer_minutes: b.waitlist_offer_minutes,
             sales_open: b.sales_open,
         };
-        Ok(Json(services::catalog::update_event(&self.pool, &key.0, &id, patch).await?.into()))
+        let queue = b.queue.map(QueuePatch::from);
+        Ok(Json(services::catalog::update_event(&self.pool, &key.0, &id, patch, queue).await?.into()))
     }
 
     /// Search events

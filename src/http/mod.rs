@@ -22,6 +22,7 @@ mod text;
 mod tickets;
 mod user_history;
 mod users;
+mod virtual_queue;
 mod waitlist;
 
 use poem::middleware::CatchPanic;
@@ -52,6 +53,9 @@ enum Tag {
     Reservations,
     /// Waiting lists: join when sold out; freed tickets are offered in line order.
     Waitlists,
+    /// Virtual queues in front of on-sales: a pre-queue drawn at random, admission at a set rate
+    /// while there is stock, signed passes.
+    Queues,
     /// Tickets: issued once per seat or unit of a confirmed reservation, signed, checked in once.
     Tickets,
     /// Operating the job queues (admin keys only).
@@ -67,6 +71,7 @@ pub type Api = (
     users::UsersApi,
     reservations::ReservationsApi,
     waitlist::WaitlistApi,
+    virtual_queue::QueueApi,
     report::ReportApi,
     tickets::TicketsApi,
     user_history::UserHistoryApi,
@@ -92,6 +97,11 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
             writer,
             standings: Standings::start(pool.clone()),
             refs: services::items::cache(),
+        },
+        virtual_queue::QueueApi {
+            pool: pool.clone(),
+            joins: services::virtual_queue::Joins::start(pool.clone()),
+            passes: Default::default(),
         },
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },

@@ -50,6 +50,11 @@ struct CreateReservation {
     /// Minutes the tickets are held once granted, 1 to 20 (default: the event's hold time).
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
+    /// For an event behind a virtual queue: the `pass` of the user's admitted queue entry. It is
+    /// checked without a database round trip; one reservation per pass may be waiting or held at
+    /// a time.
+    #[oai(nullable, validator(max_length = 2000))]
+    queue_pass: Option<String>,
 }
 
 /// Best available: `quantity` adjacent seats in one row, the best block free at the request's turn
@@ -221,8 +226,10 @@ impl ReservationsApi {
             hold_minutes: b.hold_minutes,
         };
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let pass = b.queue_pass.as_deref();
         let row =
-            services::reservations::create(&self.pool, &self.intake, &key.0, &self.facts, request, request_id).await?;
+            services::reservations::create(&self.pool, &self.intake, &key.0, &self.facts, request, pass, request_id)
+                .await?;
         if let Some(wait) = wait
             && let Some(decided) = self.intake.wait_for_decision(row.id, wait).await
         {

@@ -82,7 +82,7 @@ impl From<records::Ticket> for Ticket {
 
 /// The key that verifies every ticket's QR signature.
 #[derive(Object)]
-struct TicketPublicKey {
+pub(super) struct TicketPublicKey {
     /// `Ed25519`.
     algorithm: String,
     /// The 32-byte public key in base64url, without padding.

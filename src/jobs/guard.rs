@@ -40,6 +40,7 @@ impl From<crate::services::Error> for JobError {
             | Error::BadRequest { .. }
             | Error::Unauthenticated(_)
             | Error::PermissionDenied(_)
+            | Error::Forbidden { .. }
             | Error::NotFound { .. }
             | Error::Conflict { .. } => JobError::Permanent(e.into()),
         }

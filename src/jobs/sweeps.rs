@@ -30,6 +30,9 @@ pub async fn run(pool: PgPool, shutdown: CancellationToken) {
         if let Err(e) = wake_stale_pending(&pool).await {
             tracing::warn!(error = ?e, "pending sweep failed");
         }
+        if let Err(e) = services::virtual_queue::admission::sweep(&pool).await {
+            tracing::warn!(error = ?e, "queue admission sweep failed");
+        }
         if ticks % 5 == 1
             && let Err(e) = services::sweeps::record_queue_gauges(&pool).await
         {

@@ -4,8 +4,10 @@ use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 
 use super::auth::{require_catalog_editor, require_manager_of};
+use super::virtual_queue::{self, QueueInfo};
 use super::{Error, Result, stock};
 use crate::db;
+use crate::domain::queue::QueuePatch;
 use crate::domain::records::{Event, Inventory, Offer, Representation};
 use crate::domain::seating::{LayoutError, SeatLayout};
 use crate::domain::{EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, StockTotal, ValidationErrors};
@@ -16,6 +18,8 @@ pub struct EventDetails {
     pub event: Event,
     pub representations: Vec<Representation>,
     pub offers: Vec<Offer>,
+    /// Its virtual queue, if it has one.
+    pub queue: Option<QueueInfo>,
 }
 
 fn new_id() -> String {
@@ -51,7 +55,7 @@ pub async fn create_event(pool: &PgPool, who: &Principal, event: NewEvent) -> Re
     check_timezone(&mut tx, &event.timezone).await?;
     let event = db::events::insert(&mut tx, &new_id(), &event).await?;
     tx.commit().await?;
-    Ok(EventDetails { event, representations: vec![], offers: vec![] })
+    Ok(EventDetails { event, representations: vec![], offers: vec![], queue: None })
 }
 
 pub async fn get_event(pool: &PgPool, event_id: &str) -> Result<EventDetails> {
@@ -59,11 +63,18 @@ pub async fn get_event(pool: &PgPool, event_id: &str) -> Result<EventDetails> {
     let event = db::events::find(&mut conn, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
     let representations = db::representations::list_for_event(&mut conn, event_id).await?;
     let offers = db::offers::list_for_event(&mut conn, event_id).await?;
-    Ok(EventDetails { event, representations, offers })
+    let queue = virtual_queue::info(&mut conn, event_id).await?;
+    Ok(EventDetails { event, representations, offers, queue })
 }
 
 #[instrument(skip_all, fields(event.id = %event_id))]
-pub async fn update_event(pool: &PgPool, who: &Principal, event_id: &str, patch: EventPatch) -> Result<EventDetails> {
+pub async fn update_event(
+    pool: &PgPool,
+    who: &Principal,
+    event_id: &str,
+    patch: EventPatch,
+    queue: Option<QueuePatch>,
+) -> Result<EventDetails> {
     let mut tx = pool.begin().await?;
     managed_event(&mut tx, who, event_id).await?;
     let patch = patch.validated()?;
@@ -71,6 +82,9 @@ pub async fn update_event(pool: &PgPool, who: &Principal, event_id: &str, patch:
         check_timezone(&mut tx, tz).await?;
     }
     db::events::update(&mut tx, event_id, &patch).await?.ok_or_else(|| Error::not_found("event", event_id))?;
+    if let Some(queue) = queue {
+        virtual_queue::configure(&mut tx, event_id, queue).await?;
+    }
     tx.commit().await?;
     get_event(pool, event_id).await
 }

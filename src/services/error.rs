@@ -1,5 +1,6 @@
 //! The one error type of the use cases. The HTTP adapter turns it into the error envelope.
 
+use crate::domain::queue::PassProblem;
 use crate::domain::{NotAnItem, ValidationErrors};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,6 +19,9 @@ pub enum Error {
     /// A valid key that may not do this (403).
     #[error("{0}")]
     PermissionDenied(String),
+    /// A request refused for what it carries (403), with a stable status name: a queue pass.
+    #[error("{message}")]
+    Forbidden { status: &'static str, message: String },
     /// Something named in the request does not exist (404), with a stable status name.
     #[error("{message}")]
     NotFound { status: &'static str, message: String },
@@ -42,6 +46,7 @@ impl Error {
             Error::BadRequest { status, message } => Error::BadRequest { status, message: message.clone() },
             Error::Unauthenticated(m) => Error::Unauthenticated(m.clone()),
             Error::PermissionDenied(m) => Error::PermissionDenied(m.clone()),
+            Error::Forbidden { status, message } => Error::Forbidden { status, message: message.clone() },
             Error::NotFound { status, message } => Error::NotFound { status, message: message.clone() },
             Error::Conflict { status, message } => Error::Conflict { status, message: message.clone() },
             Error::Unavailable(m) => Error::Unavailable(m.clone()),
@@ -81,6 +86,11 @@ impl Error {
         }
     }
 
+    /// A refusal with a stable status name (403).
+    pub fn forbidden(status: &'static str, message: impl Into<String>) -> Self {
+        Error::Forbidden { status, message: message.into() }
+    }
+
     pub fn bad_request(status: &'static str, message: impl Into<String>) -> Self {
         Error::BadRequest { status, message: message.into() }
     }
@@ -91,9 +101,11 @@ impl From<sqlx::Error> for Error {
     /// by constraint name. Anything else is internal.
     fn from(err: sqlx::Error) -> Self {
         // 23514: a check constraint refused a write: our code let something through that the
-        // books forbid (the caller still gets its mapped error)
+        // books forbid (the caller still gets its mapped error); but a pass that expired between
+        // the API's check and the database's is the database judging the clock, as meant
         if let Some(db) = err.as_database_error()
             && db.code().as_deref() == Some("23514")
+            && db.constraint() != Some("reservations_queue_pass_live")
         {
             tracing::warn!(
                 constraint = db.constraint().unwrap_or(""),
@@ -141,6 +153,12 @@ fn from_constraint(constraint: &str) -> Option<Error> {
         "waitlist_entries_one_active" => {
             Error::conflict("USER_ALREADY_ON_WAITLIST", "User is already on this waitlist")
         }
+        "reservations_queue_pass_live" => Error::forbidden("QUEUE_PASS_INVALID", PassProblem::Expired.message()),
+        "reservations_one_in_flight_per_pass" => Error::conflict(
+            "QUEUE_PASS_IN_USE",
+            "this queue pass already has a reservation waiting for its decision or held: \
+             confirm or release it first",
+        ),
         "events_pkey" => Error::conflict("ALREADY_EXISTS", "an event with this id already exists"),
         "representations_pkey" => Error::conflict("ALREADY_EXISTS", "a representation with this id already exists"),
         "offers_pkey" => Error::conflict("ALREADY_EXISTS", "an offer with this id already exists"),

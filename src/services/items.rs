@@ -5,6 +5,7 @@ use sqlx::PgPool;
 
 use super::Result;
 use super::cache::TtlCache;
+use super::virtual_queue::PassKey;
 use crate::db;
 use crate::domain::ItemRefs;
 
@@ -42,10 +43,16 @@ pub type SectionCache = TtlCache<(String, String), Vec<String>>;
 pub struct Facts {
     pub items: ItemCache,
     pub sections: SectionCache,
+    /// The key queue passes are checked with.
+    pub passes: PassKey,
 }
 
 pub fn facts() -> Facts {
-    Facts { items: cache(), sections: TtlCache::new(std::time::Duration::from_secs(1), 10_000) }
+    Facts {
+        items: cache(),
+        sections: TtlCache::new(std::time::Duration::from_secs(1), 10_000),
+        passes: PassKey::default(),
+    }
 }
 
 /// The offers selling seats in `section` of the representation (none: no such section).

@@ -30,6 +30,7 @@ pub mod stock;
 pub mod sweeps;
 pub mod tickets;
 pub mod users;
+pub mod virtual_queue;
 pub mod waitlist;
 pub mod writer;
 

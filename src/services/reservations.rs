@@ -1,5 +1,6 @@
 //! Reservations from the buyer's side: ask, read, confirm, release.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
@@ -9,15 +10,62 @@ use super::intake::Intake;
 use super::items::{self, Facts};
 use super::{Error, Result};
 use crate::db::{self, reservations::NewReservation};
+use crate::domain::queue;
 use crate::domain::records::Reservation;
-use crate::domain::{DEFAULT_HOLD_MINUTES, Principal, ReservationRequest, ValidReservation, ValidationErrors};
+use crate::domain::{
+    DEFAULT_HOLD_MINUTES, ItemRefs, Principal, ReservationRequest, ValidReservation, ValidationErrors,
+};
 
-/// Checks the request against the catalog, in the order a client can act on; returns the hold time.
+/// What the catalog says of a request: the hold time, and the queue pass it came with.
+struct Checked {
+    hold_minutes: i32,
+    queue_pass: Option<(Uuid, DateTime<Utc>)>,
+}
+
+/// Checks the request against the catalog, in the order a client can act on.
 /// The buyer is checked by the batch that stores it (see [`Intake`]).
-async fn check_against_catalog(pool: &PgPool, facts: &Facts, who: &Principal, r: &ValidReservation) -> Result<i32> {
+async fn check_against_catalog(
+    pool: &PgPool,
+    facts: &Facts,
+    who: &Principal,
+    r: &ValidReservation,
+    queue_pass: Option<&str>,
+) -> Result<Checked> {
     let f = items::refs(pool, &facts.items, &r.offer_id, &r.representation_id).await?;
-    f.event().map_err(|problem| Error::not_an_item(problem, &r.offer_id, &r.representation_id))?;
+    let event_id = f.event().map_err(|problem| Error::not_an_item(problem, &r.offer_id, &r.representation_id))?;
     require_buyer_agent_of(who, f.organization_id.as_deref().unwrap_or_default())?;
+    let queue_pass = match (f.queue_enabled, queue_pass) {
+        (Some(true), pass) => Some(check_pass(pool, facts, event_id, &r.user_id, pass).await?),
+        _ => None,
+    };
+    let hold_minutes = check_item(pool, facts, &f, r).await?;
+    Ok(Checked { hold_minutes, queue_pass })
+}
+
+/// A reservation of an event behind a queue needs the pass of its user's turn, checked with the
+/// key in memory. Returns the pass's entry and expiry.
+async fn check_pass(
+    pool: &PgPool,
+    facts: &Facts,
+    event_id: &str,
+    user_id: &str,
+    pass: Option<&str>,
+) -> Result<(Uuid, DateTime<Utc>)> {
+    let Some(pass) = pass else {
+        return Err(Error::forbidden(
+            "QUEUE_PASS_REQUIRED",
+            "this event sells through its virtual queue: join it, and reserve with the pass of your turn",
+        ));
+    };
+    let key = facts.passes.get(pool).await?.verifying_key();
+    let claims = queue::check_pass(&key, pass, event_id, user_id, Utc::now())
+        .map_err(|problem| Error::forbidden("QUEUE_PASS_INVALID", problem.message()))?;
+    let expires = claims.expires_at().expect("a checked pass has an expiry");
+    Ok((claims.entry_id, expires))
+}
+
+/// Checks the request against its item; returns the hold time.
+async fn check_item(pool: &PgPool, facts: &Facts, f: &ItemRefs, r: &ValidReservation) -> Result<i32> {
     let Some(seated) = f.seated else {
         return Err(Error::conflict("NOT_ON_SALE", "no stock is set for this offer and representation"));
     };
@@ -93,16 +141,17 @@ pub async fn create(
     who: &Principal,
     facts: &Facts,
     request: ReservationRequest,
+    queue_pass: Option<&str>,
     request_id: Option<String>,
 ) -> Result<Reservation> {
     require_buyer_agent(who)?;
     let valid = request.validated()?;
-    let event_hold = check_against_catalog(pool, facts, who, &valid).await?;
+    let checked = check_against_catalog(pool, facts, who, &valid, queue_pass).await?;
     let new = NewReservation {
         // time-ordered: a reservation's key lands where the last one did in the indexes, not on a
         // random page (74 random bits still make it unguessable)
         id: Uuid::now_v7(),
-        hold_minutes: valid.hold_minutes.unwrap_or(event_hold),
+        hold_minutes: valid.hold_minutes.unwrap_or(checked.hold_minutes),
         user_id: valid.user_id,
         offer_id: valid.offer_id,
         representation_id: valid.representation_id,
@@ -111,6 +160,7 @@ pub async fn create(
         best_available: valid.best_available,
         api_key_id: who.key_id,
         request_id,
+        queue_pass: checked.queue_pass,
     };
     intake.submit(new).await
 }

@@ -22,4 +22,5 @@ mod seating;
 mod spec;
 mod tickets;
 mod users;
+mod virtual_queue;
 mod waitlists;

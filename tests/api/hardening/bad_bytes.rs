@@ -62,6 +62,7 @@ async fn the_intake_batch_isolates_a_row_the_database_refuses() {
             hold_minutes: 10,
             api_key_id: Uuid::nil(),
             request_id: None,
+            queue_pass: None,
         })
     }))
     .await;

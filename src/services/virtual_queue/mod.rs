@@ -1,0 +1,201 @@
+//! The virtual queue in front of an event's on-sale (see [`crate::domain::queue`]): its settings,
+//! joining it, where an entry stands, the public view of the draw, and admission.
+
+pub mod admission;
+pub mod joins;
+pub mod passes;
+
+use chrono::{DateTime, Utc};
+use data_encoding::HEXLOWER;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::auth::require_buyer_agent_of;
+use super::{Error, Result};
+use crate::db;
+use crate::db::queue::{Counts, EntryRow, QueueRow};
+use crate::domain::Principal;
+use crate::domain::queue::{self as rules, EntryFacts, EntryState, PassClaims, QueuePatch, QueueSettings, Standing};
+
+pub use joins::Joins;
+pub use passes::PassKey;
+
+/// A queue as its event shows it.
+#[derive(Debug, Clone)]
+pub struct QueueInfo {
+    pub settings: QueueSettings,
+    pub seed_commitment: String,
+    /// The seed in lowercase hex, once the pre-queue is drawn.
+    pub seed: Option<String>,
+    pub drawn_at: Option<DateTime<Utc>>,
+}
+
+impl From<&QueueRow> for QueueInfo {
+    fn from(q: &QueueRow) -> Self {
+        QueueInfo {
+            settings: q.settings(),
+            seed_commitment: rules::commitment(&q.seed),
+            seed: q.drawn_at.map(|_| HEXLOWER.encode(&q.seed)),
+            drawn_at: q.drawn_at,
+        }
+    }
+}
+
+/// The queue of an event, if it has one.
+pub async fn info(conn: &mut PgConnection, event_id: &str) -> Result<Option<QueueInfo>> {
+    Ok(db::queue::find(conn, event_id).await?.as_ref().map(QueueInfo::from))
+}
+
+/// Applies the organizer's queue settings to a locked, managed event. The first time, the seed is
+/// drawn; later, it is kept. Once the pre-queue is drawn, the sale's opening can no longer move.
+pub async fn configure(conn: &mut PgConnection, event_id: &str, patch: QueuePatch) -> Result<()> {
+    let current = db::queue::lock(conn, event_id).await?;
+    let settings = patch.merged(current.as_ref().map(QueueRow::settings).as_ref())?;
+    if let Some(q) = &current
+        && let Some(drawn_at) = q.drawn_at
+        && (settings.sale_opens_at != q.sale_opens_at || settings.prequeue_opens_at != q.prequeue_opens_at)
+    {
+        return Err(Error::conflict(
+            "QUEUE_ALREADY_DRAWN",
+            format!("the pre-queue was drawn at {drawn_at}: its opening times can no longer change"),
+        ));
+    }
+    db::queue::save(conn, event_id, &settings, &rules::new_seed()).await?;
+    Ok(())
+}
+
+/// An entry as its user is told.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: Uuid,
+    pub event_id: String,
+    pub user_id: String,
+    pub standing: Standing,
+    pub joined_at: DateTime<Utc>,
+    pub admitted_at: Option<DateTime<Utc>>,
+    pub pass: Option<String>,
+    pub pass_expires_at: Option<DateTime<Utc>>,
+    /// What the state means for the user, and what to do.
+    pub message: String,
+    /// Sold out: the waiting lists to join, as (offer id, representation id).
+    pub waitlists: Vec<(String, String)>,
+}
+
+fn facts_of(row: &EntryRow) -> EntryFacts {
+    EntryFacts {
+        place: row.place,
+        pass_expires_at: row.pass_expires_at,
+        admitted_through: row.admitted_through,
+        admit_per_minute: row.admit_per_minute,
+        sold_out: row.sold_out,
+        now: row.now,
+    }
+}
+
+/// Tells the entry of `row`: its pass signed with `key` while admitted.
+async fn entry_of(conn: &mut PgConnection, pool: &PgPool, key: &PassKey, row: EntryRow) -> Result<Entry> {
+    let standing = facts_of(&row).standing();
+    let pass = match (standing.state, row.pass_expires_at) {
+        (EntryState::Admitted, Some(expires)) => {
+            let claims = PassClaims::new(row.id, &row.event_id, &row.user_id, expires);
+            Some(claims.sign(key.get(pool).await?))
+        }
+        _ => None,
+    };
+    let waitlists = match standing.state {
+        EntryState::SoldOut => db::queue::items_of_event(conn, &row.event_id).await?,
+        _ => vec![],
+    };
+    let message = match standing.state {
+        EntryState::PreQueue => {
+            "you are in the pre-queue: when the sale opens, its order is drawn at random".to_string()
+        }
+        EntryState::Waiting => match standing.position {
+            Some(1) => "you are next in line".to_string(),
+            Some(n) => format!("{} people are ahead of you", n - 1),
+            None => "you are in line; your place is given in a moment".to_string(),
+        },
+        EntryState::Admitted => "it is your turn: reserve with this pass before it expires".to_string(),
+        EntryState::SoldOut => "everything is sold out for now: join a waiting list to be offered freed tickets; \
+                                you keep your place in case tickets come back"
+            .to_string(),
+        EntryState::Expired => "your pass has expired".to_string(),
+    };
+    Ok(Entry {
+        id: row.id,
+        event_id: row.event_id,
+        user_id: row.user_id,
+        standing,
+        joined_at: row.joined_at,
+        admitted_at: row.admitted_at,
+        pass,
+        pass_expires_at: row.pass_expires_at,
+        message,
+        waitlists,
+    })
+}
+
+/// Reads an entry for the client acting for its user.
+pub async fn entry(pool: &PgPool, key: &PassKey, who: &Principal, event_id: &str, entry_id: Uuid) -> Result<Entry> {
+    let mut conn = pool.acquire().await?;
+    let row = db::queue::entry(&mut conn, event_id, entry_id)
+        .await?
+        .ok_or_else(|| Error::not_found("queue entry", &entry_id.to_string()))?;
+    require_buyer_agent_of(who, &row.organization_id)?;
+    entry_of(&mut conn, pool, key, row).await
+}
+
+/// What anyone may see of a queue.
+#[derive(Debug, Clone)]
+pub struct PublicQueue {
+    pub event_id: String,
+    pub info: QueueInfo,
+    pub counts: Counts,
+    /// Places admitted so far.
+    pub admitted_through: i64,
+    pub sold_out: bool,
+}
+
+async fn queue_or_404(conn: &mut PgConnection, event_id: &str) -> Result<QueueRow> {
+    match db::queue::find(conn, event_id).await? {
+        Some(q) => Ok(q),
+        None if db::events::find(conn, event_id).await?.is_some() => Err(Error::NotFound {
+            status: "QUEUE_NOT_FOUND",
+            message: format!("event '{event_id}' has no virtual queue: its tickets are reserved directly"),
+        }),
+        None => Err(Error::not_found("event", event_id)),
+    }
+}
+
+pub async fn public(pool: &PgPool, event_id: &str) -> Result<PublicQueue> {
+    let mut conn = pool.acquire().await?;
+    let q = queue_or_404(&mut conn, event_id).await?;
+    let counts = db::queue::counts(&mut conn, event_id).await?;
+    let sold_out = db::queue::stock_of_event(&mut conn, event_id).await? == 0;
+    Ok(PublicQueue {
+        event_id: q.event_id.clone(),
+        info: QueueInfo::from(&q),
+        counts,
+        admitted_through: q.admitted_through,
+        sold_out,
+    })
+}
+
+/// The draw, once made: the seed and the pre-queue in drawn order.
+pub struct Draw {
+    pub seed: String,
+    pub entries: Vec<Uuid>,
+}
+
+pub async fn draw(pool: &PgPool, event_id: &str) -> Result<Draw> {
+    let mut conn = pool.acquire().await?;
+    let q = queue_or_404(&mut conn, event_id).await?;
+    if q.drawn_at.is_none() {
+        return Err(Error::conflict(
+            "QUEUE_NOT_DRAWN",
+            format!("the pre-queue is drawn when the sale opens, at {}", q.sale_opens_at),
+        ));
+    }
+    let entries = db::queue::drawn_order(&mut conn, event_id).await?;
+    Ok(Draw { seed: HEXLOWER.encode(&q.seed), entries })
+}
