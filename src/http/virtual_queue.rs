@@ -231,7 +231,7 @@ impl QueueApi {
     /// A queue's state and its draw's commitment
     ///
     /// Public. `seed_commitment` from the moment the queue is enabled; `seed` once the pre-queue
-    /// is drawn.
+    /// is drawn. An event without a queue is a 409 `QUEUE_NOT_ENABLED`.
     #[oai(path = "/events/:id/queue", method = "get")]
     async fn public(&self, id: Path<String>) -> Result<Json<PublicQueue>, ApiError> {
         let q = virtual_queue::public(&self.pool, &id).await?;
@@ -251,7 +251,7 @@ impl QueueApi {
 
     /// The draw of a queue's pre-queue
     ///
-    /// Public, once drawn (409 `QUEUE_NOT_DRAWN` before): the seed and the entries in drawn
+    /// Public, once drawn (409 `QUEUE_NOT_DRAWN` before, `QUEUE_NOT_ENABLED` without a queue): the seed and the entries in drawn
     /// order, so anyone can recompute the order and check the seed against the commitment.
     #[oai(path = "/events/:id/queue/draw", method = "get")]
     async fn draw(&self, id: Path<String>) -> Result<Json<Draw>, ApiError> {

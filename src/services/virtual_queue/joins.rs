@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{Entry, PassKey, entry_of, queue_or_404};
+use super::{Entry, PassKey, entry_of, queue_of};
 use crate::db;
 use crate::db::queue::{EntryRow, NewEntry, QueueRow};
 use crate::domain::Principal;
@@ -55,7 +55,7 @@ pub async fn join(
         // a refusal is never from a stale copy: the settings may have changed within the second
         Some(q) if check_open(&q, chrono::Utc::now()).is_ok() => q,
         _ => {
-            let q = queue_or_404(&mut *pool.acquire().await?, event_id).await?;
+            let q = queue_of(&mut *pool.acquire().await?, event_id).await?;
             joins.queues.insert(event_id.to_owned(), q.clone());
             q
         }

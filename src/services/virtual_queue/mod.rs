@@ -156,20 +156,22 @@ pub struct PublicQueue {
     pub sold_out: bool,
 }
 
-async fn queue_or_404(conn: &mut PgConnection, event_id: &str) -> Result<QueueRow> {
+/// The queue of an event: 404 for an unknown event; 409 `QUEUE_NOT_ENABLED` for an event that
+/// exists but has no queue (the event is there, so its queue is not "not found": it is off).
+async fn queue_of(conn: &mut PgConnection, event_id: &str) -> Result<QueueRow> {
     match db::queue::find(conn, event_id).await? {
         Some(q) => Ok(q),
-        None if db::events::find(conn, event_id).await?.is_some() => Err(Error::NotFound {
-            status: "QUEUE_NOT_FOUND",
-            message: format!("event '{event_id}' has no virtual queue: its tickets are reserved directly"),
-        }),
+        None if db::events::find(conn, event_id).await?.is_some() => Err(Error::conflict(
+            "QUEUE_NOT_ENABLED",
+            format!("event '{event_id}' has no virtual queue: its tickets are reserved directly"),
+        )),
         None => Err(Error::not_found("event", event_id)),
     }
 }
 
 pub async fn public(pool: &PgPool, event_id: &str) -> Result<PublicQueue> {
     let mut conn = pool.acquire().await?;
-    let q = queue_or_404(&mut conn, event_id).await?;
+    let q = queue_of(&mut conn, event_id).await?;
     let counts = db::queue::counts(&mut conn, event_id).await?;
     let sold_out = db::queue::stock_of_event(&mut conn, event_id).await? == 0;
     Ok(PublicQueue {
@@ -189,7 +191,7 @@ pub struct Draw {
 
 pub async fn draw(pool: &PgPool, event_id: &str) -> Result<Draw> {
     let mut conn = pool.acquire().await?;
-    let q = queue_or_404(&mut conn, event_id).await?;
+    let q = queue_of(&mut conn, event_id).await?;
     if q.drawn_at.is_none() {
         return Err(Error::conflict(
             "QUEUE_NOT_DRAWN",

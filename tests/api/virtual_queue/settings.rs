@@ -49,8 +49,11 @@ async fn joining_a_queue_that_does_not_exist_or_is_not_open_is_refused_in_words(
     let app = TestApp::new().await;
     let user = app.create_user().await;
     let (plain, _, _) = app.on_sale(5).await;
-    app.join_queue(&plain, &user).await.expect_error(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND");
-    app.get(&format!("/api/events/{plain}/queue"), None).await.expect_error(StatusCode::NOT_FOUND, "QUEUE_NOT_FOUND");
+    app.join_queue(&plain, &user).await.expect_error(StatusCode::CONFLICT, "QUEUE_NOT_ENABLED");
+    app.get(&format!("/api/events/{plain}/queue"), None).await.expect_error(StatusCode::CONFLICT, "QUEUE_NOT_ENABLED");
+    app.get(&format!("/api/events/{plain}/queue/draw"), None)
+        .await
+        .expect_error(StatusCode::CONFLICT, "QUEUE_NOT_ENABLED");
     app.join_queue("no-such-event", &user).await.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 
     let (event, _, _) = app.on_sale(5).await;
