@@ -1,4 +1,10 @@
 //! The virtual queues of events and their entries.
+//!
+//! `queue_entries` grows from nothing to 100,000s of rows within minutes of a queue opening,
+//! faster than statistics follow (or with autovacuum off, never). A statement prepared while it was
+//! empty keeps a generic plan that scans the table for every joiner of a batch, and a join that took
+//! a millisecond takes seconds. The statements whose plan depends on its size are therefore not
+//! prepared (`persistent(false)`): each is planned for the table as it is, for a millisecond.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -129,6 +135,7 @@ pub async fn insert_entries(conn: &mut PgConnection, entries: &[NewEntry]) -> sq
          order by n
          on conflict (event_id, user_id) do nothing",
     )
+    .persistent(false)
     .bind(&ids)
     .bind(&events)
     .bind(&users)
@@ -159,6 +166,7 @@ pub async fn place_unplaced(conn: &mut PgConnection, event_id: &str) -> sqlx::Re
          where event_id = $1
          returning last_place",
     )
+    .persistent(false)
     .bind(event_id)
     .fetch_one(conn)
     .await
@@ -206,6 +214,7 @@ pub async fn admit(conn: &mut PgConnection, event_id: &str, n: i64, credit_from:
          where q.event_id = $1 and e.event_id = $1
            and e.place > q.admitted_through and e.place <= q.admitted_through + $2",
     )
+    .persistent(false)
     .bind(event_id)
     .bind(n)
     .execute(&mut *conn)
@@ -270,6 +279,7 @@ pub async fn entries_of_users(conn: &mut PgConnection, pairs: &[(&str, &str)]) -
         " join unnest($1::text[], $2::text[]) as t(event_id, user_id)
                  on t.event_id = e.event_id and t.user_id = e.user_id"
     ))
+    .persistent(false)
     .bind(&events)
     .bind(&users)
     .fetch_all(conn)
