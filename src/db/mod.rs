@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool, Postgres, Transaction};
+use sqlx::{Connection, Executor, PgPool, Postgres, Transaction};
 
 /// How long one statement may run, and wait for a lock, on our connections: no request or job can
 /// hang on the database (a request's whole time is bounded above this, see `http`).
@@ -42,6 +42,9 @@ impl Default for Timeouts {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens a pool on `url` with the default [`Timeouts`].
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     connect_with(url, max_connections, Timeouts::default()).await
@@ -56,6 +59,18 @@ pub async fn connect_with(url: &str, max_connections: u32, timeouts: Timeouts) -
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: a round trip per batch of an
+        // on-sale. A connection idle for a while is still checked (PostgreSQL may have restarted
+        // meanwhile); a failed ping closes it, and the pool hands out another.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }
