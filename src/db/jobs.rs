@@ -137,26 +137,40 @@ pub async fn enqueue_with_attempts<J: Job>(
     Ok(())
 }
 
+/// The insert of jobs due now, as apalis would, from the parameters numbered: queue name, dedupe
+/// keys (`text[]`), payloads (`bytea[]`), attempts. A job whose dedupe key is taken is left out.
+/// A macro so that it can also be a part of another statement (see `reservations::insert_many`).
+macro_rules! insert_jobs_due_now {
+    ($queue:literal, $keys:literal, $payloads:literal, $attempts:literal) => {
+        concat!(
+            "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+             select apalis.generate_ulid(), ", $queue, ", payload, 'Pending', 0, ", $attempts, ", now(), 0, key
+             from unnest(", $keys, "::text[], ", $payloads, "::bytea[]) as t(key, payload)
+             on conflict (job_type, idempotency_key) do nothing"
+        )
+    };
+}
+pub(crate) use insert_jobs_due_now;
+
 /// [`enqueue`] for many jobs due now, one statement for them all.
 pub async fn enqueue_many<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
     if jobs.is_empty() {
         return Ok(0);
     }
-    let keys: Vec<Option<String>> = jobs.iter().map(Job::dedupe_key).collect();
-    let payloads: Vec<Vec<u8>> = jobs.iter().map(payload).collect();
-    let done = sqlx::query(
-        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
-         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
-         from unnest($2::text[], $3::bytea[]) as t(key, payload)
-         on conflict (job_type, idempotency_key) do nothing",
-    )
-    .bind(J::QUEUE)
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(J::MAX_ATTEMPTS)
-    .execute(conn)
-    .await?;
+    let (keys, payloads) = rows_of(jobs);
+    let done = sqlx::query(insert_jobs_due_now!("$1", "$2", "$3", "$4"))
+        .bind(J::QUEUE)
+        .bind(&keys)
+        .bind(&payloads)
+        .bind(J::MAX_ATTEMPTS)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected())
+}
+
+/// The dedupe keys and payloads of `jobs`, as [`insert_jobs_due_now`] takes them.
+pub(crate) fn rows_of<J: Job>(jobs: &[J]) -> (Vec<Option<String>>, Vec<Vec<u8>>) {
+    (jobs.iter().map(Job::dedupe_key).collect(), jobs.iter().map(payload).collect())
 }
 
 /// Puts jobs back in their queue by dedupe key, due now with every attempt available again;

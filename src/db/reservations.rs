@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::jobs::{self, insert_jobs_due_now};
 use crate::domain::ReservationStatus;
 use crate::domain::hall::BestAvailable;
+use crate::domain::job::Job;
 use crate::domain::records::Reservation;
 
 /// The columns of [`Reservation`], with the effective status.
@@ -41,9 +43,14 @@ pub struct NewReservation {
     pub queue_pass: Option<(Uuid, DateTime<Utc>)>,
 }
 
-/// Stores many pending reservations in one statement, their `seq` in the order given. Those of
-/// unknown users are not stored (not in the result).
-pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> sqlx::Result<Vec<Reservation>> {
+/// Stores many pending reservations and enqueues `jobs` due now, in one statement: atomic on its
+/// own, so a batch costs one round trip and no transaction. The reservations' `seq` is in the
+/// order given; those of unknown users are not stored (not in the result).
+pub async fn insert_many<J: Job>(
+    conn: &mut PgConnection,
+    batch: &[NewReservation],
+    jobs: &[J],
+) -> sqlx::Result<Vec<Reservation>> {
     let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
     let users: Vec<&str> = batch.iter().map(|r| r.user_id.as_str()).collect();
     let offers: Vec<&str> = batch.iter().map(|r| r.offer_id.as_str()).collect();
@@ -61,6 +68,7 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     let best_together: Vec<bool> = batch.iter().map(|r| r.best_available.as_ref().is_none_or(|b| b.together)).collect();
     let queue_entries: Vec<Option<Uuid>> = batch.iter().map(|r| r.queue_pass.map(|p| p.0)).collect();
     let pass_expiries: Vec<Option<DateTime<Utc>>> = batch.iter().map(|r| r.queue_pass.map(|p| p.1)).collect();
+    let (job_keys, job_payloads) = jobs::rows_of(jobs);
     sqlx::query_as(concat!(
         "with inserted as (
              insert into reservations (id, user_id, offer_id, representation_id, quantity, seat_labels,
@@ -79,7 +87,9 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
              where exists (select 1 from users u where u.id = t.user_id)
              order by n
              returning *
-         )
+         ), enqueued as (",
+        insert_jobs_due_now!("$15", "$16", "$17", "$18"),
+        ")
          select ",
         columns!(),
         " from inserted r order by r.seq"
@@ -98,6 +108,10 @@ pub async fn insert_many(conn: &mut PgConnection, batch: &[NewReservation]) -> s
     .bind(&best_together)
     .bind(&queue_entries)
     .bind(&pass_expiries)
+    .bind(J::QUEUE)
+    .bind(&job_keys)
+    .bind(&job_payloads)
+    .bind(J::MAX_ATTEMPTS)
     .fetch_all(conn)
     .await
 }

@@ -2,9 +2,9 @@
 //!
 //! One transaction per request would spend a commit (and a job insert through apalis's NOTIFY
 //! trigger) per buyer. Instead, requests are handed to a batcher: it stores every request waiting
-//! at that moment in one multi-row insert, enqueues one allocation job per item touched, commits,
-//! and answers each caller. Batches are written one after another, so within this process arrival
-//! order (`seq`) is commit order, which keeps allocation FIFO.
+//! at that moment and one allocation job per item touched, in one statement (one round trip,
+//! atomic on its own), and answers each caller. Batches are written one after another, so within
+//! this process arrival order (`seq`) is commit order, which keeps allocation FIFO.
 //!
 //! It also answers callers who wait for a decision (`?wait=`): one query per tick for all of them.
 
@@ -120,33 +120,26 @@ fn caused_by_a_row(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|db| db.code()).is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
 }
 
-/// One transaction: the reservations, and one allocation job per item they touch.
+/// One statement: the reservations, and one allocation job per item they touch.
 async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<Vec<Reservation>> {
     let started = std::time::Instant::now();
-    let mut tx = pool.begin().await?;
-    let rows = db::reservations::insert_many(&mut tx, reservations).await?;
     // per item, the first request of the batch: the one that woke it
     let mut items: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
     for r in reservations {
         items.entry((r.offer_id.as_str(), r.representation_id.as_str())).or_insert(r.request_id.as_deref());
     }
-    for ((offer_id, representation_id), request_id) in items {
-        let job = AllocateItem {
+    let jobs: Vec<AllocateItem> = items
+        .into_iter()
+        .map(|((offer_id, representation_id), request_id)| AllocateItem {
             offer_id: offer_id.into(),
             representation_id: representation_id.into(),
             request_id: request_id.map(str::to_string),
-        };
-        db::jobs::enqueue(&mut tx, &job, None).await?;
-    }
-    let written = started.elapsed();
-    tx.commit().await?;
+        })
+        .collect();
+    let mut conn = pool.acquire().await?;
+    let rows = db::reservations::insert_many(&mut conn, reservations, &jobs).await?;
     metrics::counter!("reservations_total", "outcome" => "accepted").increment(rows.len() as u64);
-    tracing::debug!(
-        batch = reservations.len(),
-        write_ms = written.as_millis() as u64,
-        total_ms = started.elapsed().as_millis() as u64,
-        "stored a batch"
-    );
+    tracing::debug!(batch = reservations.len(), ms = started.elapsed().as_millis() as u64, "stored a batch");
     Ok(rows)
 }
 
