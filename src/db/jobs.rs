@@ -138,15 +138,19 @@ pub async fn enqueue_with_attempts<J: Job>(
 }
 
 /// The insert of jobs due now, as apalis would, from the parameters numbered: queue name, dedupe
-/// keys (`text[]`), payloads (`bytea[]`), attempts. A job whose dedupe key is taken is left out.
-/// A macro so that it can also be a part of another statement (see `reservations::insert_many`).
+/// keys (`text[]`), payloads (`bytea[]`), attempts. A job whose dedupe key is taken is left out,
+/// unless a conflict action is given. A macro so that it can also be a part of another statement
+/// (see `reservations::insert_many`).
 macro_rules! insert_jobs_due_now {
     ($queue:literal, $keys:literal, $payloads:literal, $attempts:literal) => {
+        insert_jobs_due_now!($queue, $keys, $payloads, $attempts, "do nothing")
+    };
+    ($queue:literal, $keys:literal, $payloads:literal, $attempts:literal, $on_conflict:literal) => {
         concat!(
             "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
              select apalis.generate_ulid(), ", $queue, ", payload, 'Pending', 0, ", $attempts, ", now(), 0, key
              from unnest(", $keys, "::text[], ", $payloads, "::bytea[]) as t(key, payload)
-             on conflict (job_type, idempotency_key) do nothing"
+             on conflict (job_type, idempotency_key) ", $on_conflict
         )
     };
 }
@@ -176,15 +180,14 @@ pub(crate) fn rows_of<J: Job>(jobs: &[J]) -> (Vec<Option<String>>, Vec<Vec<u8>>)
 /// Puts jobs back in their queue by dedupe key, due now with every attempt available again;
 /// inserts those that are gone (pruned).
 pub async fn requeue<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
-    let keys: Vec<Option<String>> = jobs.iter().map(Job::dedupe_key).collect();
-    let payloads: Vec<Vec<u8>> = jobs.iter().map(payload).collect();
-    let done = sqlx::query(
-        "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
-         select apalis.generate_ulid(), $1, payload, 'Pending', 0, $4, now(), 0, key
-         from unnest($2::text[], $3::bytea[]) as t(key, payload)
-         on conflict (job_type, idempotency_key) do update
-             set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null",
-    )
+    let (keys, payloads) = rows_of(jobs);
+    let done = sqlx::query(insert_jobs_due_now!(
+        "$1",
+        "$2",
+        "$3",
+        "$4",
+        "do update set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null"
+    ))
     .bind(J::QUEUE)
     .bind(&keys)
     .bind(&payloads)
