@@ -161,40 +161,32 @@ pub async fn enqueue_many<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::
     if jobs.is_empty() {
         return Ok(0);
     }
+    insert_due_now(conn, insert_jobs_due_now!("$1", "$2", "$3", "$4"), jobs).await
+}
+
+/// Puts jobs back in their queue by dedupe key, due now with every attempt available again;
+/// inserts those that are gone (pruned).
+pub async fn requeue<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
+    let sql = insert_jobs_due_now!(
+        "$1",
+        "$2",
+        "$3",
+        "$4",
+        "do update set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null"
+    );
+    insert_due_now(conn, sql, jobs).await
+}
+
+/// Runs `sql`, an [`insert_jobs_due_now`] numbered `$1` to `$4`, on `jobs`; returns the rows written.
+async fn insert_due_now<J: Job>(conn: &mut PgConnection, sql: &'static str, jobs: &[J]) -> sqlx::Result<u64> {
     let (keys, payloads) = rows_of(jobs);
-    let done = sqlx::query(insert_jobs_due_now!("$1", "$2", "$3", "$4"))
-        .bind(J::QUEUE)
-        .bind(&keys)
-        .bind(&payloads)
-        .bind(J::MAX_ATTEMPTS)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query(sql).bind(J::QUEUE).bind(&keys).bind(&payloads).bind(J::MAX_ATTEMPTS).execute(conn).await?;
     Ok(done.rows_affected())
 }
 
 /// The dedupe keys and payloads of `jobs`, as [`insert_jobs_due_now`] takes them.
 pub(crate) fn rows_of<J: Job>(jobs: &[J]) -> (Vec<Option<String>>, Vec<Vec<u8>>) {
     (jobs.iter().map(Job::dedupe_key).collect(), jobs.iter().map(payload).collect())
-}
-
-/// Puts jobs back in their queue by dedupe key, due now with every attempt available again;
-/// inserts those that are gone (pruned).
-pub async fn requeue<J: Job>(conn: &mut PgConnection, jobs: &[J]) -> sqlx::Result<u64> {
-    let (keys, payloads) = rows_of(jobs);
-    let done = sqlx::query(insert_jobs_due_now!(
-        "$1",
-        "$2",
-        "$3",
-        "$4",
-        "do update set status = 'Pending', attempts = 0, run_at = now(), lock_by = null, lock_at = null, done_at = null"
-    ))
-    .bind(J::QUEUE)
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(J::MAX_ATTEMPTS)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
 }
 
 fn payload<J: Job>(job: &J) -> Vec<u8> {
