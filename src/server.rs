@@ -6,13 +6,20 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpConfig;
+use crate::services::batch::Tasks;
 
-/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish: the batchers answer
+/// what they already took and refuse what comes after (503), and are waited for.
 pub async fn serve(pool: PgPool, config: &HttpConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let app = crate::http::app(pool, config.limits()?);
-    Server::new(TcpListener::bind(config.bind_addr))
+    let tasks = Tasks::new(shutdown.clone());
+    let app = crate::http::app_on(pool, config.limits()?, &tasks);
+    let served = Server::new(TcpListener::bind(config.bind_addr))
         .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(config.shutdown_timeout()))
-        .await?;
+        .await;
+    // the server ended on its own (it could not bind): the batchers end with it
+    tasks.shutdown.cancel();
+    tasks.drained().await;
+    served?;
     Ok(())
 }
 

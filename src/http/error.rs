@@ -244,7 +244,10 @@ pub fn describe(err: &poem::Error) -> Described {
             Error::Conflict { status, message } => Described::new(code, status, message),
             Error::Unavailable(m) => Described::new(code, "UNAVAILABLE", m).retry_after(1),
             Error::Internal(cause) => {
-                tracing::error!(error = ?cause, "request failed");
+                // a batch's failure was logged once by the batch, not again for each caller
+                if !cause.is::<crate::services::Logged>() {
+                    tracing::error!(error = ?cause, "request failed");
+                }
                 Described::internal()
             }
         };

@@ -33,6 +33,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 
 use crate::services;
+use crate::services::batch::Tasks;
 use crate::services::intake::Intake;
 use crate::services::standings::Standings;
 use crate::services::writer::Writer;
@@ -78,7 +79,9 @@ pub type Api = (
     admin::AdminApi,
 );
 
-pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiService<Api, ()> {
+/// The API, its batchers started on `tasks`.
+pub fn api_service(pool: &PgPool, tasks: &Tasks) -> OpenApiService<Api, ()> {
+    let writer = Writer::start(pool.clone(), tasks);
     let api = (
         ops::OpsApi { pool: pool.clone() },
         events::EventsApi { pool: pool.clone() },
@@ -88,19 +91,19 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi {
             pool: pool.clone(),
-            intake,
+            intake: Intake::start(pool.clone(), tasks),
             writer: writer.clone(),
             facts: services::items::facts(),
         },
         waitlist::WaitlistApi {
             pool: pool.clone(),
             writer,
-            standings: Standings::start(pool.clone()),
+            standings: Standings::start(pool.clone(), tasks),
             refs: services::items::cache(),
         },
         virtual_queue::QueueApi {
             pool: pool.clone(),
-            joins: services::virtual_queue::Joins::start(pool.clone()),
+            joins: services::virtual_queue::Joins::start(pool.clone(), tasks),
             passes: Default::default(),
         },
         report::ReportApi { pool: pool.clone() },
@@ -128,10 +131,16 @@ pub fn api_service(pool: &PgPool, intake: Intake, writer: Writer) -> OpenApiServ
 
 pub use allow::AllowedMethods;
 
-/// The whole HTTP application.
+/// The whole HTTP application, its batchers living as long as the process (tests, tools).
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
+    app_on(pool, limits, &Tasks::default())
+}
+
+/// The whole HTTP application, its batchers started on `tasks`: on shutdown they answer what they
+/// took and refuse the rest with 503.
+pub fn app_on(pool: PgPool, limits: Limits, tasks: &Tasks) -> impl Endpoint + use<> {
     crate::observe::handle();
-    let api = api_service(&pool, Intake::start(pool.clone()), Writer::start(pool.clone()));
+    let api = api_service(&pool, tasks);
     let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -168,7 +177,10 @@ pub fn with_middleware(
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
-/// Needs a runtime: the intake it describes is started (and stays idle).
+/// Needs a runtime: the batchers it describes are started, stay idle, and end with it.
 pub fn spec_json(pool: &PgPool) -> String {
-    api_service(pool, Intake::start(pool.clone()), Writer::start(pool.clone())).spec()
+    let tasks = Tasks::default();
+    let spec = api_service(pool, &tasks).spec();
+    tasks.shutdown.cancel();
+    spec
 }

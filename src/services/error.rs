@@ -54,6 +54,15 @@ impl Error {
         }
     }
 
+    /// The same error, its internal cause marked as logged where it was handled (the HTTP edge
+    /// does not log it again).
+    pub(crate) fn logged(self) -> Error {
+        match self {
+            Error::Internal(e) if !e.is::<Logged>() => Error::Internal(anyhow::Error::new(Logged(format!("{e:#}")))),
+            other => other,
+        }
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Error::NotFound { status: "NOT_FOUND", message: format!("{what} '{id}' not found") }
     }
@@ -96,6 +105,12 @@ impl Error {
     }
 }
 
+/// An internal failure already logged where it was handled (a batch that failed for all its
+/// callers): whoever answers it need not log it again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Logged(String);
+
 impl From<sqlx::Error> for Error {
     /// Constraint violations are the database judging an invariant: they become client errors
     /// by constraint name. Anything else is internal.
@@ -128,6 +143,11 @@ impl From<sqlx::Error> for Error {
         {
             return Error::Unavailable("the service is busy: retry in a moment".into());
         }
+        // the database cannot be reached, is restarting, or is a standby (a failover under way):
+        // nothing was done, and a retry in a moment may reach the new primary
+        if unreachable(&err) {
+            return Error::Unavailable("the database is unavailable: retry in a moment".into());
+        }
         // text the database cannot store (the HTTP edge refuses it first; imports and jobs may not)
         if let Some(db) = err.as_database_error()
             && matches!(db.code().as_deref(), Some("22021" | "22P05"))
@@ -138,6 +158,19 @@ impl From<sqlx::Error> for Error {
             );
         }
         Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// The database is out of reach for now: the connection failed or was closed, the server is
+/// shutting down or starting (57P01-57P03), the connection broke (class 08), or the server is a
+/// read-only standby (25006).
+fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "25006")
+        }),
+        _ => false,
     }
 }
 

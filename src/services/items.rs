@@ -9,8 +9,18 @@ use super::virtual_queue::PassKey;
 use crate::db;
 use crate::domain::ItemRefs;
 
-/// An item: (offer id, representation id).
-pub type Item = (String, String);
+/// An item: an offer of a representation (what is sold, and what a waiting list is for).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Item {
+    pub offer_id: String,
+    pub representation_id: String,
+}
+
+impl Item {
+    pub fn new(offer_id: &str, representation_id: &str) -> Item {
+        Item { offer_id: offer_id.to_owned(), representation_id: representation_id.to_owned() }
+    }
+}
 
 /// What items refer to, recently read. Only items whose offer and representation exist are kept,
 /// so an item created a moment ago is never refused for that second; a sale closed (or stock set
@@ -23,7 +33,7 @@ pub fn cache() -> ItemCache {
 
 /// What the catalog says of the item `(offer_id, representation_id)`, from `cache` when fresh.
 pub async fn refs(pool: &PgPool, cache: &ItemCache, offer_id: &str, representation_id: &str) -> Result<ItemRefs> {
-    let item = (offer_id.to_owned(), representation_id.to_owned());
+    let item = Item::new(offer_id, representation_id);
     if let Some(refs) = cache.get(&item) {
         return Ok(refs);
     }

@@ -5,10 +5,12 @@ pub mod admin;
 pub mod allocation;
 pub mod auth;
 pub mod availability;
+pub mod batch;
 pub mod cache;
 pub mod cancellations;
 pub mod catalog;
 mod cursor;
+pub mod decisions;
 pub mod delivery;
 mod error;
 pub mod expiry;
@@ -34,4 +36,4 @@ pub mod virtual_queue;
 pub mod waitlist;
 pub mod writer;
 
-pub use error::{Error, Result};
+pub use error::{Error, Logged, Result};

@@ -1,79 +1,79 @@
 //! Where people stand on waiting lists, read many at a time. During an on-sale thousands of
 //! buyers poll their position; one query per request would spend a connection and a round trip
-//! on each. The lookups waiting at a moment are answered by one query per list instead, each rank
-//! read from the departures tree (`db::waitlist`), so the cost per lookup does not grow with the
-//! line.
+//! on each. The lookups waiting at a moment are answered by one query per list instead (a
+//! [`Batcher`]), each rank read from the departures tree (`db::waitlist`), so the cost per lookup
+//! does not grow with the line.
 
 use std::collections::HashMap;
 
 use futures::future::join_all;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 
 use super::Result;
-use super::writer::Item;
+use super::batch::{Batch, Batcher, Call, Tasks, each_caller};
+use super::items::Item;
 use crate::db::{self, waitlist::Standing};
 
-/// Lookups answered per query at most.
-const MAX_BATCH: usize = 1000;
-
-type Reply = oneshot::Sender<Result<Standing>>;
+/// One lookup: a user on a list.
+pub struct Lookup {
+    pub list: Item,
+    pub user_id: String,
+}
 
 /// Handle to the batcher. Cheap to clone.
 #[derive(Clone)]
 pub struct Standings {
-    lookups: mpsc::Sender<(Item, String, Reply)>,
+    batcher: Batcher<Call<Lookup, Standing>>,
 }
 
 impl Standings {
-    pub fn start(pool: PgPool) -> Standings {
-        let (lookups, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run(pool, rx));
-        Standings { lookups }
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Standings {
+        Standings { batcher: Batcher::start("standings", Read { pool }, tasks) }
     }
 
     /// Whether the user exists, and their rank and quantity if they are on the list.
     pub async fn of(&self, list: Item, user_id: String) -> Result<Standing> {
-        let (reply, answer) = oneshot::channel();
-        self.lookups
-            .send((list, user_id, reply))
-            .await
-            .map_err(|_| anyhow::anyhow!("the standings batcher stopped"))?;
-        answer.await.map_err(|_| anyhow::anyhow!("the standings batcher dropped a lookup"))?
+        self.batcher.ask(Lookup { list, user_id }).await
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<(Item, String, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut by_list: HashMap<Item, Vec<(String, Reply)>> = HashMap::new();
-        for (list, user, reply) in batch.drain(..) {
-            by_list.entry(list).or_default().push((user, reply));
+/// A batch of lookups: one query per list.
+struct Read {
+    pool: PgPool,
+}
+
+impl Batch for Read {
+    type Request = Call<Lookup, Standing>;
+
+    async fn run(&self, lookups: Vec<Self::Request>) {
+        let mut by_list: HashMap<Item, Vec<Self::Request>> = HashMap::new();
+        for lookup in lookups {
+            by_list.entry(lookup.input.list.clone()).or_default().push(lookup);
         }
-        join_all(by_list.into_iter().map(|(list, lookups)| answer(&pool, list, lookups))).await;
+        join_all(by_list.into_iter().map(|(list, lookups)| answer(&self.pool, list, lookups))).await;
     }
 }
 
-async fn answer(pool: &PgPool, list: Item, lookups: Vec<(String, Reply)>) {
-    let users: Vec<String> = lookups.iter().map(|(u, _)| u.clone()).collect();
+async fn answer(pool: &PgPool, list: Item, lookups: Vec<Call<Lookup, Standing>>) {
+    let users: Vec<String> = lookups.iter().map(|l| l.input.user_id.clone()).collect();
     let read = async {
         let mut conn = pool.acquire().await?;
-        db::waitlist::standings(&mut conn, &list.0, &list.1, &users).await
+        db::waitlist::standings(&mut conn, &list.offer_id, &list.representation_id, &users).await
     };
     match read.await {
         Ok(standings) => {
             // One person may ask several times in one batch (a refreshing page): each gets it.
             let by_user: HashMap<String, Standing> = standings.into_iter().map(|s| (s.user_id.clone(), s)).collect();
-            for (user, reply) in lookups {
-                let standing =
-                    by_user.get(&user).cloned().ok_or_else(|| anyhow::anyhow!("no standing read for {user}"));
-                let _ = reply.send(standing.map_err(Into::into));
+            for lookup in lookups {
+                let user = &lookup.input.user_id;
+                let standing = by_user.get(user).cloned().ok_or_else(|| anyhow::anyhow!("no standing read for {user}"));
+                lookup.reply.send(standing.map_err(Into::into));
             }
         }
         Err(e) => {
-            let error = super::Error::from(e);
-            for (_, reply) in lookups {
-                let _ = reply.send(Err(error.duplicate()));
+            let errors = each_caller("standings", e.into(), lookups.len());
+            for (lookup, error) in lookups.into_iter().zip(errors) {
+                lookup.reply.send(Err(error));
             }
         }
     }

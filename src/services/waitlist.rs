@@ -6,9 +6,9 @@
 use sqlx::PgPool;
 
 use super::auth::require_buyer_agent;
-use super::items::{self, ItemCache};
+use super::items::{self, Item, ItemCache};
 use super::standings::Standings;
-use super::writer::{Item, Writer, check_list};
+use super::writer::{Writer, check_list};
 use super::{Error, Result};
 use crate::db;
 use crate::domain::Principal;
@@ -23,7 +23,7 @@ pub struct List<'a> {
 
 impl List<'_> {
     fn item(&self) -> Item {
-        (self.offer_id.to_string(), self.representation_id.to_string())
+        Item::new(self.offer_id, self.representation_id)
     }
 }
 

@@ -3,14 +3,13 @@
 //! Whether a join is in the pre-queue, and which place a later one gets, is decided under the
 //! queue's row lock by the database's clock, so the draw (which takes the same lock) sees every
 //! pre-queue entry and no later one. One transaction per join would queue every joiner on that
-//! lock; instead a batcher stores every join waiting at that moment in one transaction, as the
-//! reservation intake does (see `services::intake`).
+//! lock; instead a [`Batcher`] stores every join waiting at that moment in one transaction, as
+//! the reservation intake does (see `services::intake`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Entry, PassKey, entry_of, queue_of};
@@ -18,26 +17,30 @@ use crate::db;
 use crate::db::queue::{EntryRow, NewEntry, QueueRow};
 use crate::domain::Principal;
 use crate::services::auth::{require_buyer_agent, require_buyer_agent_of};
+use crate::services::batch::{Batch, Batcher, Call, Tasks, each_caller};
 use crate::services::cache::TtlCache;
 use crate::services::{Error, Result};
 
-/// Joins stored per transaction at most.
-const MAX_BATCH: usize = 1000;
-
-type Reply = oneshot::Sender<Result<(EntryRow, bool)>>;
+/// One join: a user to an event's queue.
+pub struct Joining {
+    pub event_id: String,
+    pub user_id: String,
+}
 
 /// Handle to this process's join batcher, and what it knows of queues (read once a second).
 #[derive(Clone)]
 pub struct Joins {
-    submissions: mpsc::Sender<((String, String), Reply)>,
+    /// Answers the stored entry, and whether it is new.
+    batcher: Batcher<Call<Joining, (EntryRow, bool)>>,
     queues: std::sync::Arc<TtlCache<String, QueueRow>>,
 }
 
 impl Joins {
-    pub fn start(pool: PgPool) -> Joins {
-        let (submissions, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run_batcher(pool, rx));
-        Joins { submissions, queues: std::sync::Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)) }
+    pub fn start(pool: PgPool, tasks: &Tasks) -> Joins {
+        Joins {
+            batcher: Batcher::start("queue joins", Store { pool }, tasks),
+            queues: std::sync::Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
+        }
     }
 }
 
@@ -63,13 +66,8 @@ pub async fn join(
     require_buyer_agent_of(who, &queue.organization_id)?;
     // what the settings tell at once; the batch checks again under the lock, by the database's clock
     check_open(&queue, chrono::Utc::now())?;
-    let (reply, answer) = oneshot::channel();
-    joins
-        .submissions
-        .send(((event_id.to_owned(), user_id.to_owned()), reply))
-        .await
-        .map_err(|_| anyhow::anyhow!("the queue join batcher stopped"))?;
-    let (row, created) = answer.await.map_err(|_| anyhow::anyhow!("the queue join batcher dropped a join"))??;
+    let joining = Joining { event_id: event_id.to_owned(), user_id: user_id.to_owned() };
+    let (row, created) = joins.batcher.ask(joining).await?;
     let mut conn = pool.acquire().await?;
     Ok((entry_of(&mut conn, pool, key, row).await?, created))
 }
@@ -87,45 +85,31 @@ fn check_open(q: &QueueRow, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
     Ok(())
 }
 
-async fn run_batcher(pool: PgPool, mut rx: mpsc::Receiver<((String, String), Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (joins, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        match store(&pool, &joins).await {
-            Ok(answers) => {
-                for (answer, reply) in answers.into_iter().zip(replies) {
-                    let _ = reply.send(answer);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, batch = joins.len(), "storing a batch of queue joins failed");
-                for reply in replies {
-                    let _ = reply.send(Err(Error::from(e.duplicate_sqlx())));
-                }
-            }
-        }
-    }
+/// A batch of joins: stored in one transaction.
+struct Store {
+    pool: PgPool,
 }
 
-/// A database error for each caller of a failed batch: sqlx errors cannot be cloned.
-trait DuplicateSqlx {
-    fn duplicate_sqlx(&self) -> sqlx::Error;
-}
+impl Batch for Store {
+    type Request = Call<Joining, (EntryRow, bool)>;
 
-impl DuplicateSqlx for sqlx::Error {
-    fn duplicate_sqlx(&self) -> sqlx::Error {
-        match self {
-            sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-            other => sqlx::Error::Protocol(format!("{other}")),
+    async fn run(&self, calls: Vec<Self::Request>) {
+        let (joins, replies): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.input, c.reply)).unzip();
+        let answers = match store(&self.pool, &joins).await {
+            Ok(answers) => answers,
+            Err(e) => each_caller("queue joins", e.into(), joins.len()).into_iter().map(Err).collect(),
+        };
+        for (answer, reply) in answers.into_iter().zip(replies) {
+            reply.send(answer);
         }
     }
 }
 
 /// One transaction: the queues locked, the new entries stored and placed (after the draw), every
 /// joiner's entry read back.
-async fn store(pool: &PgPool, joins: &[(String, String)]) -> sqlx::Result<Vec<Result<(EntryRow, bool)>>> {
+async fn store(pool: &PgPool, joins: &[Joining]) -> sqlx::Result<Vec<Result<(EntryRow, bool)>>> {
     let mut tx = pool.begin().await?;
-    let events: BTreeSet<&str> = joins.iter().map(|(e, _)| e.as_str()).collect();
+    let events: BTreeSet<&str> = joins.iter().map(|j| j.event_id.as_str()).collect();
     let queues: HashMap<String, QueueRow> = db::queue::lock_many(&mut tx, &events.into_iter().collect::<Vec<_>>())
         .await?
         .into_iter()
@@ -133,7 +117,7 @@ async fn store(pool: &PgPool, joins: &[(String, String)]) -> sqlx::Result<Vec<Re
         .collect();
     let mut refused: HashMap<usize, Error> = HashMap::new();
     let mut new = Vec::with_capacity(joins.len());
-    for (i, (event_id, user_id)) in joins.iter().enumerate() {
+    for (i, Joining { event_id, user_id }) in joins.iter().enumerate() {
         let Some(q) = queues.get(event_id) else {
             refused.insert(i, Error::not_found("event", event_id));
             continue;
@@ -149,7 +133,7 @@ async fn store(pool: &PgPool, joins: &[(String, String)]) -> sqlx::Result<Vec<Re
     for q in queues.values().filter(|q| q.drawn_at.is_some()) {
         db::queue::place_unplaced(&mut tx, &q.event_id).await?;
     }
-    let pairs: Vec<(&str, &str)> = joins.iter().map(|(e, u)| (e.as_str(), u.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = joins.iter().map(|j| (j.event_id.as_str(), j.user_id.as_str())).collect();
     let rows: HashMap<(String, String), EntryRow> = db::queue::entries_of_users(&mut tx, &pairs)
         .await?
         .into_iter()
@@ -161,17 +145,17 @@ async fn store(pool: &PgPool, joins: &[(String, String)]) -> sqlx::Result<Vec<Re
     let answers = joins
         .iter()
         .enumerate()
-        .map(|(i, pair)| {
+        .map(|(i, j)| {
             if let Some(e) = refused.remove(&i) {
                 return Err(e);
             }
             // the same user twice in one batch: both get the entry, the first as new
-            match rows.get(pair) {
+            match rows.get(&(j.event_id.clone(), j.user_id.clone())) {
                 Some(row) => {
                     let created = fresh.contains(&row.id) && announced.insert(row.id);
                     Ok((row.clone(), created))
                 }
-                None => Err(Error::not_found("user", &pair.1)),
+                None => Err(Error::not_found("user", &j.user_id)),
             }
         })
         .collect();

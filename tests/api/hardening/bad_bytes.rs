@@ -48,7 +48,7 @@ async fn the_intake_batch_isolates_a_row_the_database_refuses() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.on_sale(1000).await;
     let users = app.create_users(250).await;
-    let intake = Intake::start(app.db.pool.clone());
+    let intake = Intake::start(app.db.pool.clone(), &Default::default());
     let answers = join_all(users.iter().enumerate().map(|(i, user)| {
         let user_id = if i % 50 == 7 { format!("{user}\u{0}") } else { user.clone() };
         intake.submit(NewReservation {

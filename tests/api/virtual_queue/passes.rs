@@ -101,7 +101,7 @@ async fn a_pass_the_database_clock_finds_expired_is_refused_whatever_the_api_clo
     let app = TestApp::new().await;
     let (_, rep, offer, user, entry, _) = admitted(&app).await;
     // an API process whose clock runs late let the pass through: the database judges by its own
-    let intake = Intake::start(app.db.pool.clone());
+    let intake = Intake::start(app.db.pool.clone(), &Default::default());
     let refused = intake
         .submit(NewReservation {
             id: Uuid::now_v7(),
