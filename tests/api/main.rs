@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod batch_failures;
 mod batched_writes;
 mod catalog;
 mod cli;

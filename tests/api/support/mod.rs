@@ -62,6 +62,14 @@ impl TestApp {
         TestApp { app: app.map_to_response().boxed(), db, admin, client }
     }
 
+    /// The same test (database, keys) served by an application over `pool`, another pool on the
+    /// test's database, whose batchers run on `tasks`.
+    pub fn rewired(mut self, pool: sqlx::PgPool, tasks: &boxoffice::services::batch::Tasks) -> TestApp {
+        let app = boxoffice::http::app_on(pool, boxoffice::http::Limits::default(), tasks);
+        self.app = app.map_to_response().boxed();
+        self
+    }
+
     async fn key_for(db: &TestDb, role: Role, org: Option<&str>) -> String {
         boxoffice::services::auth::create_key(&db.pool, role, org, None).await.unwrap().key
     }

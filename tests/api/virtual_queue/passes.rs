@@ -125,6 +125,42 @@ async fn a_pass_the_database_clock_finds_expired_is_refused_whatever_the_api_clo
 }
 
 #[tokio::test]
+async fn a_pass_the_database_finds_expired_in_a_batch_is_refused_as_alone_and_the_others_are_stored() {
+    let app = TestApp::new().await;
+    let (_, rep, offer, user, entry, _) = admitted(&app).await;
+    let others = app.create_users(30).await;
+    let intake = Intake::start(app.db.pool.clone(), &Default::default());
+    let new = |user_id: &str, queue_pass| NewReservation {
+        id: Uuid::now_v7(),
+        user_id: user_id.to_string(),
+        offer_id: offer.clone(),
+        representation_id: rep.clone(),
+        quantity: 1,
+        seat_labels: None,
+        best_available: None,
+        hold_minutes: 10,
+        api_key_id: Uuid::nil(),
+        request_id: None,
+        queue_pass,
+    };
+    // the expired pass in the middle of one batch of the intake
+    let mut batch: Vec<NewReservation> = others.iter().map(|u| new(u, None)).collect();
+    batch.insert(15, new(&user, Some((entry, Utc::now() - Duration::milliseconds(1)))));
+    let answers = futures::future::join_all(batch.into_iter().map(|r| intake.submit(r))).await;
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 15 {
+            let refused = answer.as_ref().unwrap_err();
+            assert!(
+                matches!(refused, boxoffice::services::Error::Forbidden { status: "QUEUE_PASS_INVALID", .. }),
+                "{refused:?}"
+            );
+        } else {
+            assert!(answer.is_ok(), "{answer:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn passes_verify_with_the_published_key_alone() {
     let app = TestApp::new().await;
     let (event, _, _, user, entry, pass) = admitted(&app).await;
