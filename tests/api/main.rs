@@ -15,6 +15,7 @@ mod idempotency;
 mod import;
 mod notifications;
 mod operations;
+mod parse_errors;
 mod report;
 mod reservation_input;
 mod reservations;
