@@ -14,5 +14,6 @@ mod guard;
 mod handlers;
 pub mod runtime;
 pub mod sweeps;
+mod wakeups;
 
 pub use guard::{JobError, guard, guard_then};

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use apalis::prelude::BackendExt;
-use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
-use apalis_postgres::{Config, PostgresStorage};
+use apalis::prelude::{IntervalStrategy, Monitor, PollWith, WorkerBuilder, WorkerBuilderExt};
+use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +14,17 @@ use crate::domain::job::{DeliverNotification, Job};
 use crate::notifications::Notifier;
 
 use super::deliver;
+use super::wakeups::Wakeups;
+
+/// A queue's storage woken by its notifications (see [`Wakeups`]), and polled every `interval`
+/// for what no notification announces (retries, delayed jobs).
+fn notified<J: Job>(pool: &PgPool, config: Config, interval: Duration) -> Notified<J> {
+    let notifications = Pubsub::new(pool.clone(), J::QUEUE.to_string());
+    PollWith::new(PostgresStorage::<J>::new(pool).with_config(config), Wakeups::new(notifications))
+        .poll_with_interval(interval)
+}
+
+type Notified<J> = PollWith<PollWith<PostgresStorage<J>, Wakeups<Pubsub>>, IntervalStrategy>;
 
 /// Unique per process, so a restart never reuses the name of a worker whose jobs are still
 /// marked running (apalis would leave them so forever).
@@ -63,10 +74,8 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> Res
         let p = pool.clone();
         monitor = monitor.register(move |_| {
             // new reservations notify at once; the interval catches retries and anything missed
-            let backend = PostgresStorage::<AllocateItem>::new(&p)
-                .with_config(config(AllocateItem::QUEUE, 20, heartbeat))
-                .with_pubsub()
-                .poll_with_interval(Duration::from_secs(1));
+            let backend =
+                notified::<AllocateItem>(&p, config(AllocateItem::QUEUE, 20, heartbeat), Duration::from_secs(1));
             WorkerBuilder::new(worker_name(AllocateItem::QUEUE))
                 .backend(backend)
                 .data(p.clone())
@@ -91,10 +100,8 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> Res
         let p = pool.clone();
         monitor = monitor.register(move |_| {
             // a confirm notifies at once; the interval picks up retries whose backoff has passed
-            let backend = PostgresStorage::<IssueTickets>::new(&p)
-                .with_config(config(IssueTickets::QUEUE, 10, heartbeat))
-                .with_pubsub()
-                .poll_with_interval(Duration::from_secs(1));
+            let backend =
+                notified::<IssueTickets>(&p, config(IssueTickets::QUEUE, 10, heartbeat), Duration::from_secs(1));
             WorkerBuilder::new(worker_name(IssueTickets::QUEUE))
                 .backend(backend)
                 .data(p.clone())
@@ -126,10 +133,11 @@ fn register_notifications(monitor: Monitor, pool: &PgPool, notifier: &Notifier, 
     let pool = pool.clone();
     let notifier = notifier.clone();
     monitor.register(move |_| {
-        let backend = PostgresStorage::<DeliverNotification>::new(&pool)
-            .with_config(config(DeliverNotification::QUEUE, 10, heartbeat))
-            .with_pubsub()
-            .poll_with_interval(NOTIFICATIONS_POLL);
+        let backend = notified::<DeliverNotification>(
+            &pool,
+            config(DeliverNotification::QUEUE, 10, heartbeat),
+            NOTIFICATIONS_POLL,
+        );
         WorkerBuilder::new(worker_name(DeliverNotification::QUEUE))
             .backend(backend)
             .data(pool.clone())
