@@ -72,41 +72,56 @@ mod tests {
         }
     }
 
+    /// A worker's view: the notifications it is sent, its wake-ups, and how often it was woken.
+    struct Worker {
+        notify: mpsc::UnboundedSender<()>,
+        wakeups: Wakeups<mpsc::UnboundedReceiver<()>>,
+        woken: Arc<Counter>,
+        waker: Waker,
+    }
+
+    impl Worker {
+        fn new() -> Worker {
+            let (notify, rx) = mpsc::unbounded();
+            let woken = Arc::new(Counter::default());
+            Worker { notify, wakeups: Wakeups::new(rx), waker: Waker::from(woken.clone()), woken }
+        }
+
+        fn poll(&mut self) -> Poll<Option<()>> {
+            self.wakeups.poll_drive(&mut Context::from_waker(&self.waker), &PollSnapshot::new())
+        }
+
+        fn times_woken(&self) -> usize {
+            self.woken.0.load(Ordering::SeqCst)
+        }
+    }
+
     #[tokio::test]
     async fn a_notification_after_one_was_taken_still_wakes_the_worker() {
-        let (tx, rx) = mpsc::unbounded::<()>();
-        let mut wakeups = Wakeups::new(rx);
-        let counter = Arc::new(Counter::default());
-        let waker = Waker::from(counter.clone());
-        let mut cx = Context::from_waker(&waker);
-        tx.unbounded_send(()).unwrap();
-        tx.unbounded_send(()).unwrap();
-        assert!(wakeups.poll_drive(&mut cx, &PollSnapshot::new()).is_ready(), "notified");
+        let mut worker = Worker::new();
+        worker.notify.unbounded_send(()).unwrap();
+        worker.notify.unbounded_send(()).unwrap();
+        assert!(worker.poll().is_ready(), "notified");
         // both were taken; the worker goes to sleep on its (empty) fetch
-        let woken = counter.0.load(Ordering::SeqCst);
-        tx.unbounded_send(()).unwrap();
-        assert!(counter.0.load(Ordering::SeqCst) > woken, "the next notification wakes the worker");
+        let woken = worker.times_woken();
+        worker.notify.unbounded_send(()).unwrap();
+        assert!(worker.times_woken() > woken, "the next notification wakes the worker");
     }
 
     #[tokio::test]
     async fn a_notification_is_echoed_once_a_moment_later() {
-        let (tx, rx) = mpsc::unbounded::<()>();
-        let mut wakeups = Wakeups::new(rx);
-        let counter = Arc::new(Counter::default());
-        let waker = Waker::from(counter.clone());
-        let mut cx = Context::from_waker(&waker);
-        tx.unbounded_send(()).unwrap();
-        assert!(wakeups.poll_drive(&mut cx, &PollSnapshot::new()).is_ready());
-        assert!(wakeups.poll_drive(&mut cx, &PollSnapshot::new()).is_pending(), "nothing new yet");
-        let woken = counter.0.load(Ordering::SeqCst);
+        let mut worker = Worker::new();
+        worker.notify.unbounded_send(()).unwrap();
+        assert!(worker.poll().is_ready());
+        assert!(worker.poll().is_pending(), "nothing new yet");
+        let woken = worker.times_woken();
         let echoed = async {
-            while counter.0.load(Ordering::SeqCst) == woken {
+            while worker.times_woken() == woken {
                 tokio::time::sleep(ECHO_AFTER / 4).await;
             }
         };
         tokio::time::timeout(Duration::from_secs(10), echoed).await.expect("the echo woke the worker");
-        assert!(wakeups.poll_drive(&mut cx, &PollSnapshot::new()).is_ready(), "the echo");
-        assert!(wakeups.poll_drive(&mut cx, &PollSnapshot::new()).is_pending(), "once");
-        drop(tx);
+        assert!(worker.poll().is_ready(), "the echo");
+        assert!(worker.poll().is_pending(), "once");
     }
 }

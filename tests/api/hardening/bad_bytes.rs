@@ -1,14 +1,13 @@
 //! Text PostgreSQL cannot store is refused at the edge in the envelope, and one caller's bad row
 //! never fails the batch it was stored with.
 
-use boxoffice::db::reservations::NewReservation;
 use boxoffice::services::{Error, intake::Intake};
 use futures::future::join_all;
 use poem::http::StatusCode;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::support::TestApp;
+use crate::support::buyer::one_ticket;
 
 #[tokio::test]
 async fn a_nul_in_a_path_a_query_or_a_body_is_a_422_not_a_500() {
@@ -51,19 +50,7 @@ async fn the_intake_batch_isolates_a_row_the_database_refuses() {
     let intake = Intake::start(app.db.pool.clone(), &Default::default());
     let answers = join_all(users.iter().enumerate().map(|(i, user)| {
         let user_id = if i % 50 == 7 { format!("{user}\u{0}") } else { user.clone() };
-        intake.submit(NewReservation {
-            id: Uuid::new_v4(),
-            user_id,
-            offer_id: offer.clone(),
-            representation_id: rep.clone(),
-            quantity: 1,
-            seat_labels: None,
-            best_available: None,
-            hold_minutes: 10,
-            api_key_id: Uuid::nil(),
-            request_id: None,
-            queue_pass: None,
-        })
+        intake.submit(one_ticket(&user_id, &offer, &rep))
     }))
     .await;
     let stored = answers.iter().filter(|a| a.is_ok()).count();

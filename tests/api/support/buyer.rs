@@ -5,6 +5,23 @@ use serde_json::{Value, json};
 
 use super::{Reply, TestApp};
 
+/// One general-admission ticket as the intake stores it, past the HTTP checks.
+pub fn one_ticket(user_id: &str, offer: &str, rep: &str) -> boxoffice::db::reservations::NewReservation {
+    boxoffice::db::reservations::NewReservation {
+        id: uuid::Uuid::now_v7(),
+        user_id: user_id.to_string(),
+        offer_id: offer.to_string(),
+        representation_id: rep.to_string(),
+        quantity: 1,
+        seat_labels: None,
+        best_available: None,
+        hold_minutes: 10,
+        api_key_id: uuid::Uuid::nil(),
+        request_id: None,
+        queue_pass: None,
+    }
+}
+
 pub fn waitlist_path(offer: &str, rep: &str) -> String {
     format!("/api/offers/{offer}/representations/{rep}/waitlist")
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::queue_settings;
 use crate::support::TestApp;
+use crate::support::buyer::one_ticket;
 
 /// An admitted user of a fresh queued sale: (event, representation, offer, user, entry, pass).
 async fn admitted(app: &TestApp) -> (String, String, String, String, Uuid, String) {
@@ -104,17 +105,8 @@ async fn a_pass_the_database_clock_finds_expired_is_refused_whatever_the_api_clo
     let intake = Intake::start(app.db.pool.clone(), &Default::default());
     let refused = intake
         .submit(NewReservation {
-            id: Uuid::now_v7(),
-            user_id: user,
-            offer_id: offer,
-            representation_id: rep,
-            quantity: 1,
-            seat_labels: None,
-            best_available: None,
-            hold_minutes: 10,
-            api_key_id: Uuid::nil(),
-            request_id: None,
             queue_pass: Some((entry, Utc::now() - Duration::milliseconds(1))),
+            ..one_ticket(&user, &offer, &rep)
         })
         .await
         .unwrap_err();
@@ -130,22 +122,10 @@ async fn a_pass_the_database_finds_expired_in_a_batch_is_refused_as_alone_and_th
     let (_, rep, offer, user, entry, _) = admitted(&app).await;
     let others = app.create_users(30).await;
     let intake = Intake::start(app.db.pool.clone(), &Default::default());
-    let new = |user_id: &str, queue_pass| NewReservation {
-        id: Uuid::now_v7(),
-        user_id: user_id.to_string(),
-        offer_id: offer.clone(),
-        representation_id: rep.clone(),
-        quantity: 1,
-        seat_labels: None,
-        best_available: None,
-        hold_minutes: 10,
-        api_key_id: Uuid::nil(),
-        request_id: None,
-        queue_pass,
-    };
     // the expired pass in the middle of one batch of the intake
-    let mut batch: Vec<NewReservation> = others.iter().map(|u| new(u, None)).collect();
-    batch.insert(15, new(&user, Some((entry, Utc::now() - Duration::milliseconds(1)))));
+    let mut batch: Vec<NewReservation> = others.iter().map(|u| one_ticket(u, &offer, &rep)).collect();
+    let expired = Some((entry, Utc::now() - Duration::milliseconds(1)));
+    batch.insert(15, NewReservation { queue_pass: expired, ..one_ticket(&user, &offer, &rep) });
     let answers = futures::future::join_all(batch.into_iter().map(|r| intake.submit(r))).await;
     for (i, answer) in answers.iter().enumerate() {
         if i == 15 {
