@@ -82,7 +82,7 @@ impl Limits {
     /// A request must end well before its idempotency claim could be taken over, or a retry could
     /// run it a second time while it still runs.
     pub fn check(&self) -> anyhow::Result<()> {
-        let takeover = crate::db::idempotency::ABANDONED_AFTER;
+        let takeover = crate::domain::idempotency::ABANDONED_AFTER;
         anyhow::ensure!(
             self.deadline * 2 <= takeover,
             "REQUEST_TIMEOUT_SECS must be at most {} (half the {} s after which an idempotency claim is taken over)",

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
+mod server_binaries;
+
 const TICKETS: i64 = 1500;
 const BUYERS: usize = 4000;
 const CONNECTIONS: usize = 40;
@@ -97,7 +99,7 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
     let mut pg = match DevDatabase::start(&root.join("pgdata"), free_port()).await {
         Ok(pg) => pg,
         Err(e) if e.to_string().starts_with("no PostgreSQL server binaries") => {
-            eprintln!("skipping: {e}");
+            server_binaries::missing(&e);
             return;
         }
         Err(e) => panic!("the private PostgreSQL did not start: {e:#}"),

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use boxoffice::devdb::DevDatabase;
 
+mod server_binaries;
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -34,7 +36,7 @@ async fn dev_database_starts_stops_and_keeps_its_data() {
     let mut db = match DevDatabase::start(&dir, port).await {
         Ok(db) => db,
         Err(e) if e.to_string().starts_with("no PostgreSQL server binaries") => {
-            eprintln!("skipping: {e}");
+            server_binaries::missing(&e);
             return;
         }
         Err(e) => panic!("start failed: {e:#}"),

@@ -5,26 +5,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::idempotency::{ABANDONED_AFTER, StoredAnswer};
+
 /// How long an answer is kept for retries; an older key is treated as absent.
 pub const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A claim still in progress after this long is taken to be abandoned (the process serving it
-/// died between the claim and storing the answer) and may be claimed again. It stays well above
-/// the longest a request can run (its deadline, see `http::Limits::check`), so a slow request is
-/// never run twice.
-pub const ABANDONED_AFTER: Duration = Duration::from_secs(120);
-
 /// Rows deleted per statement by [`prune`].
 const PRUNE_BATCH: i64 = 1000;
-
-/// The answer given to the request that claimed a key.
-#[derive(Debug, Clone)]
-pub struct StoredAnswer {
-    pub status_code: i32,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-    pub location: Option<String>,
-}
 
 /// Where the request that claimed a key stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Acquire, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::{Channel, DeliveryState, NewNotification, NotificationKind};
+use crate::domain::records::StoredNotification;
+use crate::domain::{Attempted, Channel, DeliveryState, NewNotification};
 
 /// Inserts the notification unless its `dedupe_key` is known. Returns its id and whether it is new.
 pub async fn insert(conn: &mut PgConnection, n: &NewNotification) -> sqlx::Result<(Uuid, bool)> {
@@ -54,21 +55,11 @@ pub async fn insert_many(conn: &mut PgConnection, notifications: &[NewNotificati
     .await
 }
 
-/// A notification as a delivery needs it.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Stored {
-    pub id: Uuid,
-    pub kind: NotificationKind,
-    pub user_id: String,
-    pub payload: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub email: String,
-    pub first_name: String,
-    /// The state of the channel asked for, if it has a delivery row.
-    pub delivery_state: Option<DeliveryState>,
-}
-
-pub async fn load(conn: &mut PgConnection, id: Uuid, channel: Option<Channel>) -> sqlx::Result<Option<Stored>> {
+pub async fn load(
+    conn: &mut PgConnection,
+    id: Uuid,
+    channel: Option<Channel>,
+) -> sqlx::Result<Option<StoredNotification>> {
     sqlx::query_as(
         "select n.id, n.kind, n.user_id, n.payload, n.created_at, u.email, u.first_name,
                 d.state as delivery_state
@@ -121,17 +112,6 @@ pub async fn add_deliveries(conn: &mut PgConnection, id: Uuid, channels: &[Chann
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// What one delivery attempt came to.
-#[derive(Debug)]
-pub enum Attempted<'a> {
-    Delivered,
-    /// Failed; `last` when no attempt will follow.
-    Failed {
-        error: &'a str,
-        last: bool,
-    },
 }
 
 /// Counts an attempt on the delivery and its notification, and sums up the notification's state:

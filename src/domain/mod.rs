@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod geo;
 pub mod hall;
+pub mod idempotency;
 pub mod job;
 mod notification;
 pub mod queue;
@@ -24,7 +25,7 @@ pub use catalog::{
     NotAnItem, SeatLabels, SeatState, StockTotal, is_currency_code,
 };
 pub use geo::{GeoPoint, SearchRadius};
-pub use notification::{Channel, DeliveryState, NewNotification, NotificationKind};
+pub use notification::{Attempted, Channel, DeliveryState, NewNotification, NotificationKind};
 pub use reservation::{BestAvailableRequest, RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};

@@ -70,3 +70,14 @@ pub enum DeliveryState {
     /// No channel was configured when it was dispatched (a notification's state only).
     Unsent,
 }
+
+/// What one delivery attempt came to.
+#[derive(Debug)]
+pub enum Attempted<'a> {
+    Delivered,
+    /// Failed; `last` when no attempt will follow.
+    Failed {
+        error: &'a str,
+        last: bool,
+    },
+}

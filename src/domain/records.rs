@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::job::JobStatus;
-use super::{Channel, EntryStatus, RejectionReason, ReservationStatus, SeatState};
+use super::{Channel, DeliveryState, EntryStatus, NotificationKind, RejectionReason, ReservationStatus, SeatState};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Reservation {
@@ -226,4 +226,18 @@ pub struct MapSeat {
     pub section_order: i32,
     /// The same for its row within the section: front to back.
     pub row_order: i32,
+}
+
+/// A notification as a delivery needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredNotification {
+    pub id: Uuid,
+    pub kind: NotificationKind,
+    pub user_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub email: String,
+    pub first_name: String,
+    /// The state of the channel asked for, if it has a delivery row.
+    pub delivery_state: Option<DeliveryState>,
 }

@@ -165,9 +165,12 @@ impl Described {
     }
 
     /// The caller went over its quota; nothing was done.
-    pub fn rate_limited(scope: &str, retry_after: std::time::Duration) -> Self {
+    pub fn rate_limited(scope: super::rate_limit::Scope, retry_after: std::time::Duration) -> Self {
         let seconds = u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX).max(1);
-        let who = if scope == "key" { "this API key" } else { "this client address" };
+        let who = match scope {
+            super::rate_limit::Scope::Key => "this API key",
+            super::rate_limit::Scope::Ip => "this client address",
+        };
         let message = format!("too many requests from {who}: retry in {seconds} s");
         Self::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message).retry_after(seconds)
     }

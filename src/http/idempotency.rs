@@ -14,7 +14,7 @@
 //!
 //! Answers that ask for a retry (5xx, 429) or name no caller (401) are not kept: the claim is
 //! dropped, so the retry runs again. A claim whose process died before storing the answer stays in
-//! progress until [`idempotency::ABANDONED_AFTER`], then may be claimed again.
+//! progress until [`crate::domain::idempotency::ABANDONED_AFTER`], then may be claimed again.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -27,7 +27,8 @@ use sqlx::PgPool;
 
 use super::error::{ApiError, Described, RequestInfo, describe};
 use crate::domain::Principal;
-use crate::services::idempotency::{self, Claimed, StoredAnswer};
+use crate::domain::idempotency::StoredAnswer;
+use crate::services::idempotency::{self, Claimed};
 use crate::services::{self, Error, auth::KeyCache};
 
 const HEADER: &str = "Idempotency-Key";

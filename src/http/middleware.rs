@@ -65,8 +65,8 @@ pub async fn around<E: Endpoint + 'static>(
     let verdict = rates.check(&req, known.as_ref());
     let mut resp = async {
         if let Verdict::Limited { headers, retry_after } = &verdict {
-            tracing::debug!(scope = headers.scope, "rate limited");
-            metrics::counter!("rate_limited_total", "scope" => headers.scope).increment(1);
+            tracing::debug!(scope = headers.scope.as_str(), "rate limited");
+            metrics::counter!("rate_limited_total", "scope" => headers.scope.as_str()).increment(1);
             return info.envelope(Described::rate_limited(headers.scope, *retry_after));
         }
         // Buffering here gives one limit for every route, chunked bodies included.

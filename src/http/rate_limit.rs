@@ -51,9 +51,28 @@ pub enum Verdict {
     Limited { headers: Headers, retry_after: Duration },
 }
 
+/// Whose quota a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The client address (requests without a key this process knows).
+    Ip,
+    /// An API key with a quota of its own.
+    Key,
+}
+
+impl Scope {
+    /// As the `RateLimit` headers and the metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Key => "key",
+        }
+    }
+}
+
 /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
 pub struct Headers {
-    pub scope: &'static str,
+    pub scope: Scope,
     pub policy: HeaderValue,
     pub state: HeaderValue,
 }
@@ -81,7 +100,7 @@ impl RateLimits {
             Some(principal) => match principal.rate {
                 Some(policy) => {
                     let limiter = self.key_limiter(principal.key_id, policy);
-                    self.verdict("key", policy, limiter.check())
+                    self.verdict(Scope::Key, policy, limiter.check())
                 }
                 None => Verdict::Unlimited,
             },
@@ -90,7 +109,7 @@ impl RateLimits {
                 if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
                     limiter.retain_recent();
                 }
-                self.verdict("ip", *policy, limiter.check_key(&self.client_ip(req)))
+                self.verdict(Scope::Ip, *policy, limiter.check_key(&self.client_ip(req)))
             }
         }
     }
@@ -102,16 +121,16 @@ impl RateLimits {
 
     fn verdict(
         &self,
-        scope: &'static str,
+        scope: Scope,
         policy: RatePolicy,
         outcome: Result<governor::middleware::StateSnapshot, governor::NotUntil<governor::clock::QuantaInstant>>,
     ) -> Verdict {
         let per_request = f64::from(policy.window_secs) / f64::from(policy.requests);
-        let policy_header = format!("\"{scope}\";q={};w={}", policy.requests, policy.window_secs);
+        let policy_header = format!("\"{}\";q={};w={}", scope.as_str(), policy.requests, policy.window_secs);
         let headers = |remaining: u32, reset_secs: u64| Headers {
             scope,
             policy: HeaderValue::from_str(&policy_header).unwrap_or(HeaderValue::from_static("")),
-            state: HeaderValue::from_str(&format!("\"{scope}\";r={remaining};t={reset_secs}"))
+            state: HeaderValue::from_str(&format!("\"{}\";r={remaining};t={reset_secs}", scope.as_str()))
                 .unwrap_or(HeaderValue::from_static("")),
         };
         match outcome {

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{JobError, guard};
 use crate::domain::job::DeliverNotification;
-use crate::domain::{Channel, DeliveryState};
+use crate::domain::{Attempted, Channel, DeliveryState};
 use crate::notifications::{Notifier, render};
-use crate::services::delivery::{self, Attempted};
+use crate::services::delivery;
 use crate::services::queue;
 
 pub async fn handle(

@@ -6,9 +6,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
-pub use crate::db::notifications::{Attempted, Stored};
 use crate::domain::job::DeliverNotification;
-use crate::domain::{Channel, DeliveryState};
+use crate::domain::records::StoredNotification;
+use crate::domain::{Attempted, Channel, DeliveryState};
 
 /// One delivery (and one job, of `max_attempts`) per channel; no channel: the notification is
 /// kept as `unsent`. Returns whether it was dispatched now (false: gone, decided, or already
@@ -37,7 +37,7 @@ pub async fn dispatch_failed(pool: &PgPool, id: Uuid, error: &str) -> sqlx::Resu
 }
 
 /// The notification as a delivery over `channel` needs it, with that delivery's state.
-pub async fn load(pool: &PgPool, id: Uuid, channel: Channel) -> sqlx::Result<Option<Stored>> {
+pub async fn load(pool: &PgPool, id: Uuid, channel: Channel) -> sqlx::Result<Option<StoredNotification>> {
     db::notifications::load(&mut *pool.acquire().await?, id, Some(channel)).await
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::db;
-pub use crate::db::idempotency::{ABANDONED_AFTER, StoredAnswer};
+use crate::domain::idempotency::StoredAnswer;
 
 /// What claiming a key found.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 
 use poem::http::StatusCode;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::support::TestApp;
 
@@ -91,9 +92,23 @@ async fn the_public_catalog_needs_no_key() {
 }
 
 #[tokio::test]
-async fn keys_are_stored_hashed() {
+async fn a_key_is_stored_as_its_sha256_and_its_text_is_nowhere_in_the_table() {
     let app = TestApp::new().await;
+    let keys = [app.admin.as_str(), app.client.as_str()];
     let stored: Vec<Vec<u8>> =
         sqlx::query_scalar("select key_hash from api_keys").fetch_all(&app.db.pool).await.unwrap();
-    assert!(stored.iter().all(|h| h.len() == 32 && *h != app.admin.as_bytes()));
+    for key in keys {
+        let digest = Sha256::digest(key.as_bytes()).to_vec();
+        assert!(stored.contains(&digest), "no row holds the SHA-256 of {key}: {stored:02x?}");
+    }
+    // every row as text (a bytea shows as its hex): neither the key nor its bytes are in any column
+    let table: String = sqlx::query_scalar("select coalesce(string_agg(k::text, ' '), '') from api_keys k")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(table.contains("admin"), "the table was read: {table}");
+    for key in keys {
+        let bytes = data_encoding::HEXLOWER.encode(key.as_bytes());
+        assert!(!table.contains(key) && !table.contains(&bytes), "the key {key} is stored as it is: {table}");
+    }
 }

@@ -70,6 +70,25 @@ async fn wait_for_state(app: &TestApp, id: Uuid, state: &str) -> (String, i32, O
     panic!("notification {id} is still {:?}, not {state}", outbox(app, id).await);
 }
 
+/// Returns once every job of the notifications queue is done: none waits, runs or will be
+/// retried, so no further attempt can come (20 s at most).
+async fn queue_is_done(app: &TestApp) {
+    for _ in 0..400 {
+        let (left, done): (i64, i64) = sqlx::query_as(
+            "select count(*) filter (where status <> 'Done'), count(*) filter (where status = 'Done')
+             from apalis.jobs where job_type = 'notifications'",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if left == 0 && done > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the notifications queue still has jobs to run after 20 s");
+}
+
 /// The notification's job in the failed listing. The worker reports a job's status just after
 /// the attempt is counted in the outbox, so it may take a moment to show.
 async fn failed_job_of(app: &TestApp, id: Uuid) -> Value {
@@ -94,7 +113,8 @@ async fn a_webhook_refused_twice_is_delivered_on_the_third_attempt_with_one_id_a
 
     let (state, attempts, _, delivered) = wait_for_state(&app, id, "delivered").await;
     assert_eq!((state.as_str(), attempts, delivered), ("delivered", 3, true));
-    tokio::time::sleep(Duration::from_secs(1)).await; // nothing more comes
+    // nothing more comes: no job of the queue is left to run
+    queue_is_done(&app).await;
     let received = receiver.received();
     assert_eq!(received.len(), 3, "two refusals, then exactly one delivery");
     for r in &received {

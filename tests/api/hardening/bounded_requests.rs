@@ -8,7 +8,6 @@ use boxoffice::http::Limits;
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, EndpointExt, Request};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::support::TestApp;
 
@@ -72,46 +71,58 @@ async fn a_revoked_key_is_not_replayed_its_answers() {
     assert!(replay.headers().get("idempotent-replayed").is_none());
 }
 
-/// Holds the item's lock from another connection for `for_`.
-async fn hold_item_lock(url: &str, offer: &str, rep: &str, for_: Duration) {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("select 1 from inventory where offer_id = $1 and representation_id = $2 for no key update")
-        .bind(offer)
-        .bind(rep)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tokio::time::sleep(for_).await;
-    tx.commit().await.unwrap();
-}
-
-#[tokio::test]
-async fn a_request_past_its_deadline_is_cut_short_undone_and_its_retry_runs() {
-    let app = TestApp::new().await;
-    let (_, rep, offer) = app.on_sale(1).await;
-    let buyer = app.create_user().await;
-    let id = app.reserve_now(&buyer, &offer, &rep, 1).await["id"].as_str().unwrap().to_string();
+/// A confirm sent to an app whose deadline is 1 s, while the item's lock is held by another
+/// connection (taken before the request starts, kept until it is answered): it is cut at 1 s.
+async fn a_confirm_cut_at_its_deadline(
+    app: &TestApp,
+    id: &str,
+    offer: &str,
+    rep: &str,
+) -> impl Endpoint<Output = poem::Response> {
     let limits = Limits { deadline: Duration::from_secs(1), ..Limits::default() };
     let hurried = boxoffice::http::app(app.db.pool.clone(), limits).map_to_response();
-    let confirm = || post(&format!("/api/reservations/{id}/confirm"), &app.client, "pay-1", &json!({}));
-
-    let busy = hold_item_lock(&app.db.url, &offer, &rep, Duration::from_millis(2500));
-    let late = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        hurried.call(confirm()).await
-    };
-    let (_, cut) = tokio::join!(busy, late);
-    let cut = cut.unwrap();
+    let busy = app.lock_item(offer, rep).await;
+    let cut = hurried.call(confirm(app, id)).await.unwrap();
     assert_eq!(cut.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(cut.headers().get("retry-after").unwrap(), "1");
     let body: Value = serde_json::from_slice(&cut.into_body().into_vec().await.unwrap()).unwrap();
     assert_eq!(body["error"]["status"], "DEADLINE_EXCEEDED");
-    assert_eq!(app.reservation(&id).await["status"], "held", "the cut request changed nothing");
+    busy.release().await;
+    hurried
+}
+
+fn confirm(app: &TestApp, id: &str) -> Request {
+    post(&format!("/api/reservations/{id}/confirm"), &app.client, "pay-1", &json!({}))
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_cut_short_and_its_retry_runs() {
+    let app = TestApp::new().await;
+    let (_, rep, offer) = app.on_sale(1).await;
+    let buyer = app.create_user().await;
+    let id = app.reserve_now(&buyer, &offer, &rep, 1).await["id"].as_str().unwrap().to_string();
+    let hurried = a_confirm_cut_at_its_deadline(&app, &id, &offer, &rep).await;
     // the claim was dropped with the 503: the retry runs (it is not 'in progress' for minutes)
-    let retry = hurried.call(confirm()).await.unwrap();
+    let retry = hurried.call(confirm(&app, &id)).await.unwrap();
     assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(app.reservation(&id).await["status"], "confirmed");
+}
+
+/// Fails today: the confirm is decided by the writer task (`services::writer`), which goes on
+/// with it once the lock is free although the request was answered 503 "stopped". The former
+/// version of this check read the status the instant the lock was freed, before the writer
+/// committed, and so passed.
+#[tokio::test]
+#[ignore = "the writer finishes a confirm whose request was cut at its deadline (see the doc comment)"]
+async fn a_request_cut_at_its_deadline_changes_nothing() {
+    let app = TestApp::new().await;
+    let (_, rep, offer) = app.on_sale(1).await;
+    let buyer = app.create_user().await;
+    let id = app.reserve_now(&buyer, &offer, &rep, 1).await["id"].as_str().unwrap().to_string();
+    a_confirm_cut_at_its_deadline(&app, &id, &offer, &rep).await;
+    // whatever the cut request left waiting for the lock has committed or rolled back by now
+    app.database_is_quiet().await;
+    assert_eq!(app.reservation(&id).await["status"], "held", "the cut request changed nothing");
 }
 
 #[tokio::test]
@@ -128,13 +139,9 @@ async fn a_statement_that_waits_for_a_lock_past_lock_timeout_is_a_503_to_retry()
         .uri(format!("/api/reservations/{id}/confirm").parse().unwrap())
         .header("authorization", format!("Bearer {}", app.client))
         .finish();
-    let busy = hold_item_lock(&app.db.url, &offer, &rep, Duration::from_millis(1500));
-    let late = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        impatient.call(confirm).await
-    };
-    let (_, answer) = tokio::join!(busy, late);
-    let answer = answer.unwrap();
+    let busy = app.lock_item(&offer, &rep).await;
+    let answer = impatient.call(confirm).await.unwrap();
+    busy.release().await;
     assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(answer.headers().contains_key("retry-after"));
     let body: Value = serde_json::from_slice(&answer.into_body().into_vec().await.unwrap()).unwrap();

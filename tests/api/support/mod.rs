@@ -3,6 +3,7 @@
 pub mod buyer;
 pub mod catalog_dir;
 pub mod db;
+pub mod locks;
 pub mod smtp_server;
 pub mod webhook_receiver;
 
