@@ -51,6 +51,12 @@ impl Tasks {
 pub struct Reply<T>(oneshot::Sender<Result<T>>);
 
 impl<T> Reply<T> {
+    /// The caller gave up (its deadline passed, its connection closed): it was told nothing was
+    /// done, so nothing must be.
+    pub fn caller_gone(&self) -> bool {
+        self.0.is_closed()
+    }
+
     pub fn send(self, answer: Result<T>) {
         // the caller may have given up (its deadline passed): nobody to tell
         let _ = self.0.send(answer);

@@ -167,9 +167,10 @@ impl From<sqlx::Error> for Error {
 fn unreachable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "25006")
-        }),
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08"))
+                || matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "25006"))
+        }
         _ => false,
     }
 }

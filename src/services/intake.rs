@@ -55,7 +55,9 @@ struct Store {
 impl Batch for Store {
     type Request = Call<NewReservation, Reservation>;
 
-    async fn run(&self, calls: Vec<Self::Request>) {
+    async fn run(&self, mut calls: Vec<Self::Request>) {
+        // a caller that gave up before its turn was told nothing was done
+        calls.retain(|c| !c.reply.caller_gone());
         let (reservations, replies): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.input, c.reply)).unzip();
         let answers = store_isolating(&self.pool, &reservations).await;
         for (answer, reply) in answers.into_iter().zip(replies) {

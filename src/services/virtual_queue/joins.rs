@@ -93,7 +93,9 @@ struct Store {
 impl Batch for Store {
     type Request = Call<Joining, (EntryRow, bool)>;
 
-    async fn run(&self, calls: Vec<Self::Request>) {
+    async fn run(&self, mut calls: Vec<Self::Request>) {
+        // a caller that gave up before its turn was told nothing was done
+        calls.retain(|c| !c.reply.caller_gone());
         let (joins, replies): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.input, c.reply)).unzip();
         let answers = match store(&self.pool, &joins).await {
             Ok(answers) => answers,

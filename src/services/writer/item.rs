@@ -58,20 +58,19 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
         return Ok(answers);
     }
     stock::settle(&mut tx, offer, rep).await?;
+    // a caller that gave up while this waited for the lock was told nothing was done: so be it
+    let ops: Vec<(usize, &Op)> = ops.iter().enumerate().filter(|(_, op)| !op.caller_gone()).collect();
 
-    let releases: Vec<(usize, Uuid)> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(at, op)| if let Op::Release(r) = op { Some((at, r.id)) } else { None })
-        .collect();
+    let releases: Vec<(usize, Uuid)> =
+        ops.iter().filter_map(|&(at, op)| if let Op::Release(r) = op { Some((at, r.id)) } else { None }).collect();
     let released = end_holds(&mut tx, offer, rep, &releases.iter().map(|r| r.1).collect::<Vec<_>>()).await?;
 
     let leaves: Vec<(usize, &str)> = ops
         .iter()
-        .enumerate()
-        .filter_map(
-            |(at, op)| if let Op::Leave(Leave { user_id, .. }) = op { Some((at, user_id.as_str())) } else { None },
-        )
+        .filter_map(|&(at, op)| match op {
+            Op::Leave(Leave { user_id, .. }) => Some((at, user_id.as_str())),
+            _ => None,
+        })
         .collect();
     let left = leave(&mut tx, offer, rep, &leaves.iter().map(|l| l.1.to_string()).collect::<Vec<_>>()).await?;
     for (at, user) in &leaves {
@@ -80,8 +79,7 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
 
     let confirms: Vec<Confirming> = ops
         .iter()
-        .enumerate()
-        .filter_map(|(at, op)| match op {
+        .filter_map(|&(at, op)| match op {
             Op::Confirm(c) => Some(Confirming {
                 at,
                 id: c.id,
@@ -100,8 +98,7 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
 
     let joins: Vec<Joiner> = ops
         .iter()
-        .enumerate()
-        .filter_map(|(at, op)| match op {
+        .filter_map(|&(at, op)| match op {
             Op::Join(Join { user_id, quantity, .. }) => Some(Joiner { at, user_id, quantity: *quantity }),
             _ => None,
         })

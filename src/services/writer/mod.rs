@@ -113,6 +113,16 @@ impl Op {
         }
     }
 
+    /// Its caller gave up waiting (see [`Reply::caller_gone`]).
+    fn caller_gone(&self) -> bool {
+        match self {
+            Op::Join(j) => j.reply.caller_gone(),
+            Op::Leave(l) => l.reply.caller_gone(),
+            Op::Confirm(c) => c.reply.caller_gone(),
+            Op::Release(r) => r.reply.caller_gone(),
+        }
+    }
+
     /// Answers the request with `error`, whatever its kind.
     fn fail(self, error: Error) {
         match self {
