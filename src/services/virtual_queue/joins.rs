@@ -96,6 +96,9 @@ impl Batch for Store {
     async fn run(&self, mut calls: Vec<Self::Request>) {
         // a caller that gave up before its turn was told nothing was done
         calls.retain(|c| !c.reply.caller_gone());
+        if calls.is_empty() {
+            return;
+        }
         let (joins, replies): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.input, c.reply)).unzip();
         let answers = match store(&self.pool, &joins).await {
             Ok(answers) => answers,
