@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::queue::{EntryRow, NewEntry, QueueRow};
 use crate::domain::Principal;
 use crate::services::auth::{require_buyer_agent, require_buyer_agent_of};
-use crate::services::cache::TtlCache;
+use crate::services::cache::{TtlCache, ttl_cache};
 use crate::services::{Error, Result};
 
 /// Joins stored per transaction at most.
@@ -30,14 +30,14 @@ type Reply = oneshot::Sender<Result<(EntryRow, bool)>>;
 #[derive(Clone)]
 pub struct Joins {
     submissions: mpsc::Sender<((String, String), Reply)>,
-    queues: std::sync::Arc<TtlCache<String, QueueRow>>,
+    queues: TtlCache<String, QueueRow>,
 }
 
 impl Joins {
     pub fn start(pool: PgPool) -> Joins {
         let (submissions, rx) = mpsc::channel(MAX_BATCH * 4);
         tokio::spawn(run_batcher(pool, rx));
-        Joins { submissions, queues: std::sync::Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)) }
+        Joins { submissions, queues: ttl_cache(Duration::from_secs(1), 10_000) }
     }
 }
 
