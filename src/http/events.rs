@@ -279,7 +279,7 @@ impl EventsApi {
     /// its distance. `from`/`to` keep events with a representation starting in that window;
     /// `available=true` keeps events on sale with tickets left (in that window).
     #[oai(path = "/events", method = "get")]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter of the search")]
     async fn search(
         &self,
         /// `LATITUDE,LONGITUDE` in degrees.

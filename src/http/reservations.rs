@@ -90,7 +90,7 @@ struct ConfirmReservation {
     payment_reference: Option<Text>,
 }
 
-/// A reservation and where it stands.
+/// Why a reservation is cancelled, and the refund made for it.
 #[derive(Object)]
 struct CancelReservation {
     /// Why, for the buyer and the report (1 to 500 characters).
@@ -101,6 +101,7 @@ struct CancelReservation {
     refund_reference: Option<Text>,
 }
 
+/// A reservation and where it stands.
 #[derive(Object)]
 pub(super) struct Reservation {
     id: Uuid,
