@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Property-based API test of a running boxoffice with schemathesis (every check, fixed seed).
+# Property-based API test of a running boxoffice with schemathesis (every check, one fixed seed:
+# ST_SEED, default 42; .ci/api-fuzz runs three).
 #
 #   BASE_URL=http://127.0.0.1:8000 API_KEY=bo_... bash .ci/schemathesis.sh
 #
@@ -23,8 +24,8 @@ if [ "$(st --version 2>/dev/null)" != "st, version $ST_VERSION" ]; then
 fi
 
 # --seed + --workers 1 + no example database: the same inputs in the same order on every run.
-# -n 50 bounds the examples per operation (about a minute here). --continue-on-failure keeps
-# testing an operation after its first failure, so one run lists them all. --request-timeout
+# -n 50 bounds the examples per operation (about two minutes a seed here). --continue-on-failure
+# keeps testing an operation after its first failure, so one run lists them all. --request-timeout
 # leaves room for POST /reservations?wait=30, which long-polls up to 30 s.
 exec st --config-file "$(dirname "$0")/schemathesis.toml" run "$BASE_URL/openapi.json" \
   --header "Authorization: Bearer $API_KEY" \

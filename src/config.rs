@@ -5,6 +5,24 @@ use crate::domain::RatePolicy;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// What is wrong with the configuration, or with the database it names.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/boxoffice); `boxoffice dev` runs without it"
+    )]
+    MissingDatabaseUrl,
+    /// The URL does not parse, or the database does not answer.
+    #[error("cannot connect to the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("RATE_LIMIT_PER_IP: {0}")]
+    RatePerIp(String),
+    #[error(
+        "REQUEST_TIMEOUT_SECS must be at most {max_secs} (half the {takeover_secs} s after which an idempotency claim is taken over)"
+    )]
+    RequestTimeoutTooLong { max_secs: u64, takeover_secs: u64 },
+}
+
 /// Where the database is.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseConfig {
@@ -24,12 +42,12 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     /// A pool of `max_connections` on the configured database, with the configured timeouts.
-    pub async fn connect(&self, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+    pub async fn connect(&self, max_connections: u32) -> Result<sqlx::PgPool, ConfigError> {
         self.connect_to(self.required_url()?, max_connections).await
     }
 
     /// [`DatabaseConfig::connect`] on another URL (dev mode's private server).
-    pub async fn connect_to(&self, url: &str, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+    pub async fn connect_to(&self, url: &str, max_connections: u32) -> Result<sqlx::PgPool, ConfigError> {
         let timeouts = crate::db::Timeouts {
             statement: Duration::from_millis(self.database_statement_timeout_ms),
             lock: Duration::from_millis(self.database_lock_timeout_ms),
@@ -38,10 +56,8 @@ impl DatabaseConfig {
     }
 
     /// The URL, or one clear line saying what to set.
-    pub fn required_url(&self) -> anyhow::Result<&str> {
-        self.database_url
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/boxoffice); `boxoffice dev` runs without it"))
+    pub fn required_url(&self) -> Result<&str, ConfigError> {
+        self.database_url.as_deref().ok_or(ConfigError::MissingDatabaseUrl)
     }
 }
 
@@ -81,14 +97,14 @@ impl Default for Limits {
 impl Limits {
     /// A request must end well before its idempotency claim could be taken over, or a retry could
     /// run it a second time while it still runs.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         let takeover = crate::domain::idempotency::ABANDONED_AFTER;
-        anyhow::ensure!(
-            self.deadline * 2 <= takeover,
-            "REQUEST_TIMEOUT_SECS must be at most {} (half the {} s after which an idempotency claim is taken over)",
-            takeover.as_secs() / 2,
-            takeover.as_secs()
-        );
+        if self.deadline * 2 > takeover {
+            return Err(ConfigError::RequestTimeoutTooLong {
+                max_secs: takeover.as_secs() / 2,
+                takeover_secs: takeover.as_secs(),
+            });
+        }
         Ok(())
     }
 }
@@ -128,14 +144,14 @@ impl HttpConfig {
     }
 
     /// What the HTTP application is built with, checked.
-    pub fn limits(&self) -> anyhow::Result<Limits> {
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
         let limits = Limits {
             body_bytes: self.body_limit_bytes,
             deadline: Duration::from_secs(self.request_timeout_secs),
             key_cache: Duration::from_secs(self.key_cache_secs),
             per_ip: match self.rate_limit_per_ip.trim() {
                 "off" | "0" => None,
-                rate => Some(rate.parse::<RatePolicy>().map_err(|e| anyhow::anyhow!("RATE_LIMIT_PER_IP: {e}"))?),
+                rate => Some(rate.parse::<RatePolicy>().map_err(ConfigError::RatePerIp)?),
             },
             trust_forwarded: self.trust_forwarded_for,
         };
@@ -170,5 +186,52 @@ impl WorkerConfig {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(request_timeout_secs: u64, rate_limit_per_ip: &str) -> HttpConfig {
+        HttpConfig {
+            bind_addr: "127.0.0.1:0".parse().expect("an address"),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            shutdown_timeout_secs: 10,
+            request_timeout_secs,
+            key_cache_secs: 30,
+            rate_limit_per_ip: rate_limit_per_ip.into(),
+            trust_forwarded_for: false,
+        }
+    }
+
+    #[test]
+    fn the_default_http_settings_are_accepted() {
+        assert!(http(45, "600/60").limits().is_ok());
+    }
+
+    #[test]
+    fn a_request_timeout_past_half_the_idempotency_takeover_is_refused() {
+        let takeover = crate::domain::idempotency::ABANDONED_AFTER.as_secs();
+        let refused = http(takeover / 2 + 1, "off").limits();
+        assert!(matches!(refused, Err(ConfigError::RequestTimeoutTooLong { .. })), "{refused:?}");
+    }
+
+    #[test]
+    fn a_per_ip_rate_that_is_not_a_rate_is_refused_naming_the_variable() {
+        let refused = http(45, "many").limits().expect_err("not a rate");
+        assert!(matches!(refused, ConfigError::RatePerIp(_)));
+        assert!(refused.to_string().starts_with("RATE_LIMIT_PER_IP: "), "{refused}");
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named_as_such() {
+        let config = DatabaseConfig {
+            database_url: None,
+            database_max_connections: 1,
+            database_statement_timeout_ms: 1,
+            database_lock_timeout_ms: 1,
+        };
+        assert!(matches!(config.required_url(), Err(ConfigError::MissingDatabaseUrl)));
     }
 }

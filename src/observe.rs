@@ -40,6 +40,7 @@ pub fn render() -> String {
     handle.render()
 }
 
+/// Every family's HELP text, in one place: a family recorded anywhere must be described here.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!("http_requests_total", "HTTP requests by route template, method and status");
@@ -59,8 +60,11 @@ fn describe() {
         "Writes the database refused by a check constraint: should read 0"
     );
     describe_counter!("rate_limited_total", "Requests answered 429, by scope (ip, key)");
+    describe_counter!("queue_admitted_total", "Virtual queue entries admitted to buy, by this process's sweeps");
     // counters that should read 0 are shown at 0, not missing until the first bad moment
     metrics::counter!("db_invariant_violations_total").increment(0);
+    // and every family is there from the start, so a dashboard (and promtool) sees all of them
+    metrics::counter!("queue_admitted_total").increment(0);
     for queue in crate::domain::job::QUEUES {
         for family in ["job_runs_total", "job_failures_total", "job_retries_total"] {
             metrics::counter!(family, "queue" => *queue).increment(0);
@@ -101,4 +105,17 @@ pub fn request_id() -> Option<String> {
 /// Seconds since `earlier`, never negative.
 pub fn seconds_since(earlier: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> f64 {
     (now - earlier).to_std().unwrap_or(Duration::ZERO).as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_family_shown_has_help_text() {
+        let text = super::render();
+        let families: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+        assert!(!families.is_empty(), "{text}");
+        for family in families {
+            assert!(text.contains(&format!("# HELP {family} ")), "no HELP for {family}:\n{text}");
+        }
+    }
 }

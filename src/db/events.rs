@@ -73,6 +73,16 @@ pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::
     .await
 }
 
+/// `at` on the wall clocks of the time zone `tz` (an IANA name PostgreSQL knows), from
+/// PostgreSQL's copy of the time zone database, as [`timezone_known`] checks the name.
+pub async fn wall_clock(
+    conn: &mut PgConnection,
+    at: chrono::DateTime<chrono::Utc>,
+    tz: &str,
+) -> sqlx::Result<chrono::NaiveDateTime> {
+    sqlx::query_scalar("select $1 at time zone $2").bind(at).bind(tz).fetch_one(conn).await
+}
+
 /// PostgreSQL knows the IANA time zones; asking it avoids shipping a second copy of the database.
 pub async fn timezone_known(conn: &mut PgConnection, tz: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)").bind(tz).fetch_one(conn).await

@@ -20,14 +20,17 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     const QUEUE: &'static str;
     /// Attempts before the job is failed for good.
     const MAX_ATTEMPTS: i32;
-    /// How long one run may take before it counts as failed.
-    const TIMEOUT: Duration = Duration::from_secs(60);
+    /// How long one run may take before it counts as failed (`jobs::guard` cuts it short then).
+    const TIMEOUT: Duration = DEFAULT_TIMEOUT;
 
     /// Jobs with the same key are one job: enqueueing it again does nothing.
     fn dedupe_key(&self) -> Option<String> {
         None
     }
 }
+
+/// How long a run of a job type that says nothing else may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every queue, for the workers to serve and the operators to watch (even when empty).
 pub const QUEUES: &[&str] = &[AllocateItem::QUEUE, ExpireHolds::QUEUE, IssueTickets::QUEUE, DeliverNotification::QUEUE];

@@ -157,7 +157,7 @@ pub struct EntryFacts {
 
 /// An entry's state, rank and expected wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Standing {
+pub struct EntryStanding {
     pub state: EntryState,
     /// 1 is next; only while waiting (or sold out) with a place.
     pub position: Option<i64>,
@@ -166,8 +166,8 @@ pub struct Standing {
 }
 
 impl EntryFacts {
-    pub fn standing(&self) -> Standing {
-        let waiting = |state, position, wait| Standing { state, position, estimated_wait_seconds: wait };
+    pub fn standing(&self) -> EntryStanding {
+        let waiting = |state, position, wait| EntryStanding { state, position, estimated_wait_seconds: wait };
         match (self.place, self.pass_expires_at) {
             (_, Some(expires)) if expires > self.now => waiting(EntryState::Admitted, None, None),
             (_, Some(_)) => waiting(EntryState::Expired, None, None),

@@ -101,7 +101,8 @@ struct CreateRepresentation {
 struct CreateOffer {
     #[oai(validator(max_length = 200, custom = "super::text::NotBlankCheck"))]
     name: NotBlank,
-    #[oai(default, nullable)]
+    /// At most 10000 characters.
+    #[oai(default, nullable, validator(max_length = 10000))]
     description: Text,
     /// Minor units (cents), more than 0.
     #[oai(validator(minimum(value = "1"), maximum(value = "1000000000000")))]

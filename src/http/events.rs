@@ -10,7 +10,7 @@ use super::Tag;
 use super::catalog::{Offer, Representation};
 use super::error::ApiError;
 use super::security::ApiKey;
-use super::text::{NotBlank, Text};
+use super::text::{Near, NotBlank, Text};
 use super::virtual_queue::{QueueSettingsPatch, QueueSettingsView};
 use crate::domain::queue::QueuePatch;
 use crate::domain::records::{self, FoundEvent};
@@ -29,21 +29,25 @@ struct CreateEvent {
     organization_id: Option<NotBlank>,
     #[oai(validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
     title: NotBlank,
-    #[oai(default, nullable)]
+    /// At most 10000 characters.
+    #[oai(default, nullable, validator(max_length = 10000))]
     description: Text,
-    #[oai(nullable)]
+    /// At most 2000 characters.
+    #[oai(nullable, validator(max_length = 2000))]
     thumbnail_url: Option<Text>,
     #[oai(validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
     venue_name: NotBlank,
-    #[oai(default, nullable)]
+    /// At most 500 characters.
+    #[oai(default, nullable, validator(max_length = 500))]
     venue_address: Text,
-    /// Degrees, -90 to 90; with `venue_longitude`.
+    /// Degrees, -90 to 90; with `venue_longitude`: both or neither (one alone is refused with 422).
     #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     venue_latitude: Option<f64>,
-    /// Degrees, -180 to 180; with `venue_latitude`.
+    /// Degrees, -180 to 180; with `venue_latitude`: both or neither.
     #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     venue_longitude: Option<f64>,
-    /// IANA time zone of the venue (default `UTC`).
+    /// IANA time zone of the venue (default `UTC`), one PostgreSQL knows (`pg_timezone_names`):
+    /// any other name is refused with 422.
     #[oai(nullable, validator(max_length = 64, custom = "super::text::NotBlankCheck"))]
     timezone: Option<NotBlank>,
     /// Minutes a reservation is held for payment, 1 to 20 (default 10).
@@ -62,19 +66,25 @@ struct CreateEvent {
 struct UpdateEvent {
     #[oai(nullable, validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
     title: Option<NotBlank>,
-    #[oai(nullable)]
+    /// At most 10000 characters.
+    #[oai(nullable, validator(max_length = 10000))]
     description: Option<Text>,
-    #[oai(nullable)]
+    /// At most 2000 characters.
+    #[oai(nullable, validator(max_length = 2000))]
     thumbnail_url: Option<Text>,
     #[oai(nullable, validator(max_length = 300, custom = "super::text::NotBlankCheck"))]
     venue_name: Option<NotBlank>,
-    #[oai(nullable)]
+    /// At most 500 characters.
+    #[oai(nullable, validator(max_length = 500))]
     venue_address: Option<Text>,
     /// Give both coordinates to move the venue.
     #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     venue_latitude: Option<f64>,
+    /// With `venue_latitude`: both or neither (one alone is refused with 422).
     #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     venue_longitude: Option<f64>,
+    /// IANA time zone of the venue, one PostgreSQL knows (`pg_timezone_names`): any other name is
+    /// refused with 422.
     #[oai(nullable, validator(max_length = 64, custom = "super::text::NotBlankCheck"))]
     timezone: Option<NotBlank>,
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
@@ -279,11 +289,13 @@ impl EventsApi {
     /// its distance. `from`/`to` keep events with a representation starting in that window;
     /// `available=true` keeps events on sale with tickets left (in that window).
     #[oai(path = "/events", method = "get")]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter of the search")]
     async fn search(
         &self,
-        /// `LATITUDE,LONGITUDE` in degrees.
-        near: Query<Option<String>>,
+        /// `LATITUDE,LONGITUDE` in degrees: latitude -90 to 90, longitude -180 to 180, as
+        /// decimals (`48.87,2.33`); a coordinate below 10 may also be written with a negative
+        /// exponent (`5e-3`).
+        near: Query<Option<Near>>,
         /// Search radius in km, 0.001 (a metre) to 20000 (default 50).
         #[oai(validator(minimum(value = "0.001"), maximum(value = "20000")))]
         radius_km: Query<Option<f64>>,
@@ -293,10 +305,10 @@ impl EventsApi {
         /// Events per page, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        /// `next_cursor` of the previous page.
+        /// `next_cursor` of the previous page (opaque: any other value is refused with 422).
         cursor: Query<Option<String>>,
     ) -> Result<Json<EventPage>, ApiError> {
-        let near = near.0.as_deref().map(|raw| GeoPoint::parse_query("near", raw)).transpose()?;
+        let near = near.0.map(|raw| GeoPoint::parse_query("near", &raw.0)).transpose()?;
         let radius = SearchRadius::parse("radius_km", radius_km.0.unwrap_or(50.0))?;
         let query = EventSearch {
             near,

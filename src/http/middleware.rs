@@ -1,5 +1,18 @@
 //! What every request goes through: a request id, a size limit on the body, idempotency keys on
 //! POSTs, the error envelope, panic capture, and one log line per request.
+//!
+//! poem's own middleware is used where it does what we promise: panics are caught by its
+//! `CatchPanic` (see `http::app`). The rest is ours because poem's would break a promise:
+//! - Request id: poem's `RequestId` (feature `requestid`) takes a caller's id as it comes, of any
+//!   length and bytes, into our logs, and sets the header on successful answers only. Ours keeps a
+//!   caller's id only if it is a sane token, and every answer, the error envelope included, carries
+//!   it (tests/api/errors.rs).
+//! - Body limit: poem's `SizeLimit` trusts `Content-Length` and answers 411 without one (a chunked
+//!   body; a GET). Ours counts the bytes read, chunked bodies included, and answers 413 in our
+//!   envelope.
+//! - Request log: poem's `Tracing` logs the whole URI, whose query strings carry user ids, and sees
+//!   the answer before our envelope replaces an error. Ours logs the path with the request id and
+//!   the status actually sent.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::middleware::RequestId;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
-use super::text::{NotBlank, Text, plain_all};
+use super::text::{NotBlank, Text, WaitSeconds, plain_all};
 use crate::domain::records;
 use crate::domain::{BestAvailableRequest, ReservationRequest, ValidationErrors};
 use crate::services::items::Facts;
@@ -85,12 +85,12 @@ struct BestAvailableAsked {
 
 #[derive(Object)]
 struct ConfirmReservation {
-    /// The payment's reference in the shop's payment system.
-    #[oai(nullable)]
+    /// The payment's reference in the shop's payment system (at most 200 characters).
+    #[oai(nullable, validator(max_length = 200))]
     payment_reference: Option<Text>,
 }
 
-/// A reservation and where it stands.
+/// Why a reservation is cancelled, and the refund made for it.
 #[derive(Object)]
 struct CancelReservation {
     /// Why, for the buyer and the report (1 to 500 characters).
@@ -101,6 +101,7 @@ struct CancelReservation {
     refund_reference: Option<Text>,
 }
 
+/// A reservation and where it stands.
 #[derive(Object)]
 pub(super) struct Reservation {
     id: Uuid,
@@ -206,11 +207,11 @@ impl ReservationsApi {
         &self,
         req: &Request,
         key: ApiKey,
-        /// Seconds to wait for the decision, 0 to 30.
-        wait: Query<Option<String>>,
+        /// Seconds to wait for the decision, 0 to 30 (`5`, `5s`, `2.5`).
+        wait: Query<Option<WaitSeconds>>,
         body: Json<CreateReservation>,
     ) -> Result<Created, ApiError> {
-        let wait = wait.0.as_deref().map(parse_wait).transpose()?;
+        let wait = wait.0.map(|raw| parse_wait(&raw.0)).transpose()?;
         let b = body.0;
         let request = ReservationRequest {
             user_id: b.user_id.into(),

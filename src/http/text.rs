@@ -1,11 +1,11 @@
-//! Text in request bodies. poem-openapi's `String` also takes a JSON number or boolean and keeps
-//! it as text (`"first_name": 12` became `"12"`), which the spec (`type: string`) does not allow
+//! Text in requests: bodies and patterned query parameters. poem-openapi's `String` also takes a
+//! JSON number or boolean and keeps it as text (`"first_name": 12` became `"12"`), which the spec (`type: string`) does not allow
 //! and a client sending it most likely did not mean: `Text` takes a JSON string and nothing else.
 
 use std::borrow::Cow;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
 use poem_openapi::validation::Validator;
 use serde_json::Value;
 
@@ -199,6 +199,118 @@ patterned_text!(
     |s| s.chars().count() <= 254 && crate::domain::normalized_email(s).is_some()
 );
 
+/// A query parameter with a pattern the OpenAPI document states, checked by a function that
+/// agrees with it (see [`patterned_text!`]); any other value is refused with `$problem` (422), so
+/// the document's pattern is exactly what is taken.
+macro_rules! patterned_param {
+    ($(#[$doc:meta])* $name:ident, $pattern:expr, $valid:expr, $problem:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(pub String);
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                String::name()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                let mut schema = MetaSchema::new("string");
+                schema.pattern = Some($pattern.to_string());
+                MetaSchemaRef::Inline(Box::new(schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+
+            fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+
+        impl ParseFromParameter for $name {
+            fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(value) { Ok($name(value.to_string())) } else { Err(ParseError::from($problem)) }
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// `LATITUDE,LONGITUDE` in degrees, each within range, as decimal numbers (or below 10 with a
+/// negative exponent): `^LATITUDE,LONGITUDE$` with the two patterns of the tests below.
+pub const NEAR: &str = r"^-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?|[0-9](\.[0-9]+)?[eE]-[0-9]+),-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?|[0-9](\.[0-9]+)?[eE]-[0-9]+)$";
+
+/// Seconds, 0 to 30, as `wait` takes them: a decimal number, `s` after it or not.
+pub const WAIT: &str = r"^(30(\.0+)?|[12]?[0-9](\.[0-9]+)?)s?$";
+
+/// Digits, at least one.
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An unsigned decimal without leading zeros (`7`, `12.5`) of at most `max` (a whole number).
+fn decimal_at_most(s: &str, max: u32) -> bool {
+    let (whole, fraction) = s.split_once('.').map_or((s, None), |(w, f)| (w, Some(f)));
+    if !digits(whole) || fraction.is_some_and(|f| !digits(f)) || (whole.len() > 1 && whole.starts_with('0')) {
+        return false;
+    }
+    match whole.parse::<u32>() {
+        Ok(n) if n < max => true,
+        Ok(n) if n == max => fraction.is_none_or(|f| f.bytes().all(|b| b == b'0')),
+        _ => false,
+    }
+}
+
+/// A coordinate of at most `max` degrees either way: a latitude of [`NEAR`] with 90, its longitude
+/// with 180.
+fn coordinate(s: &str, max: u32) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    match s.split_once(['e', 'E']) {
+        // below 10 whatever the exponent: one digit before the point, a negative exponent
+        Some((mantissa, exponent)) => {
+            let (whole, fraction) = mantissa.split_once('.').map_or((mantissa, None), |(w, f)| (w, Some(f)));
+            whole.len() == 1
+                && digits(whole)
+                && fraction.is_none_or(digits)
+                && exponent.strip_prefix('-').is_some_and(digits)
+        }
+        None => decimal_at_most(s, max),
+    }
+}
+
+patterned_param!(
+    /// `near`: `LATITUDE,LONGITUDE` in degrees ([`NEAR`]).
+    Near,
+    NEAR,
+    |s| s.split_once(',').is_some_and(|(lat, lon)| coordinate(lat, 90) && coordinate(lon, 180)),
+    "must be LATITUDE,LONGITUDE in degrees, latitude -90 to 90 and longitude -180 to 180, e.g. 48.87,2.33"
+);
+
+patterned_param!(
+    /// `wait`: seconds, 0 to 30 ([`WAIT`]).
+    WaitSeconds,
+    WAIT,
+    |s| decimal_at_most(s.strip_suffix('s').unwrap_or(s), 30),
+    "seconds to wait, from 0 to 30 (e.g. 5 or 5s)"
+);
+
 #[cfg(test)]
 mod pattern_tests {
     use super::*;
@@ -234,6 +346,78 @@ mod pattern_tests {
         ];
         for s in samples {
             assert_eq!(email.is_match(s), EmailCheck.check(&Email(s.into())), "{s:?}");
+        }
+    }
+
+    /// A latitude (`-90` to `90`) as `near` takes it: a decimal number, or a tiny one in exponent form.
+    const LATITUDE: &str = r"-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?|[0-9](\.[0-9]+)?[eE]-[0-9]+)";
+    /// A longitude (`-180` to `180`), the same way.
+    const LONGITUDE: &str = r"-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?|[0-9](\.[0-9]+)?[eE]-[0-9]+)";
+
+    /// The query parameters' patterns and checks agree on every sample.
+    #[test]
+    fn query_patterns_say_what_the_checks_do() {
+        assert_eq!(NEAR, format!("^{LATITUDE},{LONGITUDE}$"));
+        let near = regex::Regex::new(NEAR).unwrap();
+        let samples = [
+            "48.87,2.33",
+            "-48.87,-2.33",
+            "0,0",
+            "90,180",
+            "-90,-180",
+            "90.000,180.0",
+            "90.01,0",
+            "0,180.5",
+            "91,0",
+            "0,181",
+            "89.999,179.999",
+            "0,5e-324",
+            "5E-3,1e-1",
+            "10e-1,0",
+            "0,1e5",
+            "0,1e+5",
+            "0,1e-",
+            "048,2",
+            "00,0",
+            "0.,0",
+            ".5,0",
+            "0,.5",
+            "+1,2",
+            "1, 2",
+            " 1,2",
+            "1,2,3",
+            "1",
+            "",
+            ",",
+            "a,b",
+            "1,2\n",
+            "-,1",
+            "--1,2",
+            "0,-0",
+            "1.5e-3,2",
+            "100,0",
+            "9,99",
+            "0,199",
+            "0,179",
+            "NaN,0",
+            "inf,0",
+            "٣,0",
+        ];
+        for s in samples {
+            let parsed = Near::parse_from_parameter(s);
+            assert_eq!(near.is_match(s), parsed.is_ok(), "{s:?}");
+            if parsed.is_ok() {
+                let point = crate::domain::GeoPoint::parse_query("near", s);
+                assert!(point.is_ok(), "{s:?} matches the pattern, so the search takes it");
+            }
+        }
+        let wait = regex::Regex::new(WAIT).unwrap();
+        let samples = [
+            "0", "5", "5s", "2.5", "2.5s", "29.99", "30", "30.0s", "30.01", "31", "05", "5ss", "s", "", "-1", "1e1",
+            " 5", "5 ", "10", "10s", "forever", "3.", ".3",
+        ];
+        for s in samples {
+            assert_eq!(wait.is_match(s), WaitSeconds::parse_from_parameter(s).is_ok(), "{s:?}");
         }
     }
 }

@@ -48,7 +48,7 @@ impl UserHistoryApi {
         /// Reservations per page, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        /// `next_cursor` of the previous page.
+        /// `next_cursor` of the previous page (opaque: any other value is refused with 422).
         cursor: Query<Option<String>>,
     ) -> Result<Json<ReservationPage>, ApiError> {
         let page =
@@ -71,7 +71,7 @@ impl UserHistoryApi {
         /// Tickets per page, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
-        /// `next_cursor` of the previous page.
+        /// `next_cursor` of the previous page (opaque: any other value is refused with 422).
         cursor: Query<Option<String>>,
     ) -> Result<Json<TicketPage>, ApiError> {
         let page =

@@ -33,6 +33,7 @@ struct CreateUser {
     /// Where the buyer is, for nearby events; both or neither.
     #[oai(nullable, validator(minimum(value = "-90"), maximum(value = "90")))]
     latitude: Option<f64>,
+    /// With `latitude`: both or neither (one alone is refused with 422).
     #[oai(nullable, validator(minimum(value = "-180"), maximum(value = "180")))]
     longitude: Option<f64>,
 }
@@ -112,6 +113,7 @@ impl UsersApi {
         /// Events per page, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100")))]
         limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page (opaque: any other value is refused with 422).
         cursor: Query<Option<String>>,
     ) -> Result<Json<EventPage>, ApiError> {
         let radius = SearchRadius::parse("radius_km", radius_km.0.unwrap_or(50.0))?;

@@ -9,10 +9,6 @@ use futures::FutureExt;
 use sqlx::PgPool;
 use tracing::Instrument;
 
-/// How long one run of a job may take before it counts as failed (every job type's, see
-/// `domain::job::Job::TIMEOUT`).
-pub const JOB_TIMEOUT: Duration = Duration::from_secs(60);
-
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// Worth trying again later (database hiccup, receiver down...).
@@ -63,15 +59,15 @@ impl From<anyhow::Error> for JobError {
     }
 }
 
-/// The queue a kind of job runs on, as the metrics name it.
-fn queue_of(what: &str) -> &'static str {
-    use crate::domain::job::{AllocateItem, DeliverNotification, ExpireHolds, IssueTickets, Job};
+/// The queue a kind of job runs on (as the metrics name it), and how long one run may take.
+fn kind_of(what: &str) -> (&'static str, Duration) {
+    use crate::domain::job::{AllocateItem, DEFAULT_TIMEOUT, DeliverNotification, ExpireHolds, IssueTickets, Job};
     match what {
-        "allocate" => AllocateItem::QUEUE,
-        "expire" => ExpireHolds::QUEUE,
-        "issue_tickets" => IssueTickets::QUEUE,
-        w if w.starts_with("notify") => DeliverNotification::QUEUE,
-        _ => "other",
+        "allocate" => (AllocateItem::QUEUE, AllocateItem::TIMEOUT),
+        "expire" => (ExpireHolds::QUEUE, ExpireHolds::TIMEOUT),
+        "issue_tickets" => (IssueTickets::QUEUE, IssueTickets::TIMEOUT),
+        w if w.starts_with("notify") => (DeliverNotification::QUEUE, DeliverNotification::TIMEOUT),
+        _ => ("other", DEFAULT_TIMEOUT),
     }
 }
 
@@ -124,7 +120,7 @@ where
     F: Future<Output = Result<(), JobError>>,
 {
     let JobRun { id: job_id, attempt, what, request_id } = job;
-    let queue = queue_of(what);
+    let (queue, timeout) = kind_of(what);
     metrics::counter!("job_runs_total", "queue" => queue).increment(1);
     if attempt > 1 {
         metrics::counter!("job_retries_total", "queue" => queue).increment(1);
@@ -138,7 +134,7 @@ where
         job.attempt = attempt,
         request.id = request_id.unwrap_or("")
     );
-    let outcome = tokio::time::timeout(JOB_TIMEOUT, AssertUnwindSafe(work.instrument(span)).catch_unwind()).await;
+    let outcome = tokio::time::timeout(timeout, AssertUnwindSafe(work.instrument(span)).catch_unwind()).await;
     if !matches!(outcome, Ok(Ok(Ok(())))) {
         metrics::counter!("job_failures_total", "queue" => queue).increment(1);
     }
@@ -155,7 +151,7 @@ where
                 panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
             anyhow::anyhow!("job panicked: {}", message.unwrap_or_default())
         }
-        Err(_) => anyhow::anyhow!("job timed out after {JOB_TIMEOUT:?}"),
+        Err(_) => anyhow::anyhow!("job timed out after {timeout:?}"),
     };
     let moved = crate::services::queue::postpone(pool, job_id, delay).await;
     match moved {

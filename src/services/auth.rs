@@ -4,7 +4,7 @@ use data_encoding::BASE64URL_NOPAD;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::cache::TtlCache;
+use super::cache::{TtlCache, ttl_cache};
 use super::{Error, Result};
 use crate::db::{self, api_keys::ListedKey};
 use crate::domain::{Principal, RatePolicy, Role};
@@ -66,7 +66,7 @@ pub async fn revoke_key(pool: &PgPool, id: &str) -> Result<ListedKey> {
 pub type KeyCache = TtlCache<[u8; 32], Principal>;
 
 pub fn key_cache(ttl: std::time::Duration) -> KeyCache {
-    TtlCache::new(ttl, 100_000)
+    ttl_cache(ttl, 100_000)
 }
 
 /// The caller behind `key` if this process saw the key valid lately; never asks the database.

@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::Result;
-use super::cache::TtlCache;
+use super::cache::{TtlCache, ttl_cache};
 use super::virtual_queue::PassKey;
 use crate::db;
 use crate::domain::ItemRefs;
@@ -28,7 +28,7 @@ impl Item {
 pub type ItemCache = TtlCache<Item, ItemRefs>;
 
 pub fn cache() -> ItemCache {
-    TtlCache::new(std::time::Duration::from_secs(1), 10_000)
+    ttl_cache(std::time::Duration::from_secs(1), 10_000)
 }
 
 /// What the catalog says of the item `(offer_id, representation_id)`, from `cache` when fresh.
@@ -58,11 +58,7 @@ pub struct Facts {
 }
 
 pub fn facts() -> Facts {
-    Facts {
-        items: cache(),
-        sections: TtlCache::new(std::time::Duration::from_secs(1), 10_000),
-        passes: PassKey::default(),
-    }
+    Facts { items: cache(), sections: ttl_cache(std::time::Duration::from_secs(1), 10_000), passes: PassKey::default() }
 }
 
 /// The offers selling seats in `section` of the representation (none: no such section).

@@ -38,15 +38,18 @@ pub async fn map(pool: &PgPool, representation_id: &str) -> Result<Vec<Section>>
     Ok(group(seats(pool, representation_id).await?))
 }
 
-/// What a picture of the hall is titled: the event and when the performance starts.
+/// What a picture of the hall is titled: the event and when the performance starts, on the clocks
+/// of the event's time zone (where the audience reads the time), which the title names.
 pub async fn title(pool: &PgPool, representation_id: &str) -> Result<String> {
     let mut conn = pool.acquire().await?;
     let rep = db::representations::find(&mut conn, representation_id)
         .await?
         .ok_or_else(|| Error::not_found("representation", representation_id))?;
-    let event = db::events::find(&mut conn, &rep.event_id).await?;
-    let title = event.map(|e| e.title).unwrap_or_default();
-    Ok(format!("{title}, {} (UTC)", rep.starts_at.format("%Y-%m-%d %H:%M")))
+    let Some(event) = db::events::find(&mut conn, &rep.event_id).await? else {
+        return Ok(format!("{} (UTC)", rep.starts_at.format("%Y-%m-%d %H:%M")));
+    };
+    let starts = db::events::wall_clock(&mut conn, rep.starts_at, &event.timezone).await?;
+    Ok(format!("{}, {} ({})", event.title, starts.format("%Y-%m-%d %H:%M"), event.timezone))
 }
 
 /// Groups seats already in hall order.

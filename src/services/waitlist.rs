@@ -45,9 +45,9 @@ pub async fn leave(writer: &Writer, who: &Principal, list: List<'_>, user_id: &s
     writer.leave(who, list.item(), user_id.to_string()).await
 }
 
-/// Where a person stands on a list.
+/// Where a person stands on a waiting list: their rank and how many tickets they asked for.
 #[derive(Debug, Clone)]
-pub struct Standing {
+pub struct WaitlistPosition {
     pub position: i64,
     pub requested_quantity: i32,
 }
@@ -60,7 +60,7 @@ pub async fn position(
     who: &Principal,
     list: List<'_>,
     user_id: &str,
-) -> Result<Standing> {
+) -> Result<WaitlistPosition> {
     require_buyer_agent(who)?;
     let refs = items::refs(pool, cache, list.offer_id, list.representation_id).await?;
     let read = standings.of(list.item(), user_id.to_string()).await?;
@@ -71,7 +71,7 @@ pub async fn position(
     let not_on_list =
         || Error::NotFound { status: "USER_NOT_ON_WAITLIST", message: "User is not on this waitlist".into() };
     let position = read.position.ok_or_else(not_on_list)?;
-    Ok(Standing { position, requested_quantity: read.requested_quantity.unwrap_or(1) })
+    Ok(WaitlistPosition { position, requested_quantity: read.requested_quantity.unwrap_or(1) })
 }
 
 /// A page of the line, by position.

@@ -80,6 +80,31 @@ async fn a_body_over_the_limit_is_a_413() {
 }
 
 #[tokio::test]
+async fn a_body_over_the_limit_without_a_content_length_is_a_413_too() {
+    let app = TestApp::new().await;
+    let huge = vec![b' '; boxoffice::http::DEFAULT_BODY_LIMIT + 1];
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/users".parse().unwrap())
+        .header("authorization", format!("Bearer {}", app.client))
+        .content_type("application/json")
+        .body(poem::Body::from_async_read(std::io::Cursor::new(huge)));
+    assert!(req.headers().get("content-length").is_none(), "sent as a stream of unknown length");
+    app.call(req).await.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn a_request_id_that_is_not_a_sane_token_is_replaced() {
+    let app = TestApp::new().await;
+    for sent in ["has spaces", &"x".repeat(129)] {
+        let req = Request::builder().uri("/api/ping".parse().unwrap()).header("x-request-id", sent).finish();
+        let reply = app.call(req).await;
+        let id = reply.headers.get("x-request-id").unwrap().to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{sent:?} was replaced by one of ours, not {id:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_query_parameter_that_does_not_parse_lists_its_location() {
     let app = TestApp::new().await;
     let reply = app.get("/api/events?limit=abc", None).await;

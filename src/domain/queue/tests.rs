@@ -62,9 +62,12 @@ fn an_entry_stands_by_its_place_the_admissions_and_the_stock() {
     let prequeue = facts(None, None, false).standing();
     assert_eq!((prequeue.state, prequeue.position), (EntryState::PreQueue, None));
     let waiting = facts(Some(45), None, false).standing();
-    assert_eq!(waiting, Standing { state: EntryState::Waiting, position: Some(5), estimated_wait_seconds: Some(3) });
+    assert_eq!(
+        waiting,
+        EntryStanding { state: EntryState::Waiting, position: Some(5), estimated_wait_seconds: Some(3) }
+    );
     let sold_out = facts(Some(45), None, true).standing();
-    assert_eq!(sold_out, Standing { state: EntryState::SoldOut, position: Some(5), estimated_wait_seconds: None });
+    assert_eq!(sold_out, EntryStanding { state: EntryState::SoldOut, position: Some(5), estimated_wait_seconds: None });
     assert_eq!(facts(Some(3), Some(at(101)), true).standing().state, EntryState::Admitted);
     assert_eq!(facts(Some(3), Some(at(100)), false).standing().state, EntryState::Expired);
 }

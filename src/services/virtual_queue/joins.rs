@@ -18,7 +18,7 @@ use crate::db::queue::{EntryRow, NewEntry, QueueRow};
 use crate::domain::Principal;
 use crate::services::auth::{require_buyer_agent, require_buyer_agent_of};
 use crate::services::batch::{Batch, Batcher, Call, Tasks, each_caller};
-use crate::services::cache::TtlCache;
+use crate::services::cache::{TtlCache, ttl_cache};
 use crate::services::{Error, Result};
 
 /// One join: a user to an event's queue.
@@ -32,14 +32,14 @@ pub struct Joining {
 pub struct Joins {
     /// Answers the stored entry, and whether it is new.
     batcher: Batcher<Call<Joining, (EntryRow, bool)>>,
-    queues: std::sync::Arc<TtlCache<String, QueueRow>>,
+    queues: TtlCache<String, QueueRow>,
 }
 
 impl Joins {
     pub fn start(pool: PgPool, tasks: &Tasks) -> Joins {
         Joins {
             batcher: Batcher::start("queue joins", Store { pool }, tasks),
-            queues: std::sync::Arc::new(TtlCache::new(Duration::from_secs(1), 10_000)),
+            queues: ttl_cache(Duration::from_secs(1), 10_000),
         }
     }
 }

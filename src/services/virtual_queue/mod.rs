@@ -15,7 +15,9 @@ use super::{Error, Result};
 use crate::db;
 use crate::db::queue::{Counts, EntryRow, QueueRow};
 use crate::domain::Principal;
-use crate::domain::queue::{self as rules, EntryFacts, EntryState, PassClaims, QueuePatch, QueueSettings, Standing};
+use crate::domain::queue::{
+    self as rules, EntryFacts, EntryStanding, EntryState, PassClaims, QueuePatch, QueueSettings,
+};
 
 pub use joins::Joins;
 pub use passes::PassKey;
@@ -70,7 +72,7 @@ pub struct Entry {
     pub id: Uuid,
     pub event_id: String,
     pub user_id: String,
-    pub standing: Standing,
+    pub standing: EntryStanding,
     pub joined_at: DateTime<Utc>,
     pub admitted_at: Option<DateTime<Utc>>,
     pub pass: Option<String>,

@@ -82,3 +82,19 @@ async fn the_svg_is_a_valid_svg_with_one_circle_per_seat_coloured_by_status() {
     let held_fill = &found.iter().find(|(_, label)| label == "A&B <STALLS>-1-2").unwrap().0;
     assert!(found.iter().filter(|(fill, _)| fill == held_fill).count() == 1, "the held seat has its own colour");
 }
+
+#[tokio::test]
+async fn the_svg_title_gives_the_start_on_the_clocks_of_the_event_time_zone() {
+    let app = TestApp::new().await;
+    let event = app.create_event("BILLY", json!({"timezone": "America/New_York"})).await;
+    // 20:00 UTC on a June evening is 16:00 in New York (EDT, UTC-4)
+    let rep = app.create_representation(&event, "2027-06-01T20:00:00Z", "2027-06-01T23:00:00Z").await;
+    let offer = app.create_offer(&event, 4500).await;
+    app.add_rows(&offer, &rep, None, &[("1", 1, 2)]).await;
+
+    let reply = app.get(&format!("/api/representations/{rep}/seatmap.svg"), None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let svg = reply.body.as_str().expect("an SVG document");
+    let title = svg.lines().find(|l| l.contains(r#"class="title""#)).expect("a title line");
+    assert!(title.contains("2027-06-01 16:00 (America/New_York)"), "{title}");
+}
