@@ -204,7 +204,8 @@ impl Outcome {
     pub fn report(&self, report: &mut Report) {
         let secs = self.wall.as_secs_f64();
         report.int("requests_sent", i64::try_from(self.sent).unwrap_or(i64::MAX));
-        report.int("answers_202", i64::try_from(self.accepted()).unwrap_or(i64::MAX));
+        let queued = self.statuses.get(&202).copied().unwrap_or(0);
+        report.int("answers_202", i64::try_from(queued).unwrap_or(i64::MAX));
         for (status, n) in self.statuses.iter().filter(|(s, _)| **s != 202) {
             report.int(&format!("answers_{status}"), i64::try_from(*n).unwrap_or(i64::MAX));
         }
