@@ -42,6 +42,17 @@ pub async fn replay(pool: &PgPool, item: &Item, total_stock: i64) -> anyhow::Res
     .bind(&item.representation_id)
     .fetch_all(pool)
     .await?;
+    let decisions = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
+        .collect::<sqlx::Result<Vec<Decision<'_>>>>()?;
+    Ok(replay_decisions(total_stock, &decisions))
+}
+
+/// A decided reservation in arrival order: (seq, quantity, status, reason).
+type Decision<'a> = (i64, i64, &'a str, Option<&'a str>);
+
+fn replay_decisions(total_stock: i64, decisions: &[Decision<'_>]) -> Replay {
     let mut out = Replay {
         refused_with_stock: 0,
         first_refused_with_stock: None,
@@ -50,11 +61,7 @@ pub async fn replay(pool: &PgPool, item: &Item, total_stock: i64) -> anyhow::Res
         total_stock,
         replayed_available: total_stock,
     };
-    for row in rows {
-        let seq: i64 = row.try_get(0)?;
-        let quantity: i64 = row.try_get(1)?;
-        let status: &str = row.try_get(2)?;
-        let reason: Option<&str> = row.try_get(3)?;
+    for &(seq, quantity, status, reason) in decisions {
         match (status, reason) {
             ("rejected", Some("SOLD_OUT")) => {
                 if out.replayed_available >= quantity {
@@ -73,7 +80,7 @@ pub async fn replay(pool: &PgPool, item: &Item, total_stock: i64) -> anyhow::Res
             }
         }
     }
-    Ok(out)
+    out
 }
 
 impl Replay {
@@ -107,5 +114,42 @@ impl Replay {
                 self.total_stock
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replay_decisions;
+
+    #[test]
+    fn a_refusal_while_the_stock_still_held_its_quantity_is_an_undersell() {
+        let decisions = [(1, 2, "held", None), (2, 2, "rejected", Some("SOLD_OUT")), (3, 1, "held", None)];
+        let replay = replay_decisions(4, &decisions);
+        assert_eq!(replay.refused_with_stock, 1);
+        assert_eq!(replay.first_refused_with_stock, Some(2));
+        assert_eq!(replay.replayed_available, 1);
+    }
+
+    #[test]
+    fn refusals_once_the_stock_cannot_serve_them_are_not_undersells() {
+        let decisions = [(1, 3, "held", None), (2, 2, "rejected", Some("SOLD_OUT")), (3, 1, "held", None)];
+        let replay = replay_decisions(4, &decisions);
+        assert_eq!(replay.refused_with_stock, 0);
+        assert_eq!(replay.replayed_available, 0);
+    }
+
+    #[test]
+    fn ended_holds_keep_their_tickets_in_the_replay_and_are_counted() {
+        let decisions = [(1, 1, "expired", None), (2, 1, "rejected", Some("SOLD_OUT"))];
+        let replay = replay_decisions(1, &decisions);
+        assert_eq!(replay.refused_with_stock, 0);
+        assert_eq!(replay.ended_tickets, 1);
+    }
+
+    #[test]
+    fn a_refusal_for_another_reason_is_counted_by_reason() {
+        let replay = replay_decisions(5, &[(1, 1, "rejected", Some("SALES_CLOSED"))]);
+        assert_eq!(replay.other_refusals.get("SALES_CLOSED"), Some(&1));
+        assert_eq!(replay.refused_with_stock, 0);
     }
 }
