@@ -81,6 +81,9 @@ pub async fn run(env: &mut Environment, args: &QueueArgs) -> anyhow::Result<Repo
     report.int("reservations_with_pass", reserved.reserved);
     report.int("pass_fetches", reserved.fetched);
     report.int("pass_answers_5xx", reserved.server_errors);
+    if let Some(answer) = &reserved.first_server_error {
+        report.text("pass_first_answer_5xx", answer.replace('\n', " "));
+    }
     if reserved.server_errors > 0 {
         report.fail(format!("admitted people got {} answers 5xx", reserved.server_errors));
     }
@@ -142,6 +145,8 @@ struct Reserved {
     reserved: i64,
     /// Answers 5xx to the pass reads and the reservations: each fails the run.
     server_errors: i64,
+    /// The first of them (status and body), to say why.
+    first_server_error: Option<String>,
 }
 
 /// Until the item is sold out: every admitted entry (seen from SQL every 100 ms, as a front end
@@ -149,7 +154,7 @@ struct Reserved {
 async fn reserve_admitted(api: reqwest::Url, key: String, pool: sqlx::PgPool, item: Item) -> anyhow::Result<Reserved> {
     let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).timeout(Duration::from_secs(30)).build()?;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut done = Reserved { fetched: 0, reserved: 0, server_errors: 0 };
+    let mut done = Reserved { fetched: 0, reserved: 0, server_errors: 0, first_server_error: None };
     let started = Instant::now();
     loop {
         let available: i32 =
@@ -176,22 +181,30 @@ async fn reserve_admitted(api: reqwest::Url, key: String, pool: sqlx::PgPool, it
             async move {
                 let path = format!("/api/events/{}/queue/{entry}", item.event_id);
                 let read = client.get(api.join(&path)?).bearer_auth(&key).send().await?;
-                if read.status().is_server_error() {
-                    return anyhow::Ok((1, 0, 1));
+                let status = read.status();
+                if status.is_server_error() {
+                    return anyhow::Ok((1, 0, Some(format!("GET {status}: {}", read.text().await?))));
                 }
                 let read: Value = read.json().await?;
-                let Some(pass) = read["pass"].as_str() else { return anyhow::Ok((1, 0, 0)) };
+                let Some(pass) = read["pass"].as_str() else { return anyhow::Ok((1, 0, None)) };
                 let body = json!({"user_id": read["user_id"], "offer_id": item.offer_id,
                                   "representation_id": item.representation_id, "quantity": 1, "queue_pass": pass});
                 let answer = client.post(api.join("/api/reservations")?).bearer_auth(&key).json(&body).send().await?;
                 let status = answer.status();
-                anyhow::Ok((1, i64::from(status.as_u16() == 202), i64::from(status.is_server_error())))
+                let server_error = match status.is_server_error() {
+                    true => Some(format!("POST {status}: {}", answer.text().await?)),
+                    false => None,
+                };
+                anyhow::Ok((1, i64::from(status.as_u16() == 202), server_error))
             }
         });
-        for (fetched, reserved, server_errors) in futures_join(tasks).await? {
+        for (fetched, reserved, server_error) in futures_join(tasks).await? {
             done.fetched += fetched;
             done.reserved += reserved;
-            done.server_errors += server_errors;
+            if let Some(answer) = server_error {
+                done.server_errors += 1;
+                done.first_server_error.get_or_insert(answer);
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
