@@ -152,6 +152,7 @@ pub struct Decisions {
     /// From the first arrival to the last decision.
     pub span_secs: f64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -167,6 +168,7 @@ pub async fn decisions(pool: &PgPool, item: &Item) -> anyhow::Result<Decisions> 
         "select count(*), \
             coalesce(extract(epoch from max(decided_at) - min(created_at))::float8, 0), \
             coalesce(percentile_cont(0.5) within group (order by lat), 0), \
+            coalesce(percentile_cont(0.9) within group (order by lat), 0), \
             coalesce(percentile_cont(0.99) within group (order by lat), 0), \
             coalesce(max(lat), 0) \
          from (select created_at, decided_at, extract(epoch from decided_at - created_at)::float8 * 1000 as lat \
@@ -180,7 +182,8 @@ pub async fn decisions(pool: &PgPool, item: &Item) -> anyhow::Result<Decisions> 
         decided: row.try_get(0)?,
         span_secs: row.try_get(1)?,
         p50_ms: row.try_get(2)?,
-        p99_ms: row.try_get(3)?,
-        max_ms: row.try_get(4)?,
+        p90_ms: row.try_get(3)?,
+        p99_ms: row.try_get(4)?,
+        max_ms: row.try_get(5)?,
     })
 }

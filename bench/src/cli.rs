@@ -1,4 +1,4 @@
-//! The command line: two scenarios sharing the options that say which system to drive and how.
+//! The command line: the scenarios, sharing the options that say which system to drive and how.
 
 use std::path::PathBuf;
 
@@ -83,6 +83,12 @@ pub struct Common {
     /// Print one JSON object instead of `name: value` lines.
     #[arg(long)]
     pub json: bool,
+    /// Run on a private PostgreSQL started for the run (pg_stat_statements preloaded) and print
+    /// the top statements by total time and the WAL bytes per decided reservation. Needs the
+    /// server binaries under /usr/lib/postgresql/*/bin and `pg_stat_statements`
+    /// (postgresql-contrib); `--database-url` then only lends its settings to the private server.
+    #[arg(long, conflicts_with = "target")]
+    pub profile: bool,
 }
 
 #[derive(Args)]
@@ -95,7 +101,12 @@ pub struct OnsaleArgs {
     /// Stock of the item on sale.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..))]
     pub tickets: i32,
-    /// How long pgbench runs.
+    /// The buyer who waits for the answer: each request asks `?wait=SECONDS` and its connection
+    /// sends the next buyer's only once the decision (or the end of the wait) is in. Prints answer
+    /// latency and the goals (decision p99 < 100 ms, answer p99 < 150 ms) without failing on them.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=30))]
+    pub wait: Option<u32>,
+    /// How long pgbench runs (once before the load, once after).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,
     /// Do not run pgbench (no ratio is printed).
@@ -119,7 +130,7 @@ pub struct OnsaleFullArgs {
     /// Position lookups per measured list.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub lookups: u32,
-    /// How long pgbench runs.
+    /// How long pgbench runs (once before the load, once after).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,
     /// Do not run pgbench (no ratio is printed).
@@ -137,7 +148,7 @@ pub struct SeatedArgs {
     /// Write the sold-out hall's seat map (SVG) here.
     #[arg(long)]
     pub seatmap_svg: Option<PathBuf>,
-    /// How long pgbench runs.
+    /// How long pgbench runs (once before the load, once after).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,
     /// Do not run pgbench (no ratio is printed).
@@ -161,7 +172,7 @@ pub struct QueueArgs {
     /// The queue's admission rate.
     #[arg(long, default_value_t = 6_000, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
     pub admit_per_minute: i32,
-    /// How long pgbench runs.
+    /// How long pgbench runs (once before the load, once after).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,
     /// Do not run pgbench (no ratio is printed).

@@ -48,10 +48,14 @@ impl Phase {
         for (status, body) in self.samples.iter().filter(|(s, _)| **s != ok) {
             report.text(&format!("{name}_first_answer_{status}"), body.replace('\n', " "));
         }
-        // A server error is never part of an on-sale: the run fails, whatever else it measured.
+        // A server error or a request left unanswered is never part of an on-sale: the run fails,
+        // whatever else it measured.
         let server_errors: u64 = self.statuses.range(500..).map(|(_, n)| n).sum();
         if server_errors > 0 {
             report.fail(format!("{name}: {server_errors} answers 5xx"));
+        }
+        if self.transport_errors > 0 {
+            report.fail(format!("{name}: {} requests got no answer (transport errors)", self.transport_errors));
         }
         report.float(&format!("{name}_seconds"), self.wall.as_secs_f64(), 2);
         report.float(&format!("{name}_per_sec"), self.per_sec(), 1);

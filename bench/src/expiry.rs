@@ -28,6 +28,7 @@ pub async fn run(env: &mut Environment, args: &ExpiryArgs) -> anyhow::Result<Rep
         connections: common.connections,
         quantity: common.quantity,
         hold_minutes: Some(1),
+        wait: None,
     };
     let load = load::run(env, &plan).await?;
     let undecided = checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;

@@ -4,15 +4,18 @@
 //! it over real HTTP on loopback, checks the invariants from SQL afterwards and prints its figures:
 //!
 //! - `bench onsale`: buyers rush one inventory item; accept and decision rates and latencies, zero
-//!   oversell, FIFO order, and pgbench's TPS on the same machine as the yardstick.
+//!   oversell, no under-selling, FIFO order, and pgbench's TPS on the same machine as the
+//!   yardstick. `--wait 5`: the buyer who waits for the decision before the next one comes.
 //! - `bench expiry`: one-minute holds; how late they expire.
 //! - `bench waitlist`: lapsing holds and offers on a sold-out item; how late the next offer comes.
 //! - `bench seated`: best-available in a hall of 5,000 seats; FIFO and lonely seats replayed.
 //! - `bench queue`: 100,000 people through a virtual queue; the draw, the rate, the stop at sell-out.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
-//! own executable unless `--bin-dir` says otherwise. Exit status: 0 when every invariant held,
-//! 1 when one did not, 2 when the run itself failed.
+//! own executable unless `--bin-dir` says otherwise. `--profile` runs on a private PostgreSQL with
+//! `pg_stat_statements` and prints the top statements and the WAL per decided reservation.
+//! Exit status: 0 when the run was right (`result: ok`: every invariant held, no 5xx, no request
+//! unanswered, pgbench ran), 1 when something was not, 2 when the run itself failed.
 
 /// A progress line on stderr, stamped with the seconds since the bench started, so a slow phase
 /// shows where the time went. stdout is kept for the report.
@@ -32,11 +35,14 @@ mod load;
 mod onsale;
 mod onsale_full;
 mod pgbench;
+mod private_pg;
+mod profile;
 mod queue;
 mod report;
 mod seated;
 mod setup;
 mod system;
+mod undersell;
 mod waitlist;
 
 use std::process::ExitCode;
@@ -85,23 +91,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one scenario from setup to teardown. Whatever happens in between, the spawned processes
-/// are stopped and the bench database is dropped (unless `--keep`) before this returns.
+/// Runs one scenario from setup to teardown, on a private PostgreSQL with `--profile`. Whatever
+/// happens in between, the spawned processes are stopped, the bench database is dropped (unless
+/// `--keep`) and the private server is stopped and removed before this returns.
 async fn run(cli: Cli) -> anyhow::Result<Report> {
-    let common = cli.common().clone();
-    let mut env = setup::Environment::prepare(&common).await?;
-    // Ctrl-C must not leave servers and a database behind: it ends the scenario like an error.
-    let outcome = tokio::select! {
-        outcome = run_scenario(&cli, &mut env) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    let mut common = cli.common().clone();
+    let server = match common.profile {
+        true => Some(interruptible(private_pg::PrivateServer::start(&common.database_url)).await??),
+        false => None,
     };
-    note!("stopping the system");
-    let teardown = env.teardown().await;
-    let mut report = outcome?;
-    for (name, kib) in teardown {
-        report.mib(&format!("peak_rss_{}_mib", name.replace('-', "_")), kib);
+    if let Some(server) = &server {
+        common.database_url = server.admin_url();
     }
-    report.mib("peak_rss_bench_mib", system::peak_rss_kib(None));
+    let outcome = run_on(&cli, &common).await;
+    if let Some(server) = server {
+        server.stop();
+    }
+    outcome
+}
+
+async fn run_on(cli: &Cli, common: &cli::Common) -> anyhow::Result<Report> {
     let pgbench_seconds = match &cli.scenario {
         Scenario::Onsale(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::OnsaleFull(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
@@ -109,11 +118,58 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
         Scenario::Queue(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         _ => None,
     };
-    if let Some(seconds) = pgbench_seconds {
+    // before the system starts, so nothing but pgbench runs on the server
+    let before = match pgbench_seconds {
+        Some(seconds) => Some(interruptible(pgbench::tps(common, seconds, "before")).await?),
+        None => None,
+    };
+    let mut env = setup::Environment::prepare(common).await?;
+    // Ctrl-C must not leave servers and a database behind: it ends the scenario like an error.
+    let outcome = interruptible(profiled_scenario(cli, common, &mut env)).await.and_then(|outcome| outcome);
+    note!("stopping the system");
+    let teardown = env.teardown().await;
+    let (mut report, profile) = outcome?;
+    for (name, kib) in teardown {
+        report.mib(&format!("peak_rss_{}_mib", name.replace('-', "_")), kib);
+    }
+    report.mib("peak_rss_bench_mib", system::peak_rss_kib(None));
+    if let (Some(seconds), Some(before)) = (pgbench_seconds, before) {
         // after the system is stopped, so idle workers polling the queue do not slow pgbench down
-        pgbench::compare(&common, seconds, &mut report).await;
+        let after = interruptible(pgbench::tps(common, seconds, "after")).await?;
+        pgbench::compare(&mut report, before, after);
+    }
+    if let Some(profile) = profile {
+        profile.report(&mut report);
     }
     Ok(report)
+}
+
+/// The scenario, and with `--profile` its profile: the scenario's own window if it marked one,
+/// else the whole scenario.
+async fn profiled_scenario(
+    cli: &Cli,
+    common: &cli::Common,
+    env: &mut setup::Environment,
+) -> anyhow::Result<(Report, Option<profile::Profile>)> {
+    if common.profile {
+        let mut profiler = profile::Profiler::connect(&common.database_url).await?;
+        profiler.begin("scenario").await?;
+        env.profiler = Some(profiler);
+    }
+    let report = run_scenario(cli, env).await?;
+    let profile = match env.profiler.take() {
+        Some(profiler) => Some(profiler.finish(&env.pool).await?),
+        None => None,
+    };
+    Ok((report, profile))
+}
+
+/// `work`, unless Ctrl-C comes first: then an error, so the caller cleans up on its way out.
+async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    tokio::select! {
+        done = work => Ok(done),
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    }
 }
 
 async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result<Report> {

@@ -42,6 +42,7 @@ pub async fn run(env: &mut Environment, args: &OnsaleFullArgs) -> anyhow::Result
         connections: common.connections,
         quantity: 1,
         hold_minutes: Some(1),
+        wait: None,
     };
     let reserved = load::run(env, &plan).await?;
     let undecided = checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;

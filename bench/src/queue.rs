@@ -80,11 +80,21 @@ pub async fn run(env: &mut Environment, args: &QueueArgs) -> anyhow::Result<Repo
     report.float("joins_per_sec", joined as f64 / (before.wall + after.wall).as_secs_f64(), 1);
     report.int("reservations_with_pass", reserved.reserved);
     report.int("pass_fetches", reserved.fetched);
+    report.int("pass_answers_5xx", reserved.server_errors);
+    if let Some(answer) = &reserved.first_server_error {
+        report.text("pass_first_answer_5xx", answer.replace('\n', " "));
+    }
+    if reserved.server_errors > 0 {
+        report.fail(format!("admitted people got {} answers 5xx", reserved.server_errors));
+    }
     if let Err(e) = env.check_alive() {
         report.fail(format!("{e:#}"));
     }
     let undecided = checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;
     report.int("undecided", undecided);
+    if undecided > 0 {
+        report.fail(format!("{undecided} reservations still pending after {} s", common.timeout));
+    }
     let books = checks::books(&env.pool, &item).await?;
     report.int("oversold", books.oversold());
     books.report(&mut report);
@@ -133,6 +143,10 @@ async fn get(env: &Environment, path: &str) -> anyhow::Result<Value> {
 struct Reserved {
     fetched: i64,
     reserved: i64,
+    /// Answers 5xx to the pass reads and the reservations: each fails the run.
+    server_errors: i64,
+    /// The first of them (status and body), to say why.
+    first_server_error: Option<String>,
 }
 
 /// Until the item is sold out: every admitted entry (seen from SQL every 100 ms, as a front end
@@ -140,7 +154,7 @@ struct Reserved {
 async fn reserve_admitted(api: reqwest::Url, key: String, pool: sqlx::PgPool, item: Item) -> anyhow::Result<Reserved> {
     let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).timeout(Duration::from_secs(30)).build()?;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut done = Reserved { fetched: 0, reserved: 0 };
+    let mut done = Reserved { fetched: 0, reserved: 0, server_errors: 0, first_server_error: None };
     let started = Instant::now();
     loop {
         let available: i32 =
@@ -166,17 +180,31 @@ async fn reserve_admitted(api: reqwest::Url, key: String, pool: sqlx::PgPool, it
             let (client, api, key, item) = (client.clone(), api.clone(), key.clone(), item_of(&item));
             async move {
                 let path = format!("/api/events/{}/queue/{entry}", item.event_id);
-                let read: Value = client.get(api.join(&path)?).bearer_auth(&key).send().await?.json().await?;
-                let Some(pass) = read["pass"].as_str() else { return anyhow::Ok((1, 0)) };
+                let read = client.get(api.join(&path)?).bearer_auth(&key).send().await?;
+                let status = read.status();
+                if status.is_server_error() {
+                    return anyhow::Ok((1, 0, Some(format!("GET {status}: {}", read.text().await?))));
+                }
+                let read: Value = read.json().await?;
+                let Some(pass) = read["pass"].as_str() else { return anyhow::Ok((1, 0, None)) };
                 let body = json!({"user_id": read["user_id"], "offer_id": item.offer_id,
                                   "representation_id": item.representation_id, "quantity": 1, "queue_pass": pass});
                 let answer = client.post(api.join("/api/reservations")?).bearer_auth(&key).json(&body).send().await?;
-                anyhow::Ok((1, i64::from(answer.status().as_u16() == 202)))
+                let status = answer.status();
+                let server_error = match status.is_server_error() {
+                    true => Some(format!("POST {status}: {}", answer.text().await?)),
+                    false => None,
+                };
+                anyhow::Ok((1, i64::from(status.as_u16() == 202), server_error))
             }
         });
-        for (fetched, reserved) in futures_join(tasks).await? {
+        for (fetched, reserved, server_error) in futures_join(tasks).await? {
             done.fetched += fetched;
             done.reserved += reserved;
+            if let Some(answer) = server_error {
+                done.server_errors += 1;
+                done.first_server_error.get_or_insert(answer);
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -10,10 +10,12 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::cli::Common;
+use crate::private_pg::OBSERVER;
+use crate::profile::Profiler;
 use crate::system::{self, Binaries, System};
 
 /// The database the bench creates for the system when it starts one; dropped at the end.
-const BENCH_DATABASE: &str = "boxoffice_bench";
+pub const BENCH_DATABASE: &str = "boxoffice_bench";
 /// How long the API gets to answer its first ping: it only migrates nothing and binds a port.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -29,6 +31,8 @@ pub struct Environment {
     pub client_key: String,
     /// For the catalog calls and pings (the load phase builds its own, sized for its connections).
     pub http: reqwest::Client,
+    /// With `--profile`: the window of the run the profile covers.
+    pub profiler: Option<Profiler>,
     resources: Resources,
 }
 
@@ -45,13 +49,29 @@ impl Environment {
         let mut resources = Resources { system: System::default(), created_database: None, keep: common.keep };
         match start(common, &mut resources).await {
             Ok((api, pool, admin_key, client_key, http)) => {
-                Ok(Environment { api, pool, admin_key, client_key, http, resources })
+                Ok(Environment { api, pool, admin_key, client_key, http, profiler: None, resources })
             }
             Err(e) => {
                 // a half-started system is stopped and its database dropped before reporting why
                 resources.teardown().await;
                 Err(e)
             }
+        }
+    }
+
+    /// With `--profile`, starts the profile's window here (the scenario's load begins).
+    pub async fn profile_begin(&mut self, window: &'static str) -> anyhow::Result<()> {
+        match &mut self.profiler {
+            Some(profiler) => profiler.begin(window).await,
+            None => Ok(()),
+        }
+    }
+
+    /// With `--profile`, ends the profile's window here (the scenario's load is decided).
+    pub async fn profile_end(&mut self) -> anyhow::Result<()> {
+        match &mut self.profiler {
+            Some(profiler) => profiler.end(&self.pool).await,
+            None => Ok(()),
         }
     }
 
@@ -130,7 +150,15 @@ async fn start(common: &Common, resources: &mut Resources) -> anyhow::Result<Sta
     let admin_key = create_key(&boxoffice, "admin", &database_url).await?;
     let client_key = create_key(&boxoffice, "client", &database_url).await?;
     wait_for_ping(&http, &api, &mut resources.system).await?;
-    let pool = connect(&database_url, 4).await?;
+    // with --profile the bench's own queries go as another role, to be left out of the profile
+    let pool = match common.profile {
+        true => {
+            let mut url = Url::parse(&database_url)?;
+            url.set_username(OBSERVER).map_err(|()| anyhow::anyhow!("cannot set the user of the database URL"))?;
+            connect(url.as_str(), 4).await?
+        }
+        false => connect(&database_url, 4).await?,
+    };
     Ok((api, pool, admin_key, client_key, http))
 }
 

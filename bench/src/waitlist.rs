@@ -30,8 +30,14 @@ pub async fn run(env: &mut Environment, args: &WaitlistArgs) -> anyhow::Result<R
         bail!("setting the offer time answered {}", answer.status());
     }
     catalog::insert_users(&env.pool, args.holds + args.waiting).await?;
-    let plan =
-        Plan { item: &item, requests: args.holds, connections: common.connections, quantity: 1, hold_minutes: Some(1) };
+    let plan = Plan {
+        item: &item,
+        requests: args.holds,
+        connections: common.connections,
+        quantity: 1,
+        hold_minutes: Some(1),
+        wait: None,
+    };
     let load = load::run(env, &plan).await?;
     checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;
     note!("sold out; {} people join the waiting list", args.waiting);
