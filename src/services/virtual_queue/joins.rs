@@ -68,8 +68,9 @@ pub async fn join(
     check_open(&queue, chrono::Utc::now())?;
     let joining = Joining { event_id: event_id.to_owned(), user_id: user_id.to_owned() };
     let (row, created) = joins.batcher.ask(joining).await?;
+    let key = key.get(pool).await?;
     let mut conn = pool.acquire().await?;
-    Ok((entry_of(&mut conn, pool, key, row).await?, created))
+    Ok((entry_of(&mut conn, key, row).await?, created))
 }
 
 fn check_open(q: &QueueRow, now: chrono::DateTime<chrono::Utc>) -> Result<()> {

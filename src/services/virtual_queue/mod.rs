@@ -7,6 +7,7 @@ pub mod passes;
 
 use chrono::{DateTime, Utc};
 use data_encoding::HEXLOWER;
+use ed25519_dalek::SigningKey;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -94,13 +95,15 @@ fn facts_of(row: &EntryRow) -> EntryFacts {
     }
 }
 
-/// Tells the entry of `row`: its pass signed with `key` while admitted.
-async fn entry_of(conn: &mut PgConnection, pool: &PgPool, key: &PassKey, row: EntryRow) -> Result<Entry> {
+/// Tells the entry of `row`: its pass signed with `key` while admitted. The key is had before the
+/// connection: loading it takes one of its own, and a burst of readers each holding a connection
+/// while waiting for the key would leave none to load it.
+async fn entry_of(conn: &mut PgConnection, key: &SigningKey, row: EntryRow) -> Result<Entry> {
     let standing = facts_of(&row).standing();
     let pass = match (standing.state, row.pass_expires_at) {
         (EntryState::Admitted, Some(expires)) => {
             let claims = PassClaims::new(row.id, &row.event_id, &row.user_id, expires);
-            Some(claims.sign(key.get(pool).await?))
+            Some(claims.sign(key))
         }
         _ => None,
     };
@@ -139,12 +142,13 @@ async fn entry_of(conn: &mut PgConnection, pool: &PgPool, key: &PassKey, row: En
 
 /// Reads an entry for the client acting for its user.
 pub async fn entry(pool: &PgPool, key: &PassKey, who: &Principal, event_id: &str, entry_id: Uuid) -> Result<Entry> {
+    let key = key.get(pool).await?;
     let mut conn = pool.acquire().await?;
     let row = db::queue::entry(&mut conn, event_id, entry_id)
         .await?
         .ok_or_else(|| Error::not_found("queue entry", &entry_id.to_string()))?;
     require_buyer_agent_of(who, &row.organization_id)?;
-    entry_of(&mut conn, pool, key, row).await
+    entry_of(&mut conn, key, row).await
 }
 
 /// What anyone may see of a queue.

@@ -141,6 +141,30 @@ async fn a_pass_the_database_finds_expired_in_a_batch_is_refused_as_alone_and_th
 }
 
 #[tokio::test]
+async fn a_burst_of_admitted_people_reading_their_entries_before_the_key_is_loaded_is_served() {
+    let app = TestApp::new().await;
+    let (event, _, _) = app.queued_sale(10, 60).await;
+    let users = app.create_users(8).await;
+    let mut entries = Vec::new();
+    for user in &users {
+        entries.push(app.joined(&event, user).await);
+    }
+    app.open_sale(&event).await;
+    app.let_time_pass(&event, 8).await;
+    app.sweep_queues().await;
+    // a process of its own (its pass key not loaded yet) over a pool of two connections
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect(&app.db.url)
+        .await
+        .unwrap();
+    let fresh = app.rewired(small, &Default::default());
+    let read = futures::future::join_all(entries.iter().map(|e| fresh.queue_entry(&event, e))).await;
+    assert!(read.iter().all(|e| e["pass"].is_string()), "every admitted person got their pass: {read:?}");
+}
+
+#[tokio::test]
 async fn passes_verify_with_the_published_key_alone() {
     let app = TestApp::new().await;
     let (event, _, _, user, entry, pass) = admitted(&app).await;
