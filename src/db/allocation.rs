@@ -54,9 +54,6 @@ pub struct Decisions {
     pub picked: Vec<Option<Vec<String>>>,
 }
 
-/// The channel notified when reservations were decided (once per batch, empty payload).
-pub const DECIDED: &str = "reservations_decided";
-
 /// Writes a batch of decisions, the books and the seat holds. The checks on `inventory` and the
 /// unique index on active seats refuse anything that would oversell, whatever the code above did.
 pub async fn apply(
@@ -67,9 +64,8 @@ pub async fn apply(
 ) -> sqlx::Result<()> {
     sqlx::query(
         // the decision's own time, once for the batch: now() is when this transaction began, which
-        // can be before a reservation it decides was even stored; callers waiting for a decision
-        // are told once per batch, at commit
-        "with clock as materialized (select clock_timestamp() as at), decided as (
+        // can be before a reservation it decides was even stored
+        "with clock as materialized (select clock_timestamp() as at)
          update reservations r
          set status = d.status, reason = d.reason, decided_at = clock.at,
              hold_expires_at = case when d.status = 'held' then clock.at + make_interval(mins => d.hold_minutes) end,
@@ -78,9 +74,7 @@ pub async fn apply(
          from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[])
                   as d(id, status, reason, hold_minutes, picked),
               clock
-         where r.id = d.id and r.status = 'pending'
-         returning r.id)
-         select pg_notify($6, '') from (select from decided limit 1) as any_decided",
+         where r.id = d.id and r.status = 'pending'",
     )
     .bind(&d.ids)
     .bind(&d.statuses)
@@ -88,7 +82,6 @@ pub async fn apply(
     .bind(&d.hold_minutes)
     // arrays of arrays must be rectangular in PostgreSQL: labels travel as JSON
     .bind(d.picked.iter().map(|p| p.as_ref().map(|labels| serde_json::json!(labels))).collect::<Vec<_>>())
-    .bind(DECIDED)
     .execute(&mut *conn)
     .await?;
     if d.granted > 0 {

@@ -1,19 +1,18 @@
 //! Callers waiting for their reservation's decision (`POST /reservations?wait=`), answered as
 //! soon as it is made.
 //!
-//! The reservation workers `NOTIFY` [`db::allocation::DECIDED`] once per batch they decide (see
-//! `db::allocation::apply`); one watcher per API process `LISTEN`s on its own connection and, on
-//! each notification, reads the decided ones among every waiting reservation in one query, on a
-//! connection of its own too: a pool emptied by an on-sale's requests never delays an answer
-//! that is ready. A short tick catches what a notification cannot tell (a decision made before
-//! its caller started waiting, a notification lost while the listener reconnected).
+//! One watcher per API process reads, every tick, the decided ones among every waiting
+//! reservation in one query. Measured under 200 closed-loop buyers, two designs were slower at
+//! the median and no better at p99 (the one-second tail came from workers missing their
+//! wake-ups, see `jobs::wakeups`): a `NOTIFY` from each decision batch, and a connection of the
+//! watcher's own instead of one from the pool per tick (p50 61 ms against 41 ms, 3,100 answers/s
+//! against 4,000).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
-use sqlx::{Acquire, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -22,8 +21,8 @@ use super::batch::Tasks;
 use crate::db;
 use crate::domain::records::Reservation;
 
-/// How often the waiting ones are checked without a notification.
-const TICK: Duration = Duration::from_millis(50);
+/// How often the waiting ones are checked.
+const TICK: Duration = Duration::from_millis(20);
 /// How long to wait before connecting again after the database failed the watcher.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
 
@@ -78,30 +77,24 @@ async fn watch(pool: PgPool, waiters: Waiters, shutdown: CancellationToken) {
 
 /// Watches until shutdown or a database failure.
 async fn watch_connected(pool: &PgPool, waiters: &Waiters, shutdown: &CancellationToken) -> sqlx::Result<()> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(db::allocation::DECIDED).await?;
-    let mut conn = pool.acquire().await?.detach();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            notified = listener.recv() => { notified?; }
             _ = tick.tick() => {}
         }
-        // notifications that came meanwhile are answered by the same query
-        while listener.next_buffered().is_some() {}
-        answer_decided(&mut conn, waiters).await?;
+        answer_decided(pool, waiters).await?;
     }
 }
 
 /// Answers every waiting caller whose reservation is decided.
-async fn answer_decided(conn: &mut PgConnection, waiters: &Waiters) -> sqlx::Result<()> {
+async fn answer_decided(pool: &PgPool, waiters: &Waiters) -> sqlx::Result<()> {
     let ids: Vec<Uuid> = waiters.lock().expect("waiters lock").keys().copied().collect();
     if ids.is_empty() {
         return Ok(());
     }
-    let decided = db::reservations::find_decided(conn.acquire().await?, &ids).await?;
+    let decided = db::reservations::find_decided(&mut *pool.acquire().await?, &ids).await?;
     let mut waiters = waiters.lock().expect("waiters lock");
     for row in decided {
         for w in waiters.remove(&row.id).unwrap_or_default() {
