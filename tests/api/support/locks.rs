@@ -74,4 +74,23 @@ impl TestApp {
         }
         panic!("sessions of the database are still busy after 20 s");
     }
+
+    /// Every job due by now has been run to its end (none pending, queued or running): what the
+    /// workers were handed has all happened.
+    pub async fn due_jobs_done(&self) {
+        for _ in 0..400 {
+            let open: i64 = sqlx::query_scalar(
+                "select count(*) from apalis.jobs
+                 where status in ('Pending', 'Queued', 'Running') and run_at <= now()",
+            )
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap();
+            if open == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("jobs due are still open after 20 s");
+    }
 }
