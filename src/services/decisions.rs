@@ -23,8 +23,8 @@ use crate::domain::records::Reservation;
 
 /// How often the waiting ones are checked.
 const TICK: Duration = Duration::from_millis(20);
-/// How long to wait before connecting again after the database failed the watcher.
-const RECONNECT_AFTER: Duration = Duration::from_millis(500);
+/// How long to wait before trying again after the database failed the watcher.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 type Waiters = Arc<Mutex<HashMap<Uuid, Vec<oneshot::Sender<Reservation>>>>>;
 
@@ -62,30 +62,25 @@ impl Decisions {
 }
 
 async fn watch(pool: PgPool, waiters: Waiters, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        if let Err(e) = watch_connected(&pool, &waiters, &shutdown).await {
-            tracing::warn!(error = %e, "the decision watcher lost the database; connecting again");
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = answer_decided(&pool, &waiters).await {
+            // the callers still waiting are answered once it answers again, or at the end of
+            // their wait with the reservation as it stands
+            tracing::warn!(error = %e, "the decision watcher could not read the database; trying again");
             tokio::select! {
-                _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(RETRY_AFTER) => {}
             }
         }
     }
     // nobody is answered any more: each waiting caller answers with the reservation as it stands
     waiters.lock().expect("waiters lock").clear();
-}
-
-/// Watches until shutdown or a database failure.
-async fn watch_connected(pool: &PgPool, waiters: &Waiters, shutdown: &CancellationToken) -> sqlx::Result<()> {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        answer_decided(pool, waiters).await?;
-    }
 }
 
 /// Answers every waiting caller whose reservation is decided.
