@@ -123,13 +123,17 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Rese
         .await
 }
 
-/// The decided ones among `ids`, for callers waiting on a decision.
+/// The decided ones among `ids`, for callers waiting on a decision. Not prepared: read 50 times a
+/// second on the same connections, a prepared statement soon runs PostgreSQL's generic plan for
+/// `id = any($1)`, measured much slower than a plan for the ids at hand (200 closed-loop buyers:
+/// answers p50 62 ms against 40 ms).
 pub async fn find_decided(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Reservation>> {
     sqlx::query_as(concat!(
         "select ",
         columns!(),
         " from reservations r where r.id = any($1) and r.status <> 'pending'"
     ))
+    .persistent(false)
     .bind(ids)
     .fetch_all(conn)
     .await
