@@ -59,38 +59,33 @@ impl TestApp {
     /// Returns once no other session of this test's database runs a statement or holds a
     /// transaction open: whatever was under way has committed or rolled back (20 s at most).
     pub async fn database_is_quiet(&self) {
-        for _ in 0..400 {
-            let busy: i64 = sqlx::query_scalar(
-                "select count(*) from pg_stat_activity
-                 where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'",
-            )
-            .fetch_one(&self.db.pool)
-            .await
-            .unwrap();
-            if busy == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("sessions of the database are still busy after 20 s");
+        self.until_none(
+            "sessions of the database still busy",
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'",
+        )
+        .await;
     }
 
     /// Every job due by now has been run to its end (none pending, queued or running): what the
-    /// workers were handed has all happened.
+    /// workers were handed has all happened (20 s at most).
     pub async fn due_jobs_done(&self) {
+        self.until_none(
+            "jobs due still open",
+            "select count(*) from apalis.jobs where status in ('Pending', 'Queued', 'Running') and run_at <= now()",
+        )
+        .await;
+    }
+
+    /// Returns once `count` (a `select count(*)`) reads 0; panics with `what` after 20 s.
+    async fn until_none(&self, what: &str, count: &'static str) {
         for _ in 0..400 {
-            let open: i64 = sqlx::query_scalar(
-                "select count(*) from apalis.jobs
-                 where status in ('Pending', 'Queued', 'Running') and run_at <= now()",
-            )
-            .fetch_one(&self.db.pool)
-            .await
-            .unwrap();
-            if open == 0 {
+            let left: i64 = sqlx::query_scalar(count).fetch_one(&self.db.pool).await.unwrap();
+            if left == 0 {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("jobs due are still open after 20 s");
+        panic!("{what} after 20 s");
     }
 }
