@@ -109,21 +109,27 @@ async fn run_once(common: &Common, seconds: u32) -> anyhow::Result<f64> {
 
 /// The newest PostgreSQL's pgbench under /usr/lib/postgresql (Debian's layout), else PATH.
 fn locate() -> Option<PathBuf> {
+    if let Some(bin) = newest_bin(&["pgbench"]) {
+        return Some(bin.join("pgbench"));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("pgbench")).find(|p| p.is_file())
+}
+
+/// The `bin` directory of the newest PostgreSQL under /usr/lib/postgresql (Debian's layout) that
+/// has all of `programs`.
+pub fn newest_bin(programs: &[&str]) -> Option<PathBuf> {
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|entry| {
             let version = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin/pgbench");
-            bin.is_file().then_some((version, bin))
+            let bin = entry.path().join("bin");
+            programs.iter().all(|p| bin.join(p).is_file()).then_some((version, bin))
         })
         .collect();
     versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("pgbench")).find(|p| p.is_file())
+    versions.pop().map(|(_, bin)| bin)
 }
 
 async fn run(pgbench: &PathBuf, args: &[&str], limit: Duration) -> anyhow::Result<String> {

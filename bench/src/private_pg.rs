@@ -152,18 +152,7 @@ impl Drop for PrivateServer {
 
 /// The newest `/usr/lib/postgresql/*/bin` with the server programs (Debian's layout).
 fn server_binaries() -> anyhow::Result<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin");
-            ["initdb", "pg_ctl", "postgres"].iter().all(|p| bin.join(p).is_file()).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).context(
+    crate::pgbench::newest_bin(&["initdb", "pg_ctl", "postgres"]).context(
         "--profile starts its own PostgreSQL, and no server binaries (initdb, pg_ctl, postgres) are under \
          /usr/lib/postgresql/*/bin: install the postgresql package",
     )
