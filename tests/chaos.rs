@@ -238,7 +238,7 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
         .unwrap();
     let pending = scalar(&pool, "select count(*) from reservations where status = 'pending'").await;
     let (total, available, held, sold): (i32, i32, i32, i32) =
-        sqlx::query_as("select total_stock, available, held, sold from inventory").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("select total_stock, available, held, sold from pools").fetch_one(&pool).await.unwrap();
     let (held_units, sold_units): (i64, i64) = sqlx::query_as(
         "select coalesce(sum(quantity) filter (where status = 'held'), 0), coalesce(sum(quantity) filter (where status in ('confirmed', 'fulfilled')), 0) from reservations",
     )

@@ -100,8 +100,9 @@ impl Books {
 
 pub async fn books(pool: &PgPool, item: &Item) -> anyhow::Result<Books> {
     let row = sqlx::query(
-        "select total_stock::bigint, available::bigint, held::bigint, sold::bigint from inventory \
-         where offer_id = $1 and representation_id = $2",
+        "select p.total_stock::bigint, p.available::bigint, p.held::bigint, p.sold::bigint \
+         from inventory i join pools p on p.id = i.pool_id \
+         where i.offer_id = $1 and i.representation_id = $2",
     )
     .bind(&item.offer_id)
     .bind(&item.representation_id)

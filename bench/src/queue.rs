@@ -157,12 +157,14 @@ async fn reserve_admitted(api: reqwest::Url, key: String, pool: sqlx::PgPool, it
     let mut done = Reserved { fetched: 0, reserved: 0, server_errors: 0, first_server_error: None };
     let started = Instant::now();
     loop {
-        let available: i32 =
-            sqlx::query_scalar("select available from inventory where offer_id = $1 and representation_id = $2")
-                .bind(&item.offer_id)
-                .bind(&item.representation_id)
-                .fetch_one(&pool)
-                .await?;
+        let available: i32 = sqlx::query_scalar(
+            "select p.available from inventory i join pools p on p.id = i.pool_id
+                 where i.offer_id = $1 and i.representation_id = $2",
+        )
+        .bind(&item.offer_id)
+        .bind(&item.representation_id)
+        .fetch_one(&pool)
+        .await?;
         if available == 0 {
             return Ok(done);
         }

@@ -5,6 +5,8 @@ use crate::domain::SeatState;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OfferStock {
     pub offer_id: String,
+    /// The pool the offer draws from here: the counts are the pool's.
+    pub pool_id: String,
     pub offer_name: String,
     pub total_stock: i32,
     pub available: i32,
@@ -25,14 +27,14 @@ pub struct SeatRow {
 pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<OfferStock>> {
     // holds past their time count as available at once, before a job has moved the books
     sqlx::query_as(
-        "select i.offer_id, o.name as offer_name, i.total_stock,
-                i.available + x.lapsed as available, i.held - x.lapsed as held, i.sold, i.seated
+        "select i.offer_id, p.id as pool_id, o.name as offer_name, p.total_stock,
+                p.available + x.lapsed as available, p.held - x.lapsed as held, p.sold, p.seated
          from inventory i
+         join pools p on p.id = i.pool_id
          join offers o on o.id = i.offer_id
          cross join lateral (
              select coalesce(sum(r.quantity), 0)::int as lapsed from reservations r
-             where r.offer_id = i.offer_id and r.representation_id = i.representation_id
-               and r.status = 'held' and r.hold_expires_at <= now()
+             where r.pool_id = p.id and r.status = 'held' and r.hold_expires_at <= now()
          ) x
          where i.representation_id = $1
          order by i.offer_id",

@@ -3,7 +3,7 @@ use sqlx::PgConnection;
 use crate::domain::records::Event;
 use crate::domain::{EventPatch, NewEvent};
 
-/// Binds an event's id and its 12 columns as `$1..$13`, in the order of `insert` and `upsert`.
+/// Binds an event's id and its 13 columns as `$1..$14`, in the order of `insert` and `upsert`.
 macro_rules! bind_event {
     ($query:expr, $id:expr, $e:expr) => {
         $query
@@ -20,6 +20,7 @@ macro_rules! bind_event {
             .bind($e.hold_minutes)
             .bind($e.waitlist_offer_minutes)
             .bind($e.sales_open)
+            .bind($e.max_tickets_per_order)
     };
 }
 
@@ -27,8 +28,8 @@ pub async fn insert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Re
     let query = sqlx::query_as(
         "insert into events (id, organization_id, title, description, thumbnail_url, venue_name,
              venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
-             waitlist_offer_minutes, sales_open)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             waitlist_offer_minutes, sales_open, max_tickets_per_order)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          returning *",
     );
     bind_event!(query, id, e).fetch_one(conn).await
@@ -53,6 +54,7 @@ pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::
              hold_minutes = coalesce($10, hold_minutes),
              waitlist_offer_minutes = coalesce($11, waitlist_offer_minutes),
              sales_open = coalesce($12, sales_open),
+             max_tickets_per_order = coalesce($13, max_tickets_per_order),
              updated_at = now()
          where id = $1
          returning *",
@@ -69,6 +71,7 @@ pub async fn update(conn: &mut PgConnection, id: &str, p: &EventPatch) -> sqlx::
     .bind(p.hold_minutes)
     .bind(p.waitlist_offer_minutes)
     .bind(p.sales_open)
+    .bind(p.max_tickets_per_order)
     .fetch_optional(conn)
     .await
 }
@@ -122,8 +125,8 @@ pub async fn upsert(conn: &mut PgConnection, id: &str, e: &NewEvent) -> sqlx::Re
     let query = sqlx::query_scalar(
         "insert into events as e (id, organization_id, title, description, thumbnail_url,
              venue_name, venue_address, venue_latitude, venue_longitude, timezone, hold_minutes,
-             waitlist_offer_minutes, sales_open)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             waitlist_offer_minutes, sales_open, max_tickets_per_order)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          on conflict (id) do update set
              (organization_id, title, description, thumbnail_url, venue_name, venue_address,
               venue_latitude, venue_longitude, timezone, updated_at)

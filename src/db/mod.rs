@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod notifications;
 pub mod offers;
+pub mod pools;
 pub mod queue;
 pub mod refunds;
 pub mod report;

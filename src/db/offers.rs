@@ -45,12 +45,14 @@ pub async fn item_refs(conn: &mut PgConnection, offer_id: &str, representation_i
     sqlx::query_as(
         "select o.event_id as offer_event, rp.event_id as representation_event, e.organization_id,
                 o.max_quantity_per_order, e.sales_open, e.hold_minutes,
-                rp.ends_at <= now() as representation_over, i.seated, q.enabled as queue_enabled
+                rp.ends_at <= now() as representation_over, p.seated, i.pool_id, e.max_tickets_per_order,
+                q.enabled as queue_enabled
          from (select 1) as one
          left join offers o on o.id = $1
          left join events e on e.id = o.event_id
          left join representations rp on rp.id = $2
          left join inventory i on i.offer_id = $1 and i.representation_id = $2
+         left join pools p on p.id = i.pool_id
          left join event_queues q on q.event_id = o.event_id",
     )
     .bind(offer_id)

@@ -183,7 +183,7 @@ pub async fn mark_drawn(conn: &mut PgConnection, event_id: &str) -> sqlx::Result
 
 /// Tickets still for sale in the whole event (every offer of every representation).
 pub async fn stock_of_event(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select coalesce(sum(available), 0)::bigint from inventory where event_id = $1")
+    sqlx::query_scalar("select coalesce(sum(available), 0)::bigint from pools where event_id = $1")
         .bind(event_id)
         .fetch_one(conn)
         .await
@@ -254,7 +254,7 @@ macro_rules! entry {
     () => {
         "select e.id, e.event_id, ev.organization_id, e.user_id, e.prequeue, e.place, e.joined_at,
             e.admitted_at, e.pass_expires_at, q.admitted_through, q.admit_per_minute,
-            not exists (select 1 from inventory i where i.event_id = e.event_id and i.available > 0) as sold_out,
+            not exists (select 1 from pools p where p.event_id = e.event_id and p.available > 0) as sold_out,
             clock_timestamp() as now
      from queue_entries e
      join event_queues q on q.event_id = e.event_id

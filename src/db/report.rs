@@ -6,24 +6,44 @@ use sqlx::PgConnection;
 pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<ReportLine>> {
     sqlx::query_as(
         "select i.representation_id, rp.starts_at, i.offer_id, o.name as offer_name, o.currency::text as currency,
-                i.total_stock as total, i.available + h.lapsed as available, i.held - h.lapsed as held, i.sold,
-                i.sold::bigint * coalesce(o.price_minor, 0) as revenue_minor,
+                p.id as pool_id, p.total_stock as total, p.available + h.lapsed as available, p.held - h.lapsed as held,
+                s.sold, s.sold::bigint * coalesce(o.price_minor, 0) as revenue_minor,
                 f.refunded, f.refunded_minor,
-                h.expired + h.lapsed_count as holds_expired,
+                x.expired + x.lapsed_count as holds_expired,
                 w.joined as waitlist_joined, w.offered as waitlist_offered, w.converted as waitlist_converted,
                 w.declined as waitlist_declined, w.expired as waitlist_expired, w.left_ as waitlist_left,
                 w.waiting as waitlist_waiting, w.median_secs as median_offer_to_conversion_secs
          from inventory i
+         join pools p on p.id = i.pool_id
          join offers o on o.id = i.offer_id
          join representations rp on rp.id = i.representation_id
+         -- the pool's lapsed holds count as available at once
          cross join lateral (
-             select coalesce(sum(r.quantity) filter (where r.status = 'held' and r.hold_expires_at <= now()), 0)::int as lapsed,
-                    count(*) filter (where r.status = 'held' and r.hold_expires_at <= now()) as lapsed_count,
+             select coalesce(sum(r.quantity), 0)::int as lapsed
+             from reservations r
+             where r.pool_id = p.id and r.status = 'held' and r.hold_expires_at <= now()
+         ) h
+         -- the item's own holds that ended by expiry (an order's lines count once, as its first line)
+         cross join lateral (
+             select count(*) filter (where r.status = 'held' and r.hold_expires_at <= now()) as lapsed_count,
                     count(*) filter (where r.status = 'expired') as expired
              from reservations r
              where r.offer_id = i.offer_id and r.representation_id = i.representation_id
-               and r.status in ('held', 'expired')
-         ) h
+               and r.status in ('held', 'expired') and (r.line_no is null or r.line_no = 0)
+         ) x
+         -- units of this item sold: its pool's, when it is alone in it; else counted from its
+         -- paid lines, less the tickets voided one by one
+         cross join lateral (
+             select case when (select count(*) from inventory o where o.pool_id = p.id) = 1 then p.sold
+                    else (coalesce(sum(r.quantity), 0)
+                          - coalesce((select sum(rf.units) from refunds rf join reservations v on v.id = rf.reservation_id
+                                      where rf.ticket_code is not null and v.status in ('confirmed', 'fulfilled')
+                                        and rf.offer_id = i.offer_id and rf.representation_id = i.representation_id), 0)
+                         )::int end as sold
+             from reservations r
+             where r.offer_id = i.offer_id and r.representation_id = i.representation_id
+               and r.status in ('confirmed', 'fulfilled')
+         ) s
          cross join lateral (
              select coalesce(sum(units), 0)::bigint as refunded, coalesce(sum(amount_minor), 0)::bigint as refunded_minor
              from refunds rf where rf.offer_id = i.offer_id and rf.representation_id = i.representation_id

@@ -15,8 +15,8 @@ macro_rules! filters {
                 and ($1::timestamptz is null or r.starts_at >= $1)
                 and ($2::timestamptz is null or r.starts_at < $2)))
           and (not $3 or (found.sales_open and exists (
-              select 1 from inventory i join representations r on r.id = i.representation_id
-              where i.event_id = found.id and i.available > 0
+              select 1 from pools p join representations r on r.id = p.representation_id
+              where p.event_id = found.id and p.available > 0
                 and ($1::timestamptz is null or r.starts_at >= $1)
                 and ($2::timestamptz is null or r.starts_at < $2))))"
     };

@@ -58,8 +58,9 @@ pub async fn insert_many(
     let numbers: Vec<Option<i32>> = seats.iter().map(|s| s.number).collect();
     let ranks: Vec<Option<i32>> = seats.iter().map(|s| s.rank).collect();
     sqlx::query_as(
-        "insert into seats (representation_id, offer_id, label, section, row_label, number, rank, position)
-         select $1, $2, t.label, t.section, t.row_label, t.number, t.rank, base.at + t.n
+        "insert into seats (representation_id, offer_id, pool_id, label, section, row_label, number, rank, position)
+         select $1, $2, (select i.pool_id from inventory i where i.offer_id = $2 and i.representation_id = $1),
+                t.label, t.section, t.row_label, t.number, t.rank, base.at + t.n
          from unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
                   with ordinality as t(label, section, row_label, number, rank, n),
               (select coalesce(max(position), 0) as at from seats where representation_id = $1) as base
@@ -76,29 +77,36 @@ pub async fn insert_many(
     .await
 }
 
-/// Labels among `labels` that exist in the representation under this offer.
+/// Labels among `labels` that exist in the representation, in the pool this offer sells from.
 pub async fn existing_labels_of_offer(
     conn: &mut PgConnection,
     representation_id: &str,
     offer_id: &str,
     labels: &[String],
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("select label from seats where representation_id = $1 and offer_id = $2 and label = any($3)")
-        .bind(representation_id)
-        .bind(offer_id)
-        .bind(labels)
-        .fetch_all(conn)
-        .await
+    sqlx::query_scalar(
+        "select s.label from seats s join inventory i on i.pool_id = s.pool_id
+         where s.representation_id = $1 and i.representation_id = $1 and i.offer_id = $2 and s.label = any($3)",
+    )
+    .bind(representation_id)
+    .bind(offer_id)
+    .bind(labels)
+    .fetch_all(conn)
+    .await
 }
 
-/// The offers whose seats are in `section` of the representation (none: no such section).
+/// The offers that sell seats of `section` of the representation (none: no such section).
 pub async fn offers_of_section(
     conn: &mut PgConnection,
     representation_id: &str,
     section: &str,
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "select distinct offer_id from seats where representation_id = $1 and section = $2 order by offer_id",
+        "select distinct s.offer_id from seats s where s.representation_id = $1 and s.section = $2
+         union
+         select i.offer_id from inventory i
+         where i.pool_id in (select s.pool_id from seats s where s.representation_id = $1 and s.section = $2)
+         order by 1",
     )
     .bind(representation_id)
     .bind(section)
@@ -106,17 +114,16 @@ pub async fn offers_of_section(
     .await
 }
 
-/// Every seat of the item and whether it is taken, for the worker that holds the item's lock
+/// Every seat of the pool and whether it is taken, for the worker that holds the pool's lock
 /// (lapsed holds were ended first, so an active seat hold is a live one or a sale).
-pub async fn hall(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<Vec<HallSeat>> {
+pub async fn hall(conn: &mut PgConnection, pool_id: &str) -> sqlx::Result<Vec<HallSeat>> {
     sqlx::query_as::<_, HallRow>(
         "select s.id, s.label, s.section, s.row_label, s.number, s.rank, s.position,
                 exists (select 1 from reservation_seats rs where rs.seat_id = s.id and rs.active) as taken
          from seats s
-         where s.offer_id = $1 and s.representation_id = $2",
+         where s.pool_id = $1",
     )
-    .bind(offer_id)
-    .bind(representation_id)
+    .bind(pool_id)
     .fetch_all(conn)
     .await
     .map(|rows| rows.into_iter().map(HallSeat::from).collect())

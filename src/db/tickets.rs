@@ -11,15 +11,21 @@ use crate::domain::records::Ticket;
 /// The columns of [`Ticket`].
 macro_rules! columns {
     () => {
-        "t.code, t.seq, t.reservation_id, t.unit, t.user_id, t.event_id, t.representation_id, t.offer_id,
+        "t.code, t.seq,
+         coalesce((select r.order_id from reservations r where r.id = t.reservation_id), t.reservation_id)
+             as reservation_id,
+         t.reservation_id as line_id, t.unit, t.user_id, t.event_id, t.representation_id, t.offer_id,
          t.seat_label, t.payload, t.signature, t.issued_at, t.checked_in_at, t.voided_at,
          (select e.organization_id from events e where e.id = t.event_id) as organization_id"
     };
 }
 
-/// A reservation as issuance sees it, its row locked.
+/// One line of a reservation as issuance sees it, its row locked. Tickets belong to the line's
+/// row (the table's keys tie each ticket to a row and its quantity); they name the reservation
+/// (the order) when read.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Issuable {
+    /// The line's row.
     pub id: Uuid,
     /// The stored status (a confirmed reservation has no expiry to account for).
     pub status: ReservationStatus,
@@ -33,18 +39,20 @@ pub struct Issuable {
     pub now: DateTime<Utc>,
 }
 
-/// Locks the reservation's row (only it: the item stays free for the reservation workers), so
-/// concurrent issuances of one reservation run one after the other.
-pub async fn lock_issuable(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Issuable>> {
+/// Locks the reservation's rows, every line of an order (only them: the pools stay free for the
+/// reservation workers), so concurrent issuances of one reservation run one after the other.
+/// Its lines in order; empty when there is no such reservation.
+pub async fn lock_issuable(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<Issuable>> {
     sqlx::query_as(
         "select r.id, r.status, r.quantity, r.seat_labels, r.user_id, r.offer_id, r.representation_id, i.event_id,
                 now() as now
          from reservations r join inventory i using (offer_id, representation_id)
-         where r.id = $1
+         where r.id = $1 or r.order_id = $1
+         order by r.line_no nulls first
          for update of r",
     )
     .bind(id)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
 }
 
@@ -91,12 +99,18 @@ pub async fn insert_missing(conn: &mut PgConnection, r: &Issuable, tickets: &[Ne
     Ok(done.rows_affected())
 }
 
-/// A reservation's tickets, in unit order (seats in the order they were asked for).
+/// A reservation's tickets, line by line in unit order (seats in the order they were asked for).
 pub async fn for_reservation(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<Vec<Ticket>> {
-    sqlx::query_as(concat!("select ", columns!(), " from tickets t where t.reservation_id = $1 order by t.unit"))
-        .bind(reservation_id)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from tickets t join reservations l on l.id = t.reservation_id
+         where l.id = $1 or l.order_id = $1
+         order by l.line_no nulls first, t.unit"
+    ))
+    .bind(reservation_id)
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<Ticket>> {
@@ -155,7 +169,7 @@ pub async fn void_of_reservation(
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "update tickets set voided_at = clock_timestamp(), void_reason = $2
-         where reservation_id = $1 and voided_at is null
+         where reservation_id in (select id from reservations where id = $1 or order_id = $1) and voided_at is null
          returning code",
     )
     .bind(reservation_id)

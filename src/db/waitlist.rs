@@ -196,29 +196,32 @@ pub async fn leave_waiting(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Waiting {
     pub id: Uuid,
-    pub line_no: i32,
+    /// Join order, across lists.
+    pub seq: i64,
     pub user_id: String,
+    pub offer_id: String,
+    pub representation_id: String,
     pub requested_quantity: i32,
 }
 
-/// The people waiting (not yet offered) after line number `after` whose quantity is at most
-/// `fits`, in line order: those further back are reached too, however many ahead of them want more.
+/// The people waiting (not yet offered) on the lists of the pool's items who joined after `after`
+/// (a join `seq`) and whose quantity is at most `fits`, in the order they joined across those
+/// lists: those further back are reached too, however many ahead of them want more.
 pub async fn waiting_who_fit(
     conn: &mut PgConnection,
-    offer_id: &str,
-    representation_id: &str,
+    pool_id: &str,
     fits: i32,
-    after: i32,
+    after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Waiting>> {
     sqlx::query_as(
-        "select id, line_no, user_id, requested_quantity from waitlist_entries
-         where offer_id = $1 and representation_id = $2 and status = 'waiting'
-           and requested_quantity <= $3 and line_no > $4
-         order by line_no limit $5",
+        "select w.id, w.seq, w.user_id, w.offer_id, w.representation_id, w.requested_quantity
+         from inventory i
+         join waitlist_entries w on (w.offer_id, w.representation_id) = (i.offer_id, i.representation_id)
+         where i.pool_id = $1 and w.status = 'waiting' and w.requested_quantity <= $2 and w.seq > $3
+         order by w.seq limit $4",
     )
-    .bind(offer_id)
-    .bind(representation_id)
+    .bind(pool_id)
     .bind(fits)
     .bind(after)
     .bind(limit)
@@ -240,8 +243,8 @@ pub async fn mark_offered(conn: &mut PgConnection, entries: &[Uuid], reservation
     Ok(())
 }
 
-/// Ends the open offers made through these holds (all of one item): `converted`, `expired` or
-/// `declined`; the people leave the line.
+/// Ends the open offers made through these holds: `converted`, `expired` or `declined`; the people
+/// leave their lines.
 pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: EntryStatus) -> sqlx::Result<u64> {
     if reservations.is_empty() {
         return Ok(0);
@@ -255,9 +258,13 @@ pub async fn end_offers(conn: &mut PgConnection, reservations: &[Uuid], status: 
     .bind(status)
     .fetch_all(&mut *conn)
     .await?;
-    let Some((offer_id, representation_id, _)) = ended.first().cloned() else { return Ok(0) };
-    let lines: Vec<i32> = ended.iter().map(|e| e.2).collect();
-    depart(conn, &offer_id, &representation_id, &lines).await?;
+    let mut lists: std::collections::BTreeMap<(&str, &str), Vec<i32>> = Default::default();
+    for (offer_id, representation_id, line) in &ended {
+        lists.entry((offer_id, representation_id)).or_default().push(*line);
+    }
+    for ((offer_id, representation_id), lines) in lists {
+        depart(conn, offer_id, representation_id, &lines).await?;
+    }
     Ok(ended.len() as u64)
 }
 
@@ -272,18 +279,19 @@ async fn depart(conn: &mut PgConnection, offer_id: &str, representation_id: &str
     Ok(())
 }
 
-/// Items on sale where someone waiting fits in the available stock: what promotion missed (a
+/// Pools on sale where someone waiting fits in the available stock: what promotion missed (a
 /// reopened sale, a crash between freeing and offering).
-pub async fn items_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
-        "select i.offer_id, i.representation_id
+pub async fn pools_to_promote(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select distinct p.id
          from inventory i
+         join pools p on p.id = i.pool_id
          join events e on e.id = i.event_id
          join representations rp on rp.id = i.representation_id
-         where i.available > 0 and i.line_length > 0 and not i.seated and e.sales_open and rp.ends_at > now()
+         where p.available > 0 and i.line_length > 0 and not p.seated and e.sales_open and rp.ends_at > now()
            and exists (select 1 from waitlist_entries w
                        where w.offer_id = i.offer_id and w.representation_id = i.representation_id
-                         and w.status = 'waiting' and w.requested_quantity <= i.available)
+                         and w.status = 'waiting' and w.requested_quantity <= p.available)
          limit $1",
     )
     .bind(limit)

@@ -35,6 +35,8 @@ pub struct NewEvent {
     pub hold_minutes: i32,
     pub waitlist_offer_minutes: i32,
     pub sales_open: bool,
+    /// Tickets one order may hold over all its lines.
+    pub max_tickets_per_order: i32,
 }
 
 impl NewEvent {
@@ -55,6 +57,7 @@ impl NewEvent {
         }
         check_hold_minutes(&mut v, self.hold_minutes);
         check_offer_minutes(&mut v, self.waitlist_offer_minutes);
+        check_max_tickets(&mut v, self.max_tickets_per_order);
         v.finish().map(|()| self)
     }
 }
@@ -73,6 +76,7 @@ pub struct EventPatch {
     pub hold_minutes: Option<i32>,
     pub waitlist_offer_minutes: Option<i32>,
     pub sales_open: Option<bool>,
+    pub max_tickets_per_order: Option<i32>,
 }
 
 impl EventPatch {
@@ -103,6 +107,9 @@ impl EventPatch {
         if let Some(m) = self.waitlist_offer_minutes {
             check_offer_minutes(&mut v, m);
         }
+        if let Some(max) = self.max_tickets_per_order {
+            check_max_tickets(&mut v, max);
+        }
         v.finish().map(|()| self)
     }
 }
@@ -130,6 +137,13 @@ pub(crate) fn check_price(v: &mut Validator, price_minor: i64) {
 pub(crate) fn check_hold_minutes(v: &mut Validator, minutes: i32) {
     let (low, high) = (HOLD_MINUTES.start(), HOLD_MINUTES.end());
     v.check(HOLD_MINUTES.contains(&minutes), "hold_minutes", format!("must be between {low} and {high}"));
+}
+
+/// The default of an event's `max_tickets_per_order`.
+pub const DEFAULT_MAX_TICKETS_PER_ORDER: i32 = 10;
+
+fn check_max_tickets(v: &mut Validator, max: i32) {
+    v.check((1..=1000).contains(&max), "max_tickets_per_order", "must be between 1 and 1000");
 }
 
 fn check_offer_minutes(v: &mut Validator, minutes: i32) {
@@ -168,6 +182,7 @@ impl Default for NewEvent {
             timezone: DEFAULT_TIMEZONE.to_owned(),
             hold_minutes: DEFAULT_HOLD_MINUTES,
             waitlist_offer_minutes: DEFAULT_WAITLIST_OFFER_MINUTES,
+            max_tickets_per_order: DEFAULT_MAX_TICKETS_PER_ORDER,
             sales_open: true,
         }
     }
@@ -306,6 +321,10 @@ pub struct ItemRefs {
     pub representation_over: Option<bool>,
     /// Whether the item's stock is seats; `None` when no stock is set.
     pub seated: Option<bool>,
+    /// The pool the item draws from; `None` when no stock is set.
+    pub pool_id: Option<String>,
+    /// The event's limit of tickets in one order, over all its lines.
+    pub max_tickets_per_order: Option<i32>,
     /// The event has its virtual queue on: reservations need a queue pass.
     pub queue_enabled: Option<bool>,
 }

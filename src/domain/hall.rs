@@ -118,6 +118,19 @@ impl Hall {
         Ok(picked)
     }
 
+    /// Gives back seats taken at this turn (an order that did not fit as a whole took them for a
+    /// moment): they are free again, and blocks found missing may exist again.
+    pub fn give_back(&mut self, picked: &[usize]) {
+        for &i in picked {
+            if self.seats[i].taken {
+                self.seats[i].taken = false;
+                self.free_in_all += 1;
+                *self.free_by_section.entry(self.seats[i].section.clone()).or_default() += 1;
+            }
+        }
+        self.no_block.clear();
+    }
+
     fn take(&mut self, picked: &[usize]) {
         for &i in picked {
             self.seats[i].taken = true;

@@ -26,7 +26,10 @@ pub use catalog::{
 };
 pub use geo::{GeoPoint, SearchRadius};
 pub use notification::{Attempted, Channel, DeliveryState, NewNotification, NotificationKind};
-pub use reservation::{BestAvailableRequest, RejectionReason, ReservationRequest, ReservationStatus, ValidReservation};
+pub use reservation::{
+    BestAvailableRequest, LineRequest, OrderRequest, RejectionReason, ReservationRequest, ReservationStatus,
+    ValidOrder, ValidReservation,
+};
 pub use ticket::{QrError, TicketCode, TicketPayload, qr_content, sign, verify_qr};
 pub use user::{NewUser, normalized_email};
 pub use validation::{FieldError, ValidationErrors, Validator, trim_blank};

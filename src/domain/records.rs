@@ -34,6 +34,45 @@ pub struct Reservation {
     pub best_together: bool,
     /// The organization whose event it is for: who may act on it.
     pub organization_id: String,
+    /// The pool this row draws from (of the first line, for an order).
+    pub pool_id: String,
+    /// The order this row is a line of; `None` for a reservation of one line.
+    pub order_id: Option<Uuid>,
+    /// Its place in its order.
+    pub line_no: Option<i16>,
+    /// A rejected order: the first line that did not fit at its turn.
+    pub rejected_line: Option<i16>,
+    /// Every line, in order (one for a reservation of one line); filled by `db::reservations`.
+    #[sqlx(skip)]
+    pub lines: Vec<ReservationLine>,
+}
+
+/// One line of a reservation: an item, how many, which seats. Its own row of `reservations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationLine {
+    /// The row's id (the reservation's own id for line 0).
+    pub row_id: Uuid,
+    pub offer_id: String,
+    pub representation_id: String,
+    pub pool_id: String,
+    pub quantity: i32,
+    pub seat_labels: Option<Vec<String>>,
+}
+
+impl Reservation {
+    /// The units of each pool the reservation draws (several lines may share one).
+    pub fn units_by_pool(&self) -> Vec<(String, i32)> {
+        let mut units: std::collections::BTreeMap<&str, i32> = std::collections::BTreeMap::new();
+        for line in &self.lines {
+            *units.entry(line.pool_id.as_str()).or_default() += line.quantity;
+        }
+        units.into_iter().map(|(pool, n)| (pool.to_string(), n)).collect()
+    }
+
+    /// Its pools, in the order they are locked.
+    pub fn pools(&self) -> Vec<String> {
+        self.units_by_pool().into_iter().map(|(pool, _)| pool).collect()
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,6 +108,8 @@ pub struct Event {
     pub hold_minutes: i32,
     pub waitlist_offer_minutes: i32,
     pub sales_open: bool,
+    /// Tickets one order may hold over all its lines.
+    pub max_tickets_per_order: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -98,12 +139,31 @@ pub struct Inventory {
     pub offer_id: String,
     pub representation_id: String,
     pub event_id: String,
+    /// The pool whose books these are.
+    pub pool_id: String,
     pub total_stock: i32,
     pub available: i32,
     pub held: i32,
     pub sold: i32,
     pub seated: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Capacity several items may share: the books and the lock of their stock.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Pool {
+    pub id: String,
+    pub representation_id: String,
+    pub event_id: String,
+    pub name: String,
+    pub total_stock: i32,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+    pub seated: bool,
+    pub updated_at: DateTime<Utc>,
+    /// The offers whose items draw from it.
+    pub offers: Vec<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -133,6 +193,8 @@ pub struct ReportLine {
     pub offer_id: String,
     pub offer_name: String,
     pub currency: String,
+    /// The pool the offer draws from: `total`, `available` and `held` are the pool's.
+    pub pool_id: String,
     pub total: i32,
     pub available: i32,
     pub held: i32,
@@ -158,7 +220,10 @@ pub struct ReportLine {
 pub struct Ticket {
     pub code: String,
     pub seq: i64,
+    /// The reservation (for an order, the order's id).
     pub reservation_id: Uuid,
+    /// The row of the line it was issued for (the reservation's own id unless an order's later line).
+    pub line_id: Uuid,
     pub unit: i32,
     pub user_id: String,
     pub event_id: String,

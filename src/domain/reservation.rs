@@ -190,6 +190,117 @@ impl ReservationRequest {
     }
 }
 
+/// Lines an order may have.
+pub const MAX_LINES: usize = 10;
+
+/// An order of several lines as the client sends it (`lines`), all of one event.
+#[derive(Debug, Clone)]
+pub struct OrderRequest {
+    pub user_id: String,
+    pub lines: Vec<LineRequest>,
+    pub hold_minutes: Option<i32>,
+}
+
+/// One line of an [`OrderRequest`]: a quantity, seats, or the best seats available of an item.
+#[derive(Debug, Clone)]
+pub struct LineRequest {
+    pub offer_id: String,
+    pub representation_id: String,
+    pub quantity: Option<i32>,
+    pub seats: Option<Vec<String>>,
+    pub best_available: Option<BestAvailableRequest>,
+}
+
+/// An order whose shape is right: one line for today's single-item body, or its `lines`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidOrder {
+    pub user_id: String,
+    /// Each line as a reservation of its own would be (same user, no hold time of its own).
+    pub lines: Vec<ValidReservation>,
+    pub hold_minutes: Option<i32>,
+    /// The client sent `lines`: problems are named by line (`body.lines.1.quantity`).
+    pub as_lines: bool,
+}
+
+impl ValidOrder {
+    /// Where a problem of line `i`'s field `field` is reported: `body.lines.i.field` for an order
+    /// sent as lines, `body.field` for a single-item body.
+    pub fn loc(&self, i: usize, field: &[&str]) -> Vec<String> {
+        let mut loc = vec!["body".to_string()];
+        if self.as_lines {
+            loc.extend(["lines".to_string(), i.to_string()]);
+        }
+        loc.extend(field.iter().map(|f| f.to_string()));
+        loc
+    }
+
+    /// Tickets over all lines.
+    pub fn tickets(&self) -> i64 {
+        self.lines.iter().map(|l| i64::from(l.quantity)).sum()
+    }
+}
+
+impl From<ValidReservation> for ValidOrder {
+    fn from(line: ValidReservation) -> Self {
+        ValidOrder {
+            user_id: line.user_id.clone(),
+            hold_minutes: line.hold_minutes,
+            lines: vec![line],
+            as_lines: false,
+        }
+    }
+}
+
+impl OrderRequest {
+    /// Checks what can be checked without the catalog: each line as a single request would be
+    /// checked, its problems named by line, and no seat asked twice across lines.
+    pub fn validated(self) -> Result<ValidOrder, ValidationErrors> {
+        let mut v = Validator::new("body");
+        let user_id = v.required_text("user_id", &self.user_id, MAX_ID_CHARS);
+        if let Some(m) = self.hold_minutes {
+            super::catalog::check_hold_minutes(&mut v, m);
+        }
+        v.check(!self.lines.is_empty(), "lines", "give at least one line");
+        v.check(self.lines.len() <= MAX_LINES, "lines", format!("at most {MAX_LINES} lines per order"));
+        let mut lines = Vec::with_capacity(self.lines.len());
+        let mut seen_seats = std::collections::HashSet::new();
+        for (i, line) in self.lines.into_iter().enumerate() {
+            let single = ReservationRequest {
+                // the order's user is checked once, above
+                user_id: "-".into(),
+                offer_id: line.offer_id,
+                representation_id: line.representation_id,
+                quantity: line.quantity,
+                seats: line.seats,
+                best_available: line.best_available,
+                hold_minutes: None,
+            };
+            match single.validated() {
+                Ok(valid) => {
+                    let repeated: Vec<&str> = (valid.seat_labels.iter().flatten())
+                        .filter(|label| !seen_seats.insert((valid.representation_id.clone(), (*label).clone())))
+                        .map(String::as_str)
+                        .collect();
+                    if !repeated.is_empty() {
+                        v.push(
+                            &format!("lines.{i}.seats"),
+                            format!("seats asked by another line: {}", repeated.join(", ")),
+                        );
+                    }
+                    lines.push(ValidReservation { user_id: user_id.clone(), hold_minutes: self.hold_minutes, ..valid });
+                }
+                Err(errors) => {
+                    for e in errors.0 {
+                        v.push(&format!("lines.{i}.{}", e.loc[1..].join(".")), e.msg);
+                    }
+                }
+            }
+        }
+        v.finish()?;
+        Ok(ValidOrder { user_id, lines, hold_minutes: self.hold_minutes, as_lines: true })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

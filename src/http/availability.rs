@@ -23,10 +23,13 @@ struct Availability {
     seats: Vec<SeatAvailability>,
 }
 
-/// Counts for one offer: `total = available + held + sold`.
+/// Counts for one offer: `total = available + held + sold`. They are its pool's: offers that share a
+/// pool (Adult and Child of the same stalls) show the same counts, and go down together.
 #[derive(Object)]
 struct OfferAvailability {
     offer_id: String,
+    /// The capacity pool the offer draws from at this representation.
+    pool_id: String,
     offer_name: String,
     total: i32,
     available: i32,
@@ -77,6 +80,7 @@ impl AvailabilityApi {
                 .into_iter()
                 .map(|o| OfferAvailability {
                     offer_id: o.offer_id,
+                    pool_id: o.pool_id,
                     offer_name: o.offer_name,
                     total: o.total_stock,
                     available: o.available,

@@ -11,8 +11,9 @@ use super::error::ApiError;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text};
 use crate::domain::records;
-use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation};
+use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation, ValidationErrors};
 use crate::services;
+use crate::services::pools::ItemStock;
 
 pub struct CatalogApi {
     pub pool: PgPool,
@@ -68,6 +69,9 @@ impl From<records::Offer> for Offer {
 pub(super) struct Inventory {
     offer_id: String,
     representation_id: String,
+    /// The pool the item draws from; the counts below are the pool's, shared with every item
+    /// attached to it.
+    pool_id: String,
     total_stock: i32,
     available: i32,
     held: i32,
@@ -81,6 +85,7 @@ impl From<records::Inventory> for Inventory {
         Inventory {
             offer_id: i.offer_id,
             representation_id: i.representation_id,
+            pool_id: i.pool_id,
             total_stock: i.total_stock,
             available: i.available,
             held: i.held,
@@ -115,11 +120,30 @@ struct CreateOffer {
     max_quantity_per_order: Option<i32>,
 }
 
+/// Either a total of the item's own, or the pool it draws from: exactly one of the two.
 #[derive(Object)]
 struct SetInventory {
-    /// More than 0, and not below what is held and sold.
+    /// A total of the item's own (a pool of its own): more than 0, and not below what is held
+    /// and sold.
     #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
-    total_stock: i64,
+    total_stock: Option<i64>,
+    /// An existing pool of the same representation to draw from, shared with the other items
+    /// attached to it.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pool_id: Option<String>,
+}
+
+impl SetInventory {
+    fn stock(self) -> Result<ItemStock, services::Error> {
+        match (self.total_stock, self.pool_id) {
+            (Some(total), None) => Ok(ItemStock::Total(total)),
+            (None, Some(pool_id)) => Ok(ItemStock::Pool(pool_id)),
+            (Some(_), Some(_)) => {
+                Err(ValidationErrors::single(&["body"], "give either total_stock or pool_id, not both").into())
+            }
+            (None, None) => Err(ValidationErrors::single(&["body"], "give total_stock or pool_id").into()),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -181,9 +205,8 @@ impl CatalogApi {
         representation_id: Path<String>,
         body: Json<SetInventory>,
     ) -> Result<Json<Inventory>, ApiError> {
-        let row =
-            services::catalog::set_inventory(&self.pool, &key.0, &offer_id, &representation_id, body.0.total_stock)
-                .await?;
+        let stock = body.0.stock()?;
+        let row = services::pools::set_item_stock(&self.pool, &key.0, &offer_id, &representation_id, stock).await?;
         Ok(Json(row.into()))
     }
 }

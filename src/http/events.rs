@@ -59,6 +59,9 @@ struct CreateEvent {
     /// Whether tickets are on sale (default true).
     #[oai(nullable)]
     sales_open: Option<bool>,
+    /// Tickets one reservation may hold over all its lines, 1 to 1000 (default 10).
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
+    max_tickets_per_order: Option<i32>,
 }
 
 /// Fields to change; absent fields stay as they are.
@@ -94,6 +97,9 @@ struct UpdateEvent {
     /// Open or close sales.
     #[oai(nullable)]
     sales_open: Option<bool>,
+    /// Tickets one reservation may hold over all its lines, 1 to 1000.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000")))]
+    max_tickets_per_order: Option<i32>,
     /// Put a virtual queue in front of the on-sale, or change it: every field the first time,
     /// then only those to change. Once the pre-queue is drawn its times cannot move.
     #[oai(nullable)]
@@ -119,6 +125,8 @@ struct Event {
     hold_minutes: i32,
     waitlist_offer_minutes: i32,
     sales_open: bool,
+    /// Tickets one reservation may hold over all its lines.
+    max_tickets_per_order: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     representations: Vec<Representation>,
@@ -202,6 +210,7 @@ impl From<EventDetails> for Event {
             hold_minutes: e.hold_minutes,
             waitlist_offer_minutes: e.waitlist_offer_minutes,
             sales_open: e.sales_open,
+            max_tickets_per_order: e.max_tickets_per_order,
             created_at: e.created_at,
             updated_at: e.updated_at,
             representations: d.representations.into_iter().map(Into::into).collect(),
@@ -247,6 +256,7 @@ impl EventsApi {
             hold_minutes: b.hold_minutes.unwrap_or(defaults.hold_minutes),
             waitlist_offer_minutes: b.waitlist_offer_minutes.unwrap_or(defaults.waitlist_offer_minutes),
             sales_open: b.sales_open.unwrap_or(defaults.sales_open),
+            max_tickets_per_order: b.max_tickets_per_order.unwrap_or(defaults.max_tickets_per_order),
         };
         let created = services::catalog::create_event(&self.pool, &key.0, event).await?;
         Ok(CreatedEvent::Created(Json(created.into())))
@@ -278,6 +288,7 @@ impl EventsApi {
             hold_minutes: b.hold_minutes,
             waitlist_offer_minutes: b.waitlist_offer_minutes,
             sales_open: b.sales_open,
+            max_tickets_per_order: b.max_tickets_per_order,
         };
         let queue = b.queue.map(QueuePatch::from);
         Ok(Json(services::catalog::update_event(&self.pool, &key.0, &id, patch, queue).await?.into()))

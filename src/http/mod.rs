@@ -12,6 +12,7 @@ mod input;
 pub mod middleware;
 mod ops;
 mod optional_json;
+mod pools;
 pub mod rate_limit;
 mod report;
 mod reservations;
@@ -68,6 +69,7 @@ pub type Api = (
     events::EventsApi,
     catalog::CatalogApi,
     availability::AvailabilityApi,
+    pools::PoolsApi,
     seats::SeatsApi,
     users::UsersApi,
     reservations::ReservationsApi,
@@ -87,6 +89,7 @@ pub fn api_service(pool: &PgPool, tasks: &Tasks) -> OpenApiService<Api, ()> {
         events::EventsApi { pool: pool.clone() },
         catalog::CatalogApi { pool: pool.clone() },
         availability::AvailabilityApi { pool: pool.clone() },
+        pools::PoolsApi { pool: pool.clone() },
         seats::SeatsApi { pool: pool.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi {

@@ -17,7 +17,10 @@ use super::optional_json::OptionalJson;
 use super::security::ApiKey;
 use super::text::{NotBlank, Text, WaitSeconds, plain_all};
 use crate::domain::records;
-use crate::domain::{BestAvailableRequest, ReservationRequest, ValidationErrors};
+use crate::domain::{
+    BestAvailableRequest, FieldError, LineRequest, OrderRequest, ReservationRequest, ValidOrder, ValidationErrors,
+    Validator,
+};
 use crate::services::items::Facts;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
 
@@ -29,15 +32,19 @@ pub struct ReservationsApi {
 }
 
 /// A request for tickets: a `quantity` (general admission), `seats` by label (their count is the
-/// quantity), or `best_available` (seated: the worker picks the seats at the request's turn).
+/// quantity), or `best_available` (seated: the worker picks the seats at the request's turn), of
+/// one offer at one representation; or `lines`, an order of several such items of one event,
+/// decided all or nothing.
 #[derive(Object)]
 struct CreateReservation {
     #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
     user_id: NotBlank,
-    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
-    offer_id: NotBlank,
-    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
-    representation_id: NotBlank,
+    /// Required unless `lines` is given.
+    #[oai(nullable, validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    offer_id: Option<NotBlank>,
+    /// Required unless `lines` is given.
+    #[oai(nullable, validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    representation_id: Option<NotBlank>,
     /// 1 to the offer's `max_quantity_per_order`.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100")))]
     quantity: Option<i32>,
@@ -47,6 +54,12 @@ struct CreateReservation {
     /// The best seats free at the request's turn; without `quantity` or `seats`.
     #[oai(nullable)]
     best_available: Option<BestAvailable>,
+    /// An order of 1 to 10 lines of one event (different representations allowed), instead of
+    /// `offer_id`, `representation_id` and their quantity: held only if every line fits at the
+    /// order's turn, else rejected naming the first line that did not (`line`). Each line within
+    /// its offer's `max_quantity_per_order`; all lines within the event's `max_tickets_per_order`.
+    #[oai(nullable, validator(min_items = 1, max_items = 10))]
+    lines: Option<Vec<CreateLine>>,
     /// Minutes the tickets are held once granted, 1 to 20 (default: the event's hold time).
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "20")))]
     hold_minutes: Option<i32>,
@@ -55,6 +68,79 @@ struct CreateReservation {
     /// a time.
     #[oai(nullable, validator(max_length = 2000))]
     queue_pass: Option<String>,
+}
+
+/// One line of an order: an item and a `quantity`, `seats` or `best_available`.
+#[derive(Object)]
+struct CreateLine {
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    offer_id: NotBlank,
+    #[oai(validator(max_length = 100, custom = "super::text::NotBlankCheck"))]
+    representation_id: NotBlank,
+    /// 1 to the offer's `max_quantity_per_order`.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100")))]
+    quantity: Option<i32>,
+    /// Seat labels (normalized); all or nothing.
+    #[oai(nullable, validator(min_items = 1, max_items = 100, max_length = 32, custom = "super::text::NotBlankCheck"))]
+    seats: Option<Vec<NotBlank>>,
+    /// The best seats free at the order's turn; without `quantity` or `seats`.
+    #[oai(nullable)]
+    best_available: Option<BestAvailable>,
+}
+
+impl CreateReservation {
+    /// The order the body asks for: its `lines`, or the single item at its top level.
+    fn order(self) -> Result<ValidOrder, ValidationErrors> {
+        let best = |b: BestAvailable| BestAvailableRequest {
+            quantity: b.quantity,
+            section: b.section.map(String::from),
+            together: b.together,
+        };
+        if let Some(lines) = self.lines {
+            let mut v = Validator::new("body");
+            for field in
+                [("offer_id", self.offer_id.is_some()), ("representation_id", self.representation_id.is_some())]
+            {
+                v.check(!field.1, field.0, "give the item in each line, not at the top level, when giving lines");
+            }
+            v.check(self.quantity.is_none(), "quantity", "give quantities in the lines");
+            v.check(self.seats.is_none(), "seats", "give seats in the lines");
+            v.check(self.best_available.is_none(), "best_available", "give best_available in the lines");
+            v.finish()?;
+            let lines = (lines.into_iter())
+                .map(|l| LineRequest {
+                    offer_id: l.offer_id.into(),
+                    representation_id: l.representation_id.into(),
+                    quantity: l.quantity,
+                    seats: l.seats.map(plain_all),
+                    best_available: l.best_available.map(best),
+                })
+                .collect();
+            return OrderRequest { user_id: self.user_id.into(), lines, hold_minutes: self.hold_minutes }.validated();
+        }
+        let missing = |field: &str| FieldError {
+            loc: vec!["body".into(), field.into()],
+            msg: "field required".into(),
+            kind: "value_error.missing".into(),
+        };
+        let (offer_id, representation_id) = match (self.offer_id, self.representation_id) {
+            (Some(offer), Some(rep)) => (offer, rep),
+            (offer, rep) => {
+                let fields = [("offer_id", offer.is_none()), ("representation_id", rep.is_none())];
+                return Err(ValidationErrors(fields.iter().filter(|f| f.1).map(|f| missing(f.0)).collect()));
+            }
+        };
+        let request = ReservationRequest {
+            user_id: self.user_id.into(),
+            offer_id: offer_id.into(),
+            representation_id: representation_id.into(),
+            quantity: self.quantity,
+            seats: self.seats.map(plain_all),
+            best_available: self.best_available.map(best),
+            hold_minutes: self.hold_minutes,
+        };
+        Ok(request.validated()?.into())
+    }
 }
 
 /// Best available: `quantity` adjacent seats in one row, the best block free at the request's turn
@@ -138,10 +224,43 @@ pub(super) struct Reservation {
     /// When the hold expired or was released.
     #[oai(nullable)]
     ended_at: Option<DateTime<Utc>>,
+    /// Every line (one for a reservation of one item). For an order, the top-level `offer_id` and
+    /// `representation_id` are its first line's, `quantity` counts every line's and `seats` lists
+    /// every line's.
+    lines: Vec<ReservationLine>,
+    /// A rejected order: the index of the first line that did not fit at its turn.
+    #[oai(nullable)]
+    line: Option<i32>,
+}
+
+/// One line of a reservation.
+#[derive(Object)]
+struct ReservationLine {
+    offer_id: String,
+    representation_id: String,
+    quantity: i32,
+    /// The seats asked for, or picked once decided.
+    #[oai(nullable)]
+    seats: Option<Vec<String>>,
 }
 
 impl From<records::Reservation> for Reservation {
     fn from(r: records::Reservation) -> Self {
+        let order = r.lines.len() > 1;
+        let (quantity, seats) = if order {
+            let seats: Vec<String> = r.lines.iter().flat_map(|l| l.seat_labels.iter().flatten().cloned()).collect();
+            (r.lines.iter().map(|l| l.quantity).sum(), (!seats.is_empty()).then_some(seats))
+        } else {
+            (r.quantity, r.seat_labels.clone())
+        };
+        let lines = (r.lines.iter())
+            .map(|l| ReservationLine {
+                offer_id: l.offer_id.clone(),
+                representation_id: l.representation_id.clone(),
+                quantity: l.quantity,
+                seats: l.seat_labels.clone(),
+            })
+            .collect();
         Reservation {
             id: r.id,
             status: r.status.as_str().to_owned(),
@@ -149,8 +268,8 @@ impl From<records::Reservation> for Reservation {
             user_id: r.user_id,
             offer_id: r.offer_id,
             representation_id: r.representation_id,
-            quantity: r.quantity,
-            seats: r.seat_labels,
+            quantity,
+            seats,
             best_available: r.best_available.then_some(BestAvailableAsked {
                 quantity: r.quantity,
                 section: r.best_section,
@@ -163,6 +282,8 @@ impl From<records::Reservation> for Reservation {
             decided_at: r.decided_at,
             confirmed_at: r.confirmed_at,
             ended_at: r.ended_at,
+            lines,
+            line: r.rejected_line.map(i32::from),
         }
     }
 }
@@ -212,25 +333,20 @@ impl ReservationsApi {
         body: Json<CreateReservation>,
     ) -> Result<Created, ApiError> {
         let wait = wait.0.map(|raw| parse_wait(&raw.0)).transpose()?;
-        let b = body.0;
-        let request = ReservationRequest {
-            user_id: b.user_id.into(),
-            offer_id: b.offer_id.into(),
-            representation_id: b.representation_id.into(),
-            quantity: b.quantity,
-            seats: b.seats.map(plain_all),
-            best_available: b.best_available.map(|best| BestAvailableRequest {
-                quantity: best.quantity,
-                section: best.section.map(String::from),
-                together: best.together,
-            }),
-            hold_minutes: b.hold_minutes,
-        };
+        let mut b = body.0;
+        let pass = b.queue_pass.take();
+        let order = b.order()?;
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let pass = b.queue_pass.as_deref();
-        let row =
-            services::reservations::create(&self.pool, &self.intake, &key.0, &self.facts, request, pass, request_id)
-                .await?;
+        let row = services::reservations::create(
+            &self.pool,
+            &self.intake,
+            &key.0,
+            &self.facts,
+            order,
+            pass.as_deref(),
+            request_id,
+        )
+        .await?;
         if let Some(wait) = wait
             && let Some(decided) = self.intake.wait_for_decision(row.id, wait).await
         {

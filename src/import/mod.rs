@@ -167,7 +167,10 @@ pub async fn import_catalog(pool: &PgPool, dir: &Path) -> Result<ImportSummary, 
     let summary = write::write(&mut tx, &plan).await?;
     // stock that came back goes to the waiting lists first, as when an organizer adds it
     for item in &plan.inventory {
-        crate::services::stock::promote(&mut tx, &item.row.stock.offer_id, &item.row.stock.representation_id).await?;
+        let (offer, rep) = (&item.row.stock.offer_id, &item.row.stock.representation_id);
+        if let Some(pool_id) = crate::db::pools::of_item(&mut tx, offer, rep).await? {
+            crate::services::stock::promote(&mut tx, &pool_id).await?;
+        }
     }
     tx.commit().await?;
     tracing::info!(

@@ -1,16 +1,29 @@
-//! The reservation worker's decision: one item's pending reservations, in arrival order, many per
-//! transaction under the item's lock. Each is granted if it still fits at its turn.
+//! The reservation worker's decision: a pool's pending requests, in arrival order, many per
+//! transaction under the pool's lock. Each is granted if it still fits at its turn; an order of
+//! several lines only if every line fits, all or nothing.
+//!
+//! Arrival order per pool: no request takes units of a pool while an earlier request touching
+//! that pool is undecided. An order that spans pools is decided once all its pools are locked and
+//! each one's earlier requests are decided ("caught up"). Pools are locked in ascending id order
+//! with waiting; a pool below one already held is only tried (`skip locked`): if another worker
+//! has it, this run stops where it is and wakes that pool, whose worker will come back here. So
+//! runs never wait for each other in a circle, and the oldest pending request is always
+//! decidable by the worker of its smallest pool: the queue always moves.
 
-use sqlx::PgPool;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
+use uuid::Uuid;
 
 use super::stock;
-use crate::db::{self, allocation::Decisions};
+use crate::db::pools::PoolState;
+use crate::db::{self, allocation::Decisions, allocation::Pending};
 use crate::domain::hall::{BestAvailable, Hall};
-use crate::domain::job::ExpireHolds;
+use crate::domain::job::{AllocateItem, ExpireHolds};
 use crate::domain::{RejectionReason, ReservationStatus};
 
-/// Reservations decided per transaction at most: bounds the lock time and the statement sizes.
+/// Rows decided per transaction at most: bounds the lock time and the statement sizes.
 const BATCH: i64 = 2000;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +34,21 @@ pub struct Outcome {
     pub expired: usize,
 }
 
-/// Decides every pending reservation of the item. Safe to run any number of times, concurrently:
-/// runs serialize on the item's lock and find nothing left to do.
+/// Decides every pending request of the item's pool. Safe to run any number of times,
+/// concurrently: runs serialize on the pool's lock and find nothing left to do.
 #[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
 pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<Outcome> {
+    let Some(pool_id) = db::pools::of_item(&mut *pool.acquire().await?, offer_id, representation_id).await? else {
+        return Ok(Outcome::default());
+    };
+    allocate_pool(pool, &pool_id).await
+}
+
+/// Decides every pending request of the pool (see [`allocate_item`]).
+pub async fn allocate_pool(pool: &PgPool, pool_id: &str) -> sqlx::Result<Outcome> {
     let mut total = Outcome::default();
     loop {
-        let (outcome, more) = allocate_batch(pool, offer_id, representation_id).await?;
+        let (outcome, more) = allocate_batch(pool, pool_id).await?;
         total.held += outcome.held;
         total.rejected += outcome.rejected;
         total.expired += outcome.expired;
@@ -37,124 +58,346 @@ pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &st
     }
 }
 
-async fn allocate_batch(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<(Outcome, bool)> {
+async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, bool)> {
     let mut tx = pool.begin().await?;
-    let Some(_) = db::inventory::lock(&mut tx, offer_id, representation_id).await? else {
+    if !db::pools::lock(&mut tx, home).await? {
         return Ok((Outcome::default(), false));
-    };
-    // stock of holds past their time is available, and goes to the waiting list first; what is
-    // left after the list is on public sale
-    let settled = stock::settle(&mut tx, offer_id, representation_id).await?;
-    let expired = settled.expired;
-    let pending = db::allocation::pending(&mut tx, offer_id, representation_id, BATCH).await?;
-    if pending.is_empty() {
-        tx.commit().await?;
-        return Ok((Outcome { expired: expired.len(), ..Outcome::default() }, false));
     }
-    let Some(item) = settled.item else {
-        // inventory rows are never deleted: a retry will find it, or say the same
-        tracing::error!(offer.id = offer_id, representation.id = representation_id, "the item vanished under its lock");
-        return Err(sqlx::Error::RowNotFound);
-    };
-    let seated = pending.iter().any(|p| p.seat_labels.is_some() || p.best_available);
-    let mut hall = if seated && item.closed().is_none() {
-        Hall::new(db::seats::hall(&mut tx, offer_id, representation_id).await?)
-    } else {
-        Hall::new(vec![])
-    };
-    let decisions = match item.closed() {
-        Some(reason) => reject_all(&pending, reason),
-        None => decide(&pending, item.available, &mut hall),
-    };
-    db::allocation::apply(&mut tx, offer_id, representation_id, &decisions).await?;
-    let held: Vec<_> = decisions
-        .ids
-        .iter()
-        .zip(&decisions.statuses)
+    // stock of holds past their time is available, and goes to the waiting lists first; what is
+    // left after the lists is on public sale
+    let settled = stock::settle(&mut tx, &[home.to_string()]).await?;
+    let expired = settled.expired.len();
+    let mut run = Run::new(settled.pools);
+    let rows = db::allocation::pending(&mut tx, home, 0, None, BATCH).await?;
+    let more = rows.len() as i64 == BATCH;
+    let mut stopped = false;
+    for request in requests(&mut tx, rows).await? {
+        if run.decided.contains(&request.key()) {
+            continue;
+        }
+        if !Box::pin(run.decide_in_turn(&mut tx, &request, home)).await? {
+            stopped = true;
+            break;
+        }
+        let last = request.lines.iter().filter(|l| l.pool_id == home).map(|l| l.seq).max();
+        run.cursor.insert(home.to_string(), last.unwrap_or_else(|| request.seq()));
+    }
+    if run.decisions.is_empty() {
+        tx.commit().await?;
+        run.wake_after(pool).await?;
+        return Ok((Outcome { expired, ..Outcome::default() }, false));
+    }
+    db::allocation::apply(&mut tx, &run.decisions).await?;
+    let held: Vec<Uuid> = (run.decisions.ids.iter().zip(&run.decisions.statuses))
         .filter(|(_, s)| **s == ReservationStatus::Held)
         .map(|(id, _)| *id)
         .collect();
-    for due_at in db::allocation::hold_ends(&mut tx, &held).await? {
-        let job = ExpireHolds { offer_id: offer_id.into(), representation_id: representation_id.into(), due_at };
-        db::jobs::enqueue(&mut tx, &job, Some(due_at)).await?;
+    for (offer_id, representation_id, due_at) in db::allocation::hold_ends(&mut tx, &held).await? {
+        db::jobs::enqueue(&mut tx, &ExpireHolds { offer_id, representation_id, due_at }, Some(due_at)).await?;
     }
     tx.commit().await?;
-    let outcome = Outcome { held: held.len(), rejected: pending.len() - held.len(), expired: expired.len() };
+    run.wake_after(pool).await?;
+    let outcome = Outcome { held: run.held, rejected: run.rejected, expired };
     let now = chrono::Utc::now();
-    for p in &pending {
-        metrics::histogram!("reservation_decision_seconds").record(crate::observe::seconds_since(p.created_at, now));
+    for created_at in &run.created {
+        metrics::histogram!("reservation_decision_seconds").record(crate::observe::seconds_since(*created_at, now));
     }
     metrics::counter!("reservations_total", "outcome" => "held").increment(outcome.held as u64);
     metrics::counter!("reservations_total", "outcome" => "rejected").increment(outcome.rejected as u64);
-    metrics::histogram!("allocation_batch_decisions").record(pending.len() as f64);
-    Ok((outcome, pending.len() as i64 == BATCH))
+    metrics::histogram!("allocation_batch_decisions").record(run.created.len() as f64);
+    Ok((outcome, more && !stopped))
 }
 
-/// The sale is closed (or the performance over): nothing is granted.
-fn reject_all(pending: &[db::allocation::Pending], reason: RejectionReason) -> Decisions {
-    let mut d = Decisions::default();
-    for p in pending {
-        d.ids.push(p.id);
-        d.hold_minutes.push(p.hold_minutes);
-        d.statuses.push(ReservationStatus::Rejected);
-        d.reasons.push(Some(reason));
-        d.picked.push(None);
+/// A pending request: a reservation of one line, or every line of an order, in line order.
+#[derive(Debug, Clone)]
+struct Request {
+    lines: Vec<Pending>,
+}
+
+impl Request {
+    /// The reservation's id (an order's).
+    fn key(&self) -> Uuid {
+        self.lines[0].order_id.unwrap_or(self.lines[0].id)
     }
-    d
+
+    /// Its place in arrival order: its first line's.
+    fn seq(&self) -> i64 {
+        self.lines[0].seq
+    }
+
+    fn pools(&self) -> BTreeSet<&str> {
+        self.lines.iter().map(|l| l.pool_id.as_str()).collect()
+    }
 }
 
-/// In arrival order: grant what fits, reject the rest. Seats are taken in `hall` as they are
-/// granted, so each request sees the hall as the ones before it left it. Pure, so FIFO is plain
-/// to see and test.
-fn decide(pending: &[db::allocation::Pending], mut available: i32, hall: &mut Hall) -> Decisions {
-    let mut d = Decisions::default();
-    for p in pending {
-        let verdict = if p.quantity > available {
-            Err(if p.seat_labels.is_some() { RejectionReason::SeatUnavailable } else { RejectionReason::SoldOut })
-        } else if let Some(labels) = &p.seat_labels {
-            hall.take_named(labels).ok_or(RejectionReason::SeatUnavailable)
-        } else if p.best_available {
-            let ask = BestAvailable {
-                quantity: p.quantity as usize,
-                section: p.best_section.clone(),
-                together: p.best_together,
-            };
-            hall.take_best(&ask)
-        } else {
-            Ok(vec![])
-        };
-        d.ids.push(p.id);
-        d.hold_minutes.push(p.hold_minutes);
-        match verdict {
-            Ok(seats) => {
-                available -= p.quantity;
-                d.granted += p.quantity;
-                d.seat_holds.extend(seats.iter().map(|&i| (p.id, hall.seat(i).id)));
-                d.picked.push(p.best_available.then(|| seats.iter().map(|&i| hall.seat(i).label.clone()).collect()));
-                d.statuses.push(ReservationStatus::Held);
-                d.reasons.push(None);
-            }
-            Err(reason) => {
-                d.statuses.push(ReservationStatus::Rejected);
-                d.reasons.push(Some(reason));
-                d.picked.push(None);
-            }
+/// The requests of pending rows, in arrival order, with every line of the orders among them.
+async fn requests(conn: &mut PgConnection, rows: Vec<Pending>) -> sqlx::Result<Vec<Request>> {
+    let orders: Vec<Uuid> = rows.iter().filter_map(|r| r.order_id).collect();
+    let mut lines: HashMap<Uuid, Vec<Pending>> = HashMap::new();
+    if !orders.is_empty() {
+        for line in db::allocation::order_lines(conn, &orders).await? {
+            lines.entry(line.order_id.expect("an order's line")).or_default().push(line);
         }
     }
-    d
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row.order_id {
+            None => out.push(Request { lines: vec![row] }),
+            Some(order) if seen.insert(order) => {
+                // an order whose lines are not all pending any more was decided meanwhile
+                if let Some(lines) = lines.remove(&order).filter(|l| l.first().is_some_and(|l| l.line_no == Some(0))) {
+                    out.push(Request { lines });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    out.sort_by_key(Request::seq);
+    Ok(out)
+}
+
+/// A pool locked by this run: its state, what is left of it at this turn, its seats once needed.
+struct Books {
+    state: PoolState,
+    available: i32,
+    hall: Option<Hall>,
+}
+
+/// One transaction's decisions over the pools it has locked.
+struct Run {
+    locked: BTreeMap<String, Books>,
+    /// Per pool: every pending row up to this `seq` has been decided by this run.
+    cursor: HashMap<String, i64>,
+    /// The requests decided (their keys), whichever pool's turn reached them.
+    decided: HashSet<Uuid>,
+    decisions: Decisions,
+    /// Items whose pools to wake once committed: an order's other pools, or the pool of an order
+    /// this run could not decide.
+    wake: BTreeSet<(String, String)>,
+    created: Vec<chrono::DateTime<chrono::Utc>>,
+    held: usize,
+    rejected: usize,
+}
+
+impl Run {
+    fn new(pools: BTreeMap<String, PoolState>) -> Run {
+        let locked = (pools.into_iter())
+            .map(|(id, state)| (id, Books { available: state.available, state, hall: None }))
+            .collect();
+        Run {
+            locked,
+            cursor: HashMap::new(),
+            decided: HashSet::new(),
+            decisions: Decisions::default(),
+            wake: BTreeSet::new(),
+            created: Vec::new(),
+            held: 0,
+            rejected: 0,
+        }
+    }
+
+    /// Decides `request` once every pool it draws from is locked and caught up to its turn;
+    /// `from` is the pool whose turn reached it (caught up already). False when a pool it needs is
+    /// another worker's: this run stops there.
+    async fn decide_in_turn(&mut self, tx: &mut PgConnection, request: &Request, from: &str) -> sqlx::Result<bool> {
+        for pool in request.pools() {
+            if self.locked.contains_key(pool) {
+                continue;
+            }
+            let in_order = self.locked.keys().next_back().is_none_or(|last| pool > last.as_str());
+            let got = if in_order { db::pools::lock(tx, pool).await? } else { db::pools::try_lock(tx, pool).await? };
+            if !got {
+                // its worker decides its earlier requests, then reaches this one and comes back
+                let line = request.lines.iter().find(|l| l.pool_id == pool).expect("a line of the pool");
+                self.wake.insert((line.offer_id.clone(), line.representation_id.clone()));
+                return Ok(false);
+            }
+            let settled = stock::settle(tx, &[pool.to_string()]).await?;
+            for (id, state) in settled.pools {
+                self.locked.insert(id, Books { available: state.available, state, hall: None });
+            }
+        }
+        for pool in request.pools() {
+            if pool != from && !Box::pin(self.catch_up(tx, pool, request.seq())).await? {
+                return Ok(false);
+            }
+        }
+        self.decide(tx, request).await?;
+        for line in &request.lines {
+            if line.pool_id != from {
+                // the other pools' later requests may have waited for this one
+                self.wake.insert((line.offer_id.clone(), line.representation_id.clone()));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Decides the pool's pending requests that arrived before `before`, in order.
+    async fn catch_up(&mut self, tx: &mut PgConnection, pool: &str, before: i64) -> sqlx::Result<bool> {
+        loop {
+            let after = self.cursor.get(pool).copied().unwrap_or(0);
+            if after >= before - 1 {
+                return Ok(true);
+            }
+            let rows = db::allocation::pending(tx, pool, after, Some(before), BATCH).await?;
+            let last_page = (rows.len() as i64) < BATCH;
+            let last_seq = rows.last().map(|r| r.seq);
+            for request in requests(tx, rows).await? {
+                if !self.decided.contains(&request.key()) && !Box::pin(self.decide_in_turn(tx, &request, pool)).await? {
+                    return Ok(false);
+                }
+            }
+            let reached = if last_page { before - 1 } else { last_seq.unwrap_or(before - 1) };
+            self.cursor.insert(pool.to_string(), reached);
+        }
+    }
+
+    /// Decides a request whose pools are all locked and caught up: every line fits at this turn,
+    /// or none is granted.
+    async fn decide(&mut self, tx: &mut PgConnection, request: &Request) -> sqlx::Result<()> {
+        for line in &request.lines {
+            let books = self.locked.get_mut(&line.pool_id).expect("a request's pools are locked");
+            let seated = line.seat_labels.is_some() || line.best_available;
+            if seated && books.hall.is_none() && books.state.closed().is_none() {
+                books.hall = Some(Hall::new(db::seats::hall(tx, &line.pool_id).await?));
+            }
+        }
+        let verdict = self.fit(request);
+        self.decided.insert(request.key());
+        self.created.push(request.lines[0].created_at);
+        let d = &mut self.decisions;
+        match verdict {
+            Ok(taken) => {
+                self.held += 1;
+                for (line, seats) in request.lines.iter().zip(taken) {
+                    *d.granted.entry(line.pool_id.clone()).or_default() += line.quantity;
+                    let hall = self.locked[&line.pool_id].hall.as_ref();
+                    let seat = |i: usize| hall.expect("seats come from the hall").seat(i);
+                    d.seat_holds.extend(seats.iter().map(|&i| (line.id, seat(i).id)));
+                    d.picked.push(line.best_available.then(|| seats.iter().map(|&i| seat(i).label.clone()).collect()));
+                    d.ids.push(line.id);
+                    d.hold_minutes.push(line.hold_minutes);
+                    d.statuses.push(ReservationStatus::Held);
+                    d.reasons.push(None);
+                    d.rejected_lines.push(None);
+                }
+            }
+            Err((reason, at)) => {
+                self.rejected += 1;
+                let order = request.lines[0].order_id.is_some();
+                for line in &request.lines {
+                    d.ids.push(line.id);
+                    d.hold_minutes.push(line.hold_minutes);
+                    d.statuses.push(ReservationStatus::Rejected);
+                    d.reasons.push(Some(reason));
+                    d.rejected_lines.push(order.then_some(at as i16));
+                    d.picked.push(None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every line's units (and seats) at this turn, or gives back what it took and says why
+    /// and at which line it stopped.
+    fn fit(&mut self, request: &Request) -> Result<Vec<Vec<usize>>, (RejectionReason, usize)> {
+        let mut taken: Vec<Vec<usize>> = Vec::new();
+        let mut failed = None;
+        for (at, line) in request.lines.iter().enumerate() {
+            let books = self.locked.get_mut(&line.pool_id).expect("a request's pools are locked");
+            match take(books, line) {
+                Ok(seats) => taken.push(seats),
+                Err(reason) => {
+                    failed = Some((reason, at));
+                    break;
+                }
+            }
+        }
+        let Some(failure) = failed else { return Ok(taken) };
+        for (line, seats) in request.lines.iter().zip(&taken) {
+            let books = self.locked.get_mut(&line.pool_id).expect("a request's pools are locked");
+            books.available += line.quantity;
+            if let Some(hall) = &mut books.hall {
+                hall.give_back(seats);
+            }
+        }
+        Err(failure)
+    }
+
+    /// Wakes the pools this run left work for (see [`Run::wake`]).
+    async fn wake_after(&self, pool: &PgPool) -> sqlx::Result<()> {
+        if self.wake.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<AllocateItem> = (self.wake.iter())
+            .map(|(offer_id, representation_id)| AllocateItem {
+                offer_id: offer_id.clone(),
+                representation_id: representation_id.clone(),
+                request_id: None,
+            })
+            .collect();
+        db::jobs::enqueue_many(&mut *pool.acquire().await?, &jobs).await?;
+        Ok(())
+    }
+}
+
+/// Takes a line's units (and seats) from its pool at this turn, or says why not.
+fn take(books: &mut Books, line: &Pending) -> Result<Vec<usize>, RejectionReason> {
+    if let Some(reason) = books.state.closed() {
+        return Err(reason);
+    }
+    if line.quantity > books.available {
+        return Err(if line.seat_labels.is_some() {
+            RejectionReason::SeatUnavailable
+        } else {
+            RejectionReason::SoldOut
+        });
+    }
+    let seats = if let Some(labels) = &line.seat_labels {
+        let hall = books.hall.as_mut().ok_or(RejectionReason::SeatUnavailable)?;
+        hall.take_named(labels).ok_or(RejectionReason::SeatUnavailable)?
+    } else if line.best_available {
+        let ask = BestAvailable {
+            quantity: line.quantity as usize,
+            section: line.best_section.clone(),
+            together: line.best_together,
+        };
+        books.hall.as_mut().ok_or(RejectionReason::SoldOut)?.take_best(&ask)?
+    } else {
+        vec![]
+    };
+    books.available -= line.quantity;
+    Ok(seats)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::hall::HallSeat;
-    use ReservationStatus::{Held, Rejected};
-    use db::allocation::Pending;
-    use uuid::Uuid;
 
-    fn ga(quantity: i32) -> Pending {
+    fn pool(available: i32) -> Books {
+        let state = PoolState {
+            id: "p".into(),
+            available,
+            seated: false,
+            sales_open: true,
+            over: false,
+            waitlist_offer_minutes: 10,
+            line_length: 0,
+        };
+        Books { available, state, hall: None }
+    }
+
+    fn line(quantity: i32) -> Pending {
         Pending {
             id: Uuid::new_v4(),
+            seq: 1,
+            order_id: None,
+            line_no: None,
+            offer_id: "o".into(),
+            representation_id: "r".into(),
+            pool_id: "p".into(),
             created_at: chrono::Utc::now(),
             quantity,
             seat_labels: None,
@@ -165,36 +408,7 @@ mod tests {
         }
     }
 
-    fn seated(labels: &[&str]) -> Pending {
-        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        Pending {
-            id: Uuid::new_v4(),
-            created_at: chrono::Utc::now(),
-            quantity: labels.len() as i32,
-            seat_labels: Some(labels),
-            ..ga(1)
-        }
-    }
-
-    #[test]
-    fn requests_are_granted_in_arrival_order_while_they_fit() {
-        let d = decide(&[ga(2), ga(2), ga(1), ga(1)], 3, &mut Hall::new(vec![]));
-        assert_eq!(d.statuses, [Held, Rejected, Held, Rejected]);
-        assert_eq!(d.reasons[1], Some(RejectionReason::SoldOut));
-        assert_eq!(d.granted, 3);
-    }
-
-    #[test]
-    fn seat_requests_are_all_or_nothing() {
-        let mut hall = Hall::new(vec![seat("A1", 1, false), seat("A2", 2, false), seat("A3", 3, true)]);
-        let d = decide(&[seated(&["A1", "A2"]), seated(&["A2"]), seated(&["A3"])], 10, &mut hall);
-        assert_eq!(d.statuses, [Held, Rejected, Rejected]);
-        assert_eq!(d.reasons[1], Some(RejectionReason::SeatUnavailable));
-        assert_eq!(d.seat_holds.len(), 2);
-        assert_eq!(d.picked, [None, None, None], "named seats keep the labels asked for");
-    }
-
-    fn seat(label: &str, number: i32, taken: bool) -> HallSeat {
+    fn seat(label: &str, number: i32) -> HallSeat {
         HallSeat {
             id: Uuid::new_v4(),
             label: label.into(),
@@ -203,23 +417,72 @@ mod tests {
             number: Some(number),
             rank: None,
             position: number,
-            taken,
+            taken: false,
         }
     }
 
+    #[test]
+    fn requests_are_granted_in_arrival_order_while_they_fit() {
+        let mut books = pool(3);
+        let verdicts: Vec<bool> = [2, 2, 1, 1].iter().map(|&q| take(&mut books, &line(q)).is_ok()).collect();
+        assert_eq!(verdicts, [true, false, true, false]);
+        assert_eq!(books.available, 0);
+    }
+
+    fn named(labels: &[&str]) -> Pending {
+        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        Pending { quantity: labels.len() as i32, seat_labels: Some(labels), ..line(1) }
+    }
+
     fn best(quantity: i32) -> Pending {
-        Pending { quantity, best_available: true, ..ga(1) }
+        Pending { quantity, best_available: true, ..line(1) }
+    }
+
+    /// Each line alone, in order: what it took or why not.
+    fn decide_each(books: &mut Books, lines: &[Pending]) -> Vec<Result<Vec<String>, RejectionReason>> {
+        let labels = |b: &Books, seats: Vec<usize>| {
+            seats.iter().map(|&i| b.hall.as_ref().unwrap().seat(i).label.clone()).collect::<Vec<_>>()
+        };
+        lines.iter().map(|l| take(books, l).map(|seats| labels(books, seats))).collect()
+    }
+
+    #[test]
+    fn seat_requests_are_all_or_nothing() {
+        let mut books = pool(10);
+        let mut taken = seat("A3", 3);
+        taken.taken = true;
+        books.hall = Some(Hall::new(vec![seat("A1", 1), seat("A2", 2), taken]));
+        let d = decide_each(&mut books, &[named(&["A1", "A2"]), named(&["A2"]), named(&["A3"])]);
+        assert!(d[0].is_ok());
+        assert_eq!(d[1], Err(RejectionReason::SeatUnavailable));
+        assert_eq!(d[2], Err(RejectionReason::SeatUnavailable));
     }
 
     #[test]
     fn best_available_requests_take_the_best_seats_left_at_their_turn_and_say_which() {
-        let mut hall = Hall::new((1..=6).map(|n| seat(&format!("A{n}"), n, false)).collect());
-        let d = decide(&[best(2), seated(&["A4"]), best(2), best(2), best(1)], 6, &mut hall);
-        assert_eq!(d.statuses, [Held, Rejected, Held, Held, Rejected]);
-        assert_eq!(d.picked[0].as_deref(), Some(&["A3".to_string(), "A4".to_string()][..]));
-        assert_eq!(d.picked[2].as_deref(), Some(&["A1".to_string(), "A2".to_string()][..]));
-        assert_eq!(d.picked[3].as_deref(), Some(&["A5".to_string(), "A6".to_string()][..]));
-        assert_eq!(d.reasons[4], Some(RejectionReason::SoldOut));
-        assert_eq!(d.granted, 6);
+        let mut books = pool(6);
+        books.hall = Some(Hall::new((1..=6).map(|n| seat(&format!("A{n}"), n)).collect()));
+        let d = decide_each(&mut books, &[best(2), named(&["A4"]), best(2), best(2), best(1)]);
+        assert_eq!(d[0], Ok(vec!["A3".to_string(), "A4".to_string()]));
+        assert_eq!(d[1], Err(RejectionReason::SeatUnavailable));
+        assert_eq!(d[2], Ok(vec!["A1".to_string(), "A2".to_string()]));
+        assert_eq!(d[3], Ok(vec!["A5".to_string(), "A6".to_string()]));
+        assert_eq!(d[4], Err(RejectionReason::SoldOut));
+        assert_eq!(books.available, 0);
+    }
+
+    #[test]
+    fn an_order_that_does_not_fit_as_a_whole_gives_back_what_its_first_lines_took() {
+        let mut run = Run::new(BTreeMap::new());
+        let mut seated = pool(3);
+        seated.hall = Some(Hall::new((1..=3).map(|n| seat(&format!("A{n}"), n)).collect()));
+        run.locked.insert("p".into(), seated);
+        let named = Pending { quantity: 2, seat_labels: Some(vec!["A1".into(), "A2".into()]), ..line(2) };
+        let too_many = Pending { quantity: 2, ..line(2) };
+        let order = Request { lines: vec![named.clone(), too_many] };
+        assert_eq!(run.fit(&order).unwrap_err(), (RejectionReason::SoldOut, 1));
+        assert_eq!(run.locked["p"].available, 3, "the units of line 0 are back");
+        let again = Request { lines: vec![named] };
+        assert!(run.fit(&again).is_ok(), "and so are its seats");
     }
 }

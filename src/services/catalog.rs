@@ -5,12 +5,12 @@ use tracing::instrument;
 
 use super::auth::{require_catalog_editor, require_manager_of};
 use super::virtual_queue::{self, QueueInfo};
-use super::{Error, Result, stock};
+use super::{Error, Result};
 use crate::db;
 use crate::domain::queue::QueuePatch;
 use crate::domain::records::{Event, Inventory, Offer, Representation};
 use crate::domain::seating::{LayoutError, SeatLayout};
-use crate::domain::{EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, StockTotal, ValidationErrors};
+use crate::domain::{EventPatch, NewEvent, NewOffer, NewRepresentation, Principal, ValidationErrors};
 
 /// An event with its performances and ticket types.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ pub async fn add_offer(pool: &PgPool, who: &Principal, event_id: &str, offer: Ne
 
 /// Loads the offer and the representation, checks they are one event's and that the caller
 /// manages it. Returns the event id.
-async fn managed_item(
+pub(crate) async fn managed_item(
     conn: &mut PgConnection,
     who: &Principal,
     offer_id: &str,
@@ -127,34 +127,6 @@ async fn managed_item(
     let event_id = refs.event().map_err(|problem| Error::not_an_item(problem, offer_id, representation_id))?;
     managed_event(conn, who, event_id).await?;
     Ok(event_id.to_owned())
-}
-
-/// Sets the total stock of a general-admission item; refused below what is held and sold.
-#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
-pub async fn set_inventory(
-    pool: &PgPool,
-    who: &Principal,
-    offer_id: &str,
-    representation_id: &str,
-    total_stock: i64,
-) -> Result<Inventory> {
-    let mut tx = pool.begin().await?;
-    let event_id = managed_item(&mut tx, who, offer_id, representation_id).await?;
-    let total = StockTotal::parse(total_stock)?;
-    // lapsed holds are not held: end them first, so the floor is what is really held and sold
-    if db::inventory::lock(&mut tx, offer_id, representation_id).await?.is_some() {
-        stock::settle(&mut tx, offer_id, representation_id).await?;
-    }
-    db::inventory::set_total(&mut tx, offer_id, representation_id, &event_id, total.get()).await?.ok_or_else(|| {
-        Error::conflict("SEATED_INVENTORY", "this item is seated: its stock is its seats; add seats instead")
-    })?;
-    // stock added goes to the waiting list first
-    stock::promote(&mut tx, offer_id, representation_id).await?;
-    let row = db::inventory::find(&mut tx, offer_id, representation_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("inventory of {offer_id}/{representation_id} vanished"))?;
-    tx.commit().await?;
-    Ok(row)
 }
 
 /// Seats just added, with the item's books after them.
@@ -187,12 +159,7 @@ pub async fn add_seats(
             format!("seat numbers given twice in the request: {}", places.join("; ")),
         ),
     })?;
-    db::inventory::lock_seated(&mut tx, offer_id, representation_id, &event_id).await?.ok_or_else(|| {
-        Error::conflict(
-            "GENERAL_ADMISSION_INVENTORY",
-            "this item already has general-admission stock; seats cannot be added to it",
-        )
-    })?;
+    let pool_id = seated_pool(&mut tx, offer_id, representation_id, &event_id).await?;
     let labels: Vec<String> = new_seats.iter().map(|s| s.label.clone()).collect();
     let taken = db::seats::existing_labels(&mut tx, representation_id, &labels).await?;
     if !taken.is_empty() {
@@ -217,7 +184,40 @@ pub async fn add_seats(
     }
     let mut seats = db::seats::insert_many(&mut tx, representation_id, offer_id, &new_seats).await?;
     seats.sort_by(|a, b| a.1.cmp(&b.1));
-    let inventory = db::inventory::add_seated_stock(&mut tx, offer_id, representation_id, seats.len() as i32).await?;
+    db::pools::add_seated(&mut tx, &pool_id, seats.len() as i32).await?;
+    let inventory = db::inventory::find(&mut tx, offer_id, representation_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("inventory of {offer_id}/{representation_id} vanished"))?;
     tx.commit().await?;
     Ok(SeatsAdded { inventory, seats })
+}
+
+/// The item's pool, made seated (a pool of its own, created empty, for an item without stock) and
+/// locked for the seats being added; a 409 when it holds general-admission stock.
+async fn seated_pool(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+    event_id: &str,
+) -> Result<String> {
+    let pool_id = match db::pools::lock_of_item(conn, offer_id, representation_id).await? {
+        Some(pool_id) => pool_id,
+        None => {
+            let own = db::inventory::insert_own_pool(conn, offer_id, representation_id, event_id, 0, true).await?;
+            if !db::inventory::insert(conn, offer_id, representation_id, event_id, &own).await? {
+                // another request created the item meanwhile: use its pool
+                db::pools::retire_if_unused(conn, &own).await?;
+                return Box::pin(seated_pool(conn, offer_id, representation_id, event_id)).await;
+            }
+            db::pools::lock(conn, &own).await?;
+            own
+        }
+    };
+    if !db::pools::make_seated(conn, &pool_id).await? {
+        return Err(Error::conflict(
+            "GENERAL_ADMISSION_INVENTORY",
+            "this item already has general-admission stock; seats cannot be added to it",
+        ));
+    }
+    Ok(pool_id)
 }

@@ -197,15 +197,16 @@ fn from_constraint(constraint: &str) -> Option<Error> {
         "representations_pkey" => Error::conflict("ALREADY_EXISTS", "a representation with this id already exists"),
         "offers_pkey" => Error::conflict("ALREADY_EXISTS", "an offer with this id already exists"),
         "users_pkey" => Error::conflict("ALREADY_EXISTS", "a user with this id already exists"),
-        "inventory_total_bounded" => Error::Validation(ValidationErrors::single(
+        "pools_total_bounded" => Error::Validation(ValidationErrors::single(
             &["body"],
-            "an offer holds at most 1000000 tickets per representation, seats included",
+            "a pool holds at most 1000000 tickets, seats included",
         )),
+        "pools_pkey" => Error::conflict("ALREADY_EXISTS", "a pool with this id already exists"),
         "offers_price_bounded" => Error::Validation(ValidationErrors::single(
             &["body", "price_minor"],
             "ensure this value is less than or equal to 1000000000000",
         )),
-        "inventory_counts_non_negative" | "inventory_books_balance" => {
+        "pools_counts_non_negative" | "pools_books_balance" => {
             Error::conflict("STOCK_BELOW_COMMITTED", "total stock cannot go below what is held and sold")
         }
         _ => return None,

@@ -7,15 +7,17 @@ use uuid::Uuid;
 use super::stock;
 use crate::db;
 
-/// Ends the item's due holds. Safe to run any number of times, concurrently.
+/// Ends the due holds of the item's pool (and the due orders that draw from it). Safe to run any
+/// number of times, concurrently.
 pub async fn expire_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<Vec<Uuid>> {
     let mut tx = pool.begin().await?;
-    if db::inventory::lock(&mut tx, offer_id, representation_id).await?.is_none() {
+    let Some(pool_id) = db::pools::lock_of_item(&mut tx, offer_id, representation_id).await? else {
         return Ok(vec![]);
-    }
-    let settled = stock::settle(&mut tx, offer_id, representation_id).await?;
+    };
+    let mut ended = stock::settle(&mut tx, std::slice::from_ref(&pool_id)).await?.expired;
     tx.commit().await?;
-    Ok(settled.expired)
+    ended.extend(stock::expire_orders(pool, &pool_id).await?);
+    Ok(ended)
 }
 
 /// The expiry job: apalis truncates `run_at` to whole seconds, so it may come up to a second early;
@@ -33,22 +35,24 @@ pub async fn expire_when_due(
     expire_item(pool, offer_id, representation_id).await
 }
 
-/// Ends due holds of every item (and promotes the waiting lists that missed freed stock), skipping items another transaction is working on (it will end
-/// them itself). What expiry jobs missed is caught here.
+/// Ends due holds of every pool (and promotes the waiting lists that missed freed stock),
+/// skipping pools another transaction is working on (it will end them itself). What expiry jobs
+/// missed is caught here.
 pub async fn sweep(pool: &PgPool) -> sqlx::Result<usize> {
     let mut conn = pool.acquire().await?;
-    let mut items = db::reservations::items_with_due_holds(&mut conn, 500).await?;
-    items.extend(db::waitlist::items_to_promote(&mut conn, 500).await?);
-    items.sort();
-    items.dedup();
+    let mut pools = db::reservations::pools_with_due_holds(&mut conn, 500).await?;
+    pools.extend(db::waitlist::pools_to_promote(&mut conn, 500).await?);
+    pools.sort();
+    pools.dedup();
     drop(conn);
     let mut ended = 0;
-    for (offer_id, representation_id) in items {
+    for pool_id in pools {
         let mut tx = pool.begin().await?;
-        if db::inventory::try_lock(&mut tx, &offer_id, &representation_id).await?.is_some() {
-            ended += stock::settle(&mut tx, &offer_id, &representation_id).await?.expired.len();
+        if db::pools::try_lock(&mut tx, &pool_id).await? {
+            ended += stock::settle(&mut tx, std::slice::from_ref(&pool_id)).await?.expired.len();
         }
         tx.commit().await?;
+        ended += stock::expire_orders(pool, &pool_id).await?.len();
     }
     Ok(ended)
 }

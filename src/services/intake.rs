@@ -101,7 +101,10 @@ async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<V
     // per item, the first request of the batch: the one that woke it
     let mut items: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
     for r in reservations {
-        items.entry((r.offer_id.as_str(), r.representation_id.as_str())).or_insert(r.request_id.as_deref());
+        for line in &r.lines {
+            let item = (line.offer_id.as_str(), line.representation_id.as_str());
+            items.entry(item).or_insert(r.request_id.as_deref());
+        }
     }
     let jobs: Vec<AllocateItem> = items
         .into_iter()

@@ -32,9 +32,8 @@ pub enum Issuance {
 pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
     let key = signing::ticket_key(pool).await?;
     let mut tx = pool.begin().await?;
-    let r = db::tickets::lock_issuable(&mut tx, id)
-        .await?
-        .ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
+    let lines = db::tickets::lock_issuable(&mut tx, id).await?;
+    let r = lines.first().ok_or_else(|| Error::not_found("reservation", &id.to_string()))?;
     match r.status {
         ReservationStatus::Fulfilled => return Ok(Issuance::AlreadyFulfilled),
         ReservationStatus::Cancelled => return Ok(Issuance::Cancelled),
@@ -48,13 +47,17 @@ pub async fn issue(pool: &PgPool, id: Uuid) -> Result<Issuance> {
             return Err(Error::conflict("NOT_CONFIRMED", message));
         }
     }
-    let tickets: Vec<NewTicket> = (1..=r.quantity).map(|unit| new_ticket(&r, unit, &key)).collect();
-    let inserted = db::tickets::insert_missing(&mut tx, &r, &tickets).await?;
+    let mut inserted = 0;
+    for line in &lines {
+        let tickets: Vec<NewTicket> = (1..=line.quantity).map(|unit| new_ticket(line, unit, &key)).collect();
+        inserted += db::tickets::insert_missing(&mut tx, line, &tickets).await?;
+    }
     let codes: Vec<String> = db::tickets::for_reservation(&mut tx, id).await?.into_iter().map(|t| t.code).collect();
     let issued = codes.len();
-    if issued != r.quantity as usize {
+    let units: i32 = lines.iter().map(|line| line.quantity).sum();
+    if issued != units as usize {
         // the constraints bound the count from above; this bounds it from below before committing
-        return Err(anyhow::anyhow!("reservation {id} has {issued} tickets for {} units", r.quantity).into());
+        return Err(anyhow::anyhow!("reservation {id} has {issued} tickets for {units} units").into());
     }
     if !db::reservations::mark_fulfilled(&mut tx, id).await? {
         return Err(anyhow::anyhow!("reservation {id} stopped being confirmed under its lock").into());

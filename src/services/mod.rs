@@ -21,6 +21,7 @@ pub mod intake;
 pub mod issuance;
 pub mod items;
 pub mod notify;
+pub mod pools;
 pub mod queue;
 pub mod report;
 pub mod reservations;

@@ -9,12 +9,10 @@ use super::auth::{require_buyer_agent, require_buyer_agent_of};
 use super::intake::Intake;
 use super::items::{self, Facts};
 use super::{Error, Result};
-use crate::db::{self, reservations::NewReservation};
+use crate::db::{self, reservations::NewLine, reservations::NewReservation};
 use crate::domain::queue;
 use crate::domain::records::Reservation;
-use crate::domain::{
-    DEFAULT_HOLD_MINUTES, ItemRefs, Principal, ReservationRequest, ValidReservation, ValidationErrors,
-};
+use crate::domain::{DEFAULT_HOLD_MINUTES, ItemRefs, Principal, ValidOrder, ValidReservation, ValidationErrors};
 
 /// What the catalog says of a request: the hold time, and the queue pass it came with.
 struct Checked {
@@ -22,24 +20,68 @@ struct Checked {
     queue_pass: Option<(Uuid, DateTime<Utc>)>,
 }
 
-/// Checks the request against the catalog, in the order a client can act on.
+/// Checks the request against the catalog, line by line, in the order a client can act on.
 /// The buyer is checked by the batch that stores it (see [`Intake`]).
 async fn check_against_catalog(
     pool: &PgPool,
     facts: &Facts,
     who: &Principal,
-    r: &ValidReservation,
+    order: &ValidOrder,
     queue_pass: Option<&str>,
 ) -> Result<Checked> {
-    let f = items::refs(pool, &facts.items, &r.offer_id, &r.representation_id).await?;
-    let event_id = f.event().map_err(|problem| Error::not_an_item(problem, &r.offer_id, &r.representation_id))?;
-    require_buyer_agent_of(who, f.organization_id.as_deref().unwrap_or_default())?;
+    let mut event: Option<(String, ItemRefs)> = None;
+    let mut hold_minutes = DEFAULT_HOLD_MINUTES;
+    for (i, line) in order.lines.iter().enumerate() {
+        let at_line = |e: Error| at_line(order, i, e);
+        let (offer, rep) = (&line.offer_id, &line.representation_id);
+        let f = items::refs(pool, &facts.items, offer, rep).await?;
+        let event_id = f.event().map_err(|problem| at_line(Error::not_an_item(problem, offer, rep)))?;
+        require_buyer_agent_of(who, f.organization_id.as_deref().unwrap_or_default())?;
+        match &event {
+            None => event = Some((event_id.to_string(), f.clone())),
+            Some((first, _)) if first != event_id => {
+                let message = format!("every line of an order is of one event: line 0 is of event '{first}'");
+                return Err(ValidationErrors::single(&["body", "lines", &i.to_string(), "offer_id"], message).into());
+            }
+            Some(_) => {}
+        }
+        hold_minutes = check_item(pool, facts, &f, line).await.map_err(at_line)?;
+    }
+    let (event_id, f) = event.ok_or_else(|| anyhow::anyhow!("an order without lines passed validation"))?;
+    let max = f.max_tickets_per_order.unwrap_or(10);
+    if order.tickets() > i64::from(max) {
+        let (loc, message) = if order.as_lines {
+            (vec!["body", "lines"], format!("at most {max} tickets per order for this event, over all lines"))
+        } else {
+            (vec!["body", "quantity"], format!("at most {max} tickets per order for this event"))
+        };
+        return Err(ValidationErrors::single(&loc, message).into());
+    }
     let queue_pass = match (f.queue_enabled, queue_pass) {
-        (Some(true), pass) => Some(check_pass(pool, facts, event_id, &r.user_id, pass).await?),
+        (Some(true), pass) => Some(check_pass(pool, facts, &event_id, &order.user_id, pass).await?),
         _ => None,
     };
-    let hold_minutes = check_item(pool, facts, &f, r).await?;
     Ok(Checked { hold_minutes, queue_pass })
+}
+
+/// A problem of line `i` of an order sent as lines, named as such: validation problems at
+/// `body.lines.i...`, others with the line in their message. A single-item body's are unchanged.
+fn at_line(order: &ValidOrder, i: usize, e: Error) -> Error {
+    if !order.as_lines {
+        return e;
+    }
+    match e {
+        Error::Validation(mut errors) => {
+            for problem in &mut errors.0 {
+                let field: Vec<&str> = problem.loc.iter().skip(1).map(String::as_str).collect();
+                problem.loc = order.loc(i, &field);
+            }
+            Error::Validation(errors)
+        }
+        Error::Conflict { status, message } => Error::Conflict { status, message: format!("line {i}: {message}") },
+        Error::NotFound { status, message } => Error::NotFound { status, message: format!("line {i}: {message}") },
+        other => other,
+    }
 }
 
 /// A reservation of an event behind a queue needs the pass of its user's turn, checked with the
@@ -132,32 +174,36 @@ async fn check_section(pool: &PgPool, facts: &Facts, r: &ValidReservation, secti
     Err(ValidationErrors::single(&["body", "best_available", "section"], msg).into())
 }
 
-/// Validates a request and queues it as `pending`; its allocation job is enqueued in the same
-/// transaction (by the intake's batch).
-#[instrument(skip_all, fields(offer.id = %request.offer_id, representation.id = %request.representation_id))]
+/// Validates a request (one line, or an order of several) and queues it as `pending`; its
+/// allocation jobs are enqueued in the same statement (by the intake's batch).
+#[instrument(skip_all, fields(lines = order.lines.len()))]
 pub async fn create(
     pool: &PgPool,
     intake: &Intake,
     who: &Principal,
     facts: &Facts,
-    request: ReservationRequest,
+    order: ValidOrder,
     queue_pass: Option<&str>,
     request_id: Option<String>,
 ) -> Result<Reservation> {
     require_buyer_agent(who)?;
-    let valid = request.validated()?;
-    let checked = check_against_catalog(pool, facts, who, &valid, queue_pass).await?;
+    let checked = check_against_catalog(pool, facts, who, &order, queue_pass).await?;
+    let lines = (order.lines.into_iter())
+        .map(|line| NewLine {
+            offer_id: line.offer_id,
+            representation_id: line.representation_id,
+            quantity: line.quantity,
+            seat_labels: line.seat_labels,
+            best_available: line.best_available,
+        })
+        .collect();
     let new = NewReservation {
         // time-ordered: a reservation's key lands where the last one did in the indexes, not on a
         // random page (74 random bits still make it unguessable)
         id: Uuid::now_v7(),
-        hold_minutes: valid.hold_minutes.unwrap_or(checked.hold_minutes),
-        user_id: valid.user_id,
-        offer_id: valid.offer_id,
-        representation_id: valid.representation_id,
-        quantity: valid.quantity,
-        seat_labels: valid.seat_labels,
-        best_available: valid.best_available,
+        hold_minutes: order.hold_minutes.unwrap_or(checked.hold_minutes),
+        user_id: order.user_id,
+        lines,
         api_key_id: who.key_id,
         request_id,
         queue_pass: checked.queue_pass,

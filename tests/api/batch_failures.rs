@@ -73,14 +73,17 @@ async fn a_lock_timeout_in_a_batch_answers_503_to_its_members_and_they_succeed_l
     let impatient = boxoffice::db::connect_with(&app.db.url, 10, timeouts).await.unwrap();
     let app = app.rewired(impatient, &Tasks::default());
 
-    // an organizer's transaction holds the item's row while the batches come
+    // an organizer's transaction holds the item's row and its pool's while the batches come
     let mut organizer = app.db.pool.begin().await.unwrap();
-    sqlx::query("select 1 from inventory where offer_id = $1 and representation_id = $2 for update")
-        .bind(&offer)
-        .bind(&rep)
-        .execute(&mut *organizer)
-        .await
-        .unwrap();
+    sqlx::query(
+        "select 1 from pools p join inventory i on i.pool_id = p.id
+         where i.offer_id = $1 and i.representation_id = $2 for update",
+    )
+    .bind(&offer)
+    .bind(&rep)
+    .execute(&mut *organizer)
+    .await
+    .unwrap();
     let confirms = join_all(holds.iter().map(|id| app.confirm(id))).await;
     let reservations = join_all(users[5..].iter().map(|u| app.reserve(u, &offer, &rep, 1))).await;
     for reply in confirms.iter().chain(&reservations) {

@@ -43,7 +43,7 @@ async fn stock_cannot_go_below_what_is_held_and_sold() {
     let (_, rep, offer) = app.create_catalog("BILLY").await;
     app.put(&inventory_path(&offer, &rep), Some(&app.admin), json!({"total_stock": 10})).await.expect(StatusCode::OK);
     // reservations arrive with a later issue: move the books by hand, as a sale would
-    sqlx::query("update inventory set available = available - 7, held = held + 3, sold = sold + 4")
+    sqlx::query("update pools set available = available - 7, held = held + 3, sold = sold + 4")
         .execute(&app.db.pool)
         .await
         .unwrap();
@@ -66,10 +66,10 @@ async fn the_database_refuses_books_that_do_not_balance() {
     let app = TestApp::new().await;
     let (_, rep, offer) = app.create_catalog("BILLY").await;
     app.put(&inventory_path(&offer, &rep), Some(&app.admin), json!({"total_stock": 10})).await.expect(StatusCode::OK);
-    let oversell = sqlx::query("update inventory set sold = sold + 1").execute(&app.db.pool).await;
+    let oversell = sqlx::query("update pools set sold = sold + 1").execute(&app.db.pool).await;
     assert!(oversell.is_err(), "total = available + held + sold is a constraint");
     let negative =
-        sqlx::query("update inventory set available = available - 11, sold = sold + 11").execute(&app.db.pool).await;
+        sqlx::query("update pools set available = available - 11, sold = sold + 11").execute(&app.db.pool).await;
     assert!(negative.is_err(), "counts cannot go negative");
 }
 

@@ -38,7 +38,7 @@ async fn the_fixture_catalog_loads_completely_and_its_books_balance() {
     assert_eq!(row_counts(&pool).await, [10, 18, 15, 28, 0]);
 
     let unbalanced: i64 = sqlx::query_scalar(
-        "select count(*) from inventory
+        "select count(*) from pools
          where held <> 0 or sold <> total_stock - available or total_stock <> available + held + sold",
     )
     .fetch_one(&pool)
@@ -46,7 +46,7 @@ async fn the_fixture_catalog_loads_completely_and_its_books_balance() {
     .unwrap();
     assert_eq!(unbalanced, 0);
     let inv_003: (String, i32, i32, i32, i32) = sqlx::query_as(
-        "select event_id, total_stock, available, held, sold from inventory
+        "select event_id, total_stock, available, held, sold from (select i.*, p.total_stock, p.available, p.held, p.sold from inventory i join pools p on p.id = i.pool_id) inventory
          where offer_id = 'off_001' and representation_id = 'rep_003'",
     )
     .fetch_one(&pool)
@@ -119,7 +119,7 @@ async fn changed_rows_are_updated_and_the_books_still_balance() {
     assert_eq!(summary.inventory, Counts { inserted: 0, updated: 1, unchanged: 27 });
     assert_eq!(summary.offers, unchanged(15));
     let books: (i32, i32, i32, i32) = sqlx::query_as(
-        "select total_stock, available, held, sold from inventory
+        "select total_stock, available, held, sold from (select i.*, p.total_stock, p.available, p.held, p.sold from inventory i join pools p on p.id = i.pool_id) inventory
          where offer_id = 'off_001' and representation_id = 'rep_003'",
     )
     .fetch_one(&pool)
@@ -516,7 +516,7 @@ async fn optional_location_price_and_currency_columns_are_imported() {
     ];
     assert_eq!(offers, expected);
     let books: (i32, i32, i32) =
-        sqlx::query_as("select total_stock, available, sold from inventory").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("select total_stock, available, sold from pools").fetch_one(&pool).await.unwrap();
     assert_eq!(books, (10, 7, 3));
 
     let again = import_catalog(&pool, catalog.path()).await.unwrap();

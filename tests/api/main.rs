@@ -16,6 +16,7 @@ mod import;
 mod notifications;
 mod operations;
 mod parse_errors;
+mod pools;
 mod report;
 mod reservation_input;
 mod reservations;

@@ -83,7 +83,7 @@ async fn the_date_window_and_availability_filter_events() {
     )
     .await
     .expect(StatusCode::OK);
-    sqlx::query("update inventory set available = 0, sold = 5 where representation_id = $1")
+    sqlx::query("update pools set available = 0, sold = 5 where representation_id = $1")
         .bind(&rep_z)
         .execute(&app.db.pool)
         .await

@@ -1,18 +1,18 @@
-//! The writer of an on-sale's hot items: waiting-list joins and leaves, confirms and releases,
-//! many per item per transaction.
+//! The writer of an on-sale's hot pools: waiting-list joins and leaves, confirms and releases,
+//! many per pool per transaction.
 //!
-//! One transaction per request spends the item's lock, a settle and a commit per buyer; at an
-//! on-sale those requests pile up on the same item. Instead each API process hands them to a
+//! One transaction per request spends the pool's lock, a settle and a commit per buyer; at an
+//! on-sale those requests pile up on the same pool. Instead each API process hands them to a
 //! [`Batcher`]: each batch checks what can be checked once for all (the buyers, the lists, the
-//! reservations and who may act on them), then for each item runs one transaction under the
-//! item's lock ([`item::apply`]), each request answered as if it had run alone in that order. The
-//! database stays the judge: the same conditional updates and constraints as one request at a
-//! time.
+//! reservations and who may act on them), then for each set of pools (one, or an order's several)
+//! runs one transaction under their locks ([`group::apply`]), each request answered as if it had
+//! run alone in that order. The database stays the judge: the same conditional updates and
+//! constraints as one request at a time.
 //!
 //! A transaction that fails is retried one request at a time, so one caller's bad request never
 //! fails another's.
 
-mod item;
+mod group;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -135,7 +135,7 @@ impl Op {
 
     /// Answers the request with what `answers` holds for it (the `at`-th of its group): each kind
     /// reads only the answers of its kind.
-    fn answer(self, at: usize, answers: &mut item::Answers) {
+    fn answer(self, at: usize, answers: &mut group::Answers) {
         fn missing<T>() -> Result<T> {
             Err(Error::Internal(anyhow::anyhow!("the writer left a request unanswered")))
         }
@@ -167,31 +167,32 @@ impl Batch for Write {
                 return;
             }
         };
-        join_all(groups.into_iter().map(|(item, group)| run_group(&self.pool, item, group))).await;
+        join_all(groups.into_iter().map(|(pools, group)| run_group(&self.pool, pools, group))).await;
     }
 }
 
-/// The requests of one item, and its offer's maximum per order (for joins).
+/// The requests on one set of pools (in ascending order; empty for lists with no stock), and the
+/// maximum per order of each list's offer (for joins).
 #[derive(Default)]
 struct Group {
     ops: Vec<Op>,
-    max_quantity: i32,
+    max_quantity: HashMap<Item, i32>,
 }
 
 /// One transaction for the group; if it fails, each request alone, so that only the request at
 /// fault fails (with the error it would get alone).
-async fn run_group(pool: &PgPool, item: Item, group: Group) {
+async fn run_group(pool: &PgPool, pools: Vec<String>, group: Group) {
     let Group { ops, max_quantity } = group;
-    match item::apply(pool, &item, max_quantity, &ops).await {
+    match group::apply(pool, &pools, &max_quantity, &ops).await {
         Ok(mut answers) => {
             for (at, op) in ops.into_iter().enumerate() {
                 op.answer(at, &mut answers);
             }
         }
         Err(e) if ops.len() > 1 => {
-            tracing::warn!(error = %e, batch = ops.len(), "a batch of an item failed; trying each request alone");
+            tracing::warn!(error = %e, batch = ops.len(), "a batch of a pool failed; trying each request alone");
             for op in ops {
-                match item::apply(pool, &item, max_quantity, std::slice::from_ref(&op)).await {
+                match group::apply(pool, &pools, &max_quantity, std::slice::from_ref(&op)).await {
                     Ok(mut answers) => op.answer(0, &mut answers),
                     Err(e) => op.fail(each_caller("writer", e, 1).remove(0)),
                 }
@@ -205,28 +206,34 @@ async fn run_group(pool: &PgPool, item: Item, group: Group) {
     }
 }
 
-/// Checks what needs no item lock, once for the batch, in the order the waiting-list contract
+/// Checks what needs no pool lock, once for the batch, in the order the waiting-list contract
 /// checks it (the buyer, then the offer and the representation), and who may act on what;
-/// answers what fails and groups the rest by item. When the reads themselves fail, gives the
-/// requests back with the error.
-async fn route(pool: &PgPool, ops: Vec<Op>) -> std::result::Result<BTreeMap<Item, Group>, (Error, Vec<Op>)> {
+/// answers what fails and groups the rest by the pools they act on. When the reads themselves
+/// fail, gives the requests back with the error.
+async fn route(pool: &PgPool, ops: Vec<Op>) -> std::result::Result<BTreeMap<Vec<String>, Group>, (Error, Vec<Op>)> {
     let facts = match Facts::read(pool, &ops).await {
         Ok(facts) => facts,
         Err(e) => return Err((e, ops)),
     };
-    let mut groups: BTreeMap<Item, Group> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
     for op in ops {
         match facts.route(&op) {
-            Ok((item, max)) => {
-                let group = groups.entry(item).or_default();
+            Ok((pools, list)) => {
+                let group = groups.entry(pools).or_default();
+                if let Some((item, max)) = list {
+                    group.max_quantity.insert(item, max);
+                }
                 group.ops.push(op);
-                group.max_quantity = group.max_quantity.max(max);
             }
             Err(e) => op.fail(e),
         }
     }
     Ok(groups)
 }
+
+/// Where a request goes: the pools it acts on (ascending), and for a list its item and its offer's
+/// maximum per order.
+type Route = (Vec<String>, Option<(Item, i32)>);
 
 /// What the batch's requests name, read once for the batch.
 struct Facts {
@@ -274,17 +281,19 @@ impl Facts {
         Ok(Facts { reservations, known_users, lists })
     }
 
-    /// The item the request acts on and its offer's maximum per order, or why it cannot.
-    fn route(&self, op: &Op) -> Result<(Item, i32)> {
+    /// The pools the request acts on (ascending), and for a list its offer's maximum per order,
+    /// or why it cannot.
+    fn route(&self, op: &Op) -> Result<Route> {
         match op {
             Op::Confirm(Confirm { id, .. }) | Op::Release(Release { id, .. }) => match self.reservations.get(id) {
                 None => Err(Error::not_found("reservation", &id.to_string())),
-                Some(r) => require_buyer_agent_of(op.who(), &r.organization_id)
-                    .map(|()| (Item::new(&r.offer_id, &r.representation_id), 0)),
+                Some(r) => require_buyer_agent_of(op.who(), &r.organization_id).map(|()| (r.pools(), None)),
             },
             Op::Join(Join { list, user_id, .. }) | Op::Leave(Leave { list, user_id, .. }) => {
                 if self.known_users.contains(user_id) {
-                    check_list(op.who(), list, &self.lists[list]).map(|max| (list.clone(), max))
+                    let refs = &self.lists[list];
+                    let pools = refs.pool_id.iter().cloned().collect();
+                    check_list(op.who(), list, refs).map(|max| (pools, Some((list.clone(), max))))
                 } else {
                     Err(Error::user_does_not_exist())
                 }

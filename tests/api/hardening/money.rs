@@ -38,11 +38,14 @@ async fn the_report_of_the_largest_sale_accepted_adds_up_without_overflow() {
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     app.put(&stock, Some(&app.admin), json!({"total_stock": 1_000_000})).await.expect(StatusCode::OK);
     // every unit sold at the highest price
-    sqlx::query("update inventory set available = 0, sold = total_stock where offer_id = $1")
-        .bind(&offer)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update pools set available = 0, sold = total_stock
+         where id = (select pool_id from inventory where offer_id = $1)",
+    )
+    .bind(&offer)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
     let report = app.get(&format!("/api/events/{event}/report"), Some(&app.admin)).await.expect(StatusCode::OK);
     assert_eq!(report["lines"][0]["revenue_minor"], json!(1_000_000_000_000_000_000_i64));
 }
@@ -53,11 +56,14 @@ async fn seats_beyond_the_stock_bound_are_refused_by_the_database_as_a_422() {
     let (_, rep, offer) = app.create_catalog("BILLY").await;
     app.add_seats(&offer, &rep, &["A1"]).await;
     // the bound holds whatever path writes the books
-    sqlx::query("update inventory set total_stock = 999999, available = 999999 where offer_id = $1")
-        .bind(&offer)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update pools set total_stock = 999999, available = 999999
+         where id = (select pool_id from inventory where offer_id = $1)",
+    )
+    .bind(&offer)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
     let body = json!({"offer_id": offer, "labels": ["B1", "B2"]});
     let reply = app.post(&format!("/api/representations/{rep}/seats"), Some(&app.admin), body).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");

@@ -10,11 +10,13 @@ pub fn one_ticket(user_id: &str, offer: &str, rep: &str) -> boxoffice::db::reser
     boxoffice::db::reservations::NewReservation {
         id: uuid::Uuid::now_v7(),
         user_id: user_id.to_string(),
-        offer_id: offer.to_string(),
-        representation_id: rep.to_string(),
-        quantity: 1,
-        seat_labels: None,
-        best_available: None,
+        lines: vec![boxoffice::db::reservations::NewLine {
+            offer_id: offer.to_string(),
+            representation_id: rep.to_string(),
+            quantity: 1,
+            seat_labels: None,
+            best_available: None,
+        }],
         hold_minutes: 10,
         api_key_id: uuid::Uuid::nil(),
         request_id: None,

@@ -19,17 +19,20 @@ impl ItemLock {
 }
 
 impl TestApp {
-    /// Takes the item's lock (`inventory` row, as the writers take it) on a connection of its own.
+    /// Takes the lock of the item's pool (its `pools` row, as the writers take it) on a connection
+    /// of its own.
     pub async fn lock_item(&self, offer: &str, rep: &str) -> ItemLock {
         let mut conn = PgConnection::connect(&self.db.url).await.unwrap();
         sqlx::query("begin").execute(&mut conn).await.unwrap();
-        let locked =
-            sqlx::query("select 1 from inventory where offer_id = $1 and representation_id = $2 for no key update")
-                .bind(offer)
-                .bind(rep)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+        let locked = sqlx::query(
+            "select 1 from pools p join inventory i on i.pool_id = p.id
+                 where i.offer_id = $1 and i.representation_id = $2 for no key update of p",
+        )
+        .bind(offer)
+        .bind(rep)
+        .execute(&mut conn)
+        .await
+        .unwrap();
         assert_eq!(locked.rows_affected(), 1, "the item {offer}/{rep} has no stock row to lock");
         ItemLock { conn }
     }

@@ -265,10 +265,11 @@ impl TestApp {
         panic!("reservation {id} was not decided in 20 s");
     }
 
-    /// The item's books: (total, available, held, sold), checking they balance.
+    /// The books of the item's pool: (total, available, held, sold), checking they balance.
     pub async fn books(&self, offer: &str, rep: &str) -> (i32, i32, i32, i32) {
         let row: (i32, i32, i32, i32) = sqlx::query_as(
-            "select total_stock, available, held, sold from inventory where offer_id = $1 and representation_id = $2",
+            "select p.total_stock, p.available, p.held, p.sold from inventory i join pools p on p.id = i.pool_id
+             where i.offer_id = $1 and i.representation_id = $2",
         )
         .bind(offer)
         .bind(rep)

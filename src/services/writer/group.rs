@@ -1,8 +1,9 @@
-//! One item's share of a writer's batch: one transaction under the item's lock. Lapsed holds
-//! end and freed stock goes to the list first (`stock::settle`), then releases, leaves, confirms,
-//! then joins in arrival order, each answered as if it had run alone in that order.
+//! One group of a writer's batch: the requests on one set of pools, in one transaction under
+//! their locks. Lapsed holds end and freed stock goes to the lists first (`stock::settle`), then
+//! releases, leaves, confirms, then joins in arrival order, each answered as if it had run alone
+//! in that order. A confirm or a release of an order acts on every line at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -39,12 +40,17 @@ struct Joiner<'a> {
     quantity: i64,
 }
 
-/// One transaction for the item's requests, under its lock; the answers once it committed.
-pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[Op]) -> Result<Answers> {
-    let (offer, rep) = (item.offer_id.as_str(), item.representation_id.as_str());
+/// One transaction for the group's requests, under its pools' locks; the answers once it
+/// committed. `max_quantity` is each list's offer maximum per order (for joins).
+pub(super) async fn apply(
+    pool: &PgPool,
+    pools: &[String],
+    max_quantity: &HashMap<Item, i32>,
+    ops: &[Op],
+) -> Result<Answers> {
     let mut answers = Answers::default();
     let mut tx = pool.begin().await?;
-    if db::inventory::lock(&mut tx, offer, rep).await?.is_none() {
+    if db::pools::lock_many(&mut tx, pools).await?.is_empty() {
         // no stock was ever set: no reservation can be of it, nobody is on its list
         for (at, op) in ops.iter().enumerate() {
             match op {
@@ -57,24 +63,28 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
         }
         return Ok(answers);
     }
-    stock::settle(&mut tx, offer, rep).await?;
+    stock::settle(&mut tx, pools).await?;
     // a caller that gave up while this waited for the lock was told nothing was done: so be it
     let ops: Vec<(usize, &Op)> = ops.iter().enumerate().filter(|(_, op)| !op.caller_gone()).collect();
 
     let releases: Vec<(usize, Uuid)> =
         ops.iter().filter_map(|&(at, op)| if let Op::Release(r) = op { Some((at, r.id)) } else { None }).collect();
-    let released = end_holds(&mut tx, offer, rep, &releases.iter().map(|r| r.1).collect::<Vec<_>>()).await?;
+    let released = end_holds(&mut tx, &releases.iter().map(|r| r.1).collect::<Vec<_>>()).await?;
 
-    let leaves: Vec<(usize, &str)> = ops
-        .iter()
-        .filter_map(|&(at, op)| match op {
-            Op::Leave(Leave { user_id, .. }) => Some((at, user_id.as_str())),
-            _ => None,
-        })
-        .collect();
-    let left = leave(&mut tx, offer, rep, &leaves.iter().map(|l| l.1.to_string()).collect::<Vec<_>>()).await?;
-    for (at, user) in &leaves {
-        answers.left.insert(*at, if left.contains(*user) { Ok(()) } else { Err(not_on_list()) });
+    let mut leaves: BTreeMap<&Item, Vec<(usize, &str)>> = BTreeMap::new();
+    for &(at, op) in &ops {
+        if let Op::Leave(Leave { list, user_id, .. }) = op {
+            leaves.entry(list).or_default().push((at, user_id.as_str()));
+        }
+    }
+    let mut anyone_left = false;
+    for (list, leaving) in &leaves {
+        let users: Vec<String> = leaving.iter().map(|l| l.1.to_string()).collect();
+        let left = leave(&mut tx, list, &users).await?;
+        anyone_left |= !left.is_empty();
+        for (at, user) in leaving {
+            answers.left.insert(*at, if left.contains(*user) { Ok(()) } else { Err(not_on_list()) });
+        }
     }
 
     let confirms: Vec<Confirming> = ops
@@ -89,21 +99,25 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
             _ => None,
         })
         .collect();
-    let confirmed = confirm(&mut tx, offer, rep, &confirms).await?;
+    let confirmed = confirm(&mut tx, &confirms).await?;
 
-    if !released.is_empty() || !left.is_empty() {
+    if !released.is_empty() || anyone_left {
         // what came back goes to the people waiting first
-        stock::promote(&mut tx, offer, rep).await?;
+        for pool_id in pools {
+            stock::promote(&mut tx, pool_id).await?;
+        }
     }
 
-    let joins: Vec<Joiner> = ops
-        .iter()
-        .filter_map(|&(at, op)| match op {
-            Op::Join(Join { user_id, quantity, .. }) => Some(Joiner { at, user_id, quantity: *quantity }),
-            _ => None,
-        })
-        .collect();
-    answers.entries.extend(join(&mut tx, offer, rep, max_quantity, &joins).await?);
+    let mut joins: BTreeMap<&Item, Vec<Joiner>> = BTreeMap::new();
+    for &(at, op) in &ops {
+        if let Op::Join(Join { list, user_id, quantity, .. }) = op {
+            joins.entry(list).or_default().push(Joiner { at, user_id, quantity: *quantity });
+        }
+    }
+    for (list, joining) in &joins {
+        let max = max_quantity.get(*list).copied().unwrap_or(1);
+        answers.entries.extend(join(&mut tx, list, max, joining).await?);
+    }
 
     // the others' answers, as the reservations stand now
     let mut rows: HashMap<Uuid, Reservation> = released.into_iter().chain(confirmed).map(|r| (r.id, r)).collect();
@@ -118,7 +132,7 @@ pub(super) async fn apply(pool: &PgPool, item: &Item, max_quantity: i32, ops: &[
     }
     if lapsed {
         // a hold that ran out while this batch ran: its stock comes back now, not when its job runs
-        stock::settle(&mut tx, offer, rep).await?;
+        stock::settle(&mut tx, pools).await?;
     }
     for (at, id) in &releases {
         answers.reservations.insert(*at, release_answer(rows.get(id), done_now.contains(id), *id));
@@ -144,14 +158,15 @@ fn not_available(why: &str) -> Error {
 
 /// Releases the live holds among `ids`: their units are available again, and an offer from the
 /// list among them is declined. Returns the holds released.
-async fn end_holds(conn: &mut PgConnection, offer: &str, rep: &str, ids: &[Uuid]) -> Result<Vec<Reservation>> {
+async fn end_holds(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Reservation>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     let released = db::reservations::release_held(conn, ids).await?;
-    let units: i32 = released.iter().map(|r| r.quantity).sum();
-    if units > 0 {
-        db::inventory::end_hold(conn, offer, rep, units, false).await?;
+    let moves: Vec<_> =
+        released.iter().flat_map(|r| r.units_by_pool()).map(|(pool, units)| (pool, units, -units, 0)).collect();
+    if !moves.is_empty() {
+        db::pools::adjust(conn, &moves).await?;
         let ids: Vec<Uuid> = released.iter().map(|r| r.id).collect();
         db::waitlist::end_offers(conn, &ids, EntryStatus::Declined).await?;
     }
@@ -160,14 +175,12 @@ async fn end_holds(conn: &mut PgConnection, offer: &str, rep: &str, ids: &[Uuid]
 
 /// Takes these users off the list: a waiting one leaves, an offered one declines the offer (its
 /// hold is released). Returns who was on the list.
-async fn leave(conn: &mut PgConnection, offer: &str, rep: &str, users: &[String]) -> Result<HashSet<String>> {
-    if users.is_empty() {
-        return Ok(HashSet::new());
-    }
+async fn leave(conn: &mut PgConnection, list: &Item, users: &[String]) -> Result<HashSet<String>> {
+    let (offer, rep) = (list.offer_id.as_str(), list.representation_id.as_str());
     let entries = db::waitlist::active_of_users(conn, offer, rep, users).await?;
     let offers: Vec<Uuid> =
         entries.iter().filter(|e| e.status == EntryStatus::Offered).filter_map(|e| e.reservation_id).collect();
-    end_holds(conn, offer, rep, &offers).await?;
+    end_holds(conn, &offers).await?;
     // an offer whose hold could not be released any more (it ended a moment ago) is declined too
     db::waitlist::end_offers(conn, &offers, EntryStatus::Declined).await?;
     db::waitlist::leave_waiting(conn, offer, rep, users).await?;
@@ -176,21 +189,17 @@ async fn leave(conn: &mut PgConnection, offer: &str, rep: &str, users: &[String]
 
 /// Confirms the live holds among the requests: their units are sold, their tickets' issuance is
 /// queued, and an offer from the list among them is converted. Returns the holds confirmed.
-async fn confirm(
-    conn: &mut PgConnection,
-    offer: &str,
-    rep: &str,
-    confirms: &[Confirming<'_>],
-) -> Result<Vec<Reservation>> {
+async fn confirm(conn: &mut PgConnection, confirms: &[Confirming<'_>]) -> Result<Vec<Reservation>> {
     if confirms.is_empty() {
         return Ok(vec![]);
     }
     let ids: Vec<Uuid> = confirms.iter().map(|c| c.id).collect();
     let references: Vec<Option<String>> = confirms.iter().map(|c| c.payment_reference.map(str::to_string)).collect();
     let confirmed = db::reservations::confirm_held(conn, &ids, &references).await?;
-    let units: i32 = confirmed.iter().map(|r| r.quantity).sum();
-    if units > 0 {
-        db::inventory::end_hold(conn, offer, rep, units, true).await?;
+    let moves: Vec<_> =
+        confirmed.iter().flat_map(|r| r.units_by_pool()).map(|(pool, units)| (pool, 0, -units, units)).collect();
+    if !moves.is_empty() {
+        db::pools::adjust(conn, &moves).await?;
         let ids: Vec<Uuid> = confirmed.iter().map(|r| r.id).collect();
         db::waitlist::end_offers(conn, &ids, EntryStatus::Converted).await?;
         let requests: HashMap<Uuid, Option<&str>> = confirms.iter().map(|c| (c.id, c.request_id)).collect();
@@ -211,15 +220,12 @@ async fn confirm(
 /// appended; each learns its rank (they are last).
 async fn join(
     conn: &mut PgConnection,
-    offer: &str,
-    rep: &str,
+    list: &Item,
     max_quantity: i32,
     joins: &[Joiner<'_>],
 ) -> Result<Vec<(usize, Result<WaitlistEntry>)>> {
-    if joins.is_empty() {
-        return Ok(vec![]);
-    }
-    let state = db::inventory::state(conn, offer, rep)
+    let (offer, rep) = (list.offer_id.as_str(), list.representation_id.as_str());
+    let state = db::inventory::list_state(conn, offer, rep)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the item {offer}/{rep} vanished under its lock"))?;
     let users: Vec<String> = joins.iter().map(|j| j.user_id.to_string()).collect();
@@ -258,7 +264,7 @@ async fn join(
 }
 
 /// Why nobody may join the list now, if so.
-fn refusal(state: &db::inventory::ItemState) -> Option<Error> {
+fn refusal(state: &db::inventory::ListState) -> Option<Error> {
     match state.closed() {
         Some(RejectionReason::RepresentationOver) => {
             Some(Error::conflict("REPRESENTATION_OVER", "this representation is over"))
