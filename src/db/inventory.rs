@@ -135,8 +135,9 @@ pub async fn list_state(
 }
 
 /// The books of an existing item's pool, as an import compares them.
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Books {
+    pub pool_id: String,
     pub total_stock: i32,
     pub held: i32,
     pub sold: i32,
@@ -145,6 +146,20 @@ pub struct Books {
     pub seated: bool,
     /// Other items draw from the same pool.
     pub shared: bool,
+}
+
+/// The pools the items `(offer, representation)` of `items` that exist draw from.
+pub async fn pools_of_items(conn: &mut PgConnection, items: &[(&str, &str)]) -> sqlx::Result<Vec<String>> {
+    let (offers, reps): (Vec<&str>, Vec<&str>) = items.iter().copied().unzip();
+    sqlx::query_scalar(
+        "select distinct i.pool_id from inventory i
+         join unnest($1::text[], $2::text[]) as k (offer_id, representation_id)
+           on (k.offer_id, k.representation_id) = (i.offer_id, i.representation_id)",
+    )
+    .bind(&offers)
+    .bind(&reps)
+    .fetch_all(conn)
+    .await
 }
 
 /// The books of the pools of the items `(offer, representation)` of `items` that exist, locked
@@ -162,7 +177,7 @@ pub async fn books_for_update(
         books: Books,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "select i.offer_id, i.representation_id, p.total_stock, p.held, p.sold, p.imported_sold, p.seated,
+        "select i.offer_id, i.representation_id, p.id as pool_id, p.total_stock, p.held, p.sold, p.imported_sold, p.seated,
                 exists (select 1 from inventory o where o.pool_id = p.id
                         and (o.offer_id, o.representation_id) <> (i.offer_id, i.representation_id)) as shared
          from inventory i

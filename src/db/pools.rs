@@ -275,3 +275,63 @@ pub async fn retire_if_unused(conn: &mut PgConnection, id: &str) -> sqlx::Result
     .await?;
     Ok(())
 }
+
+/// A pool's books as a catalog import compares them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PoolBooks {
+    pub id: String,
+    pub representation_id: String,
+    pub total_stock: i32,
+    pub held: i32,
+    pub sold: i32,
+    pub seated: bool,
+}
+
+/// The books of the pools among `ids` that exist, locked until the transaction ends (what is
+/// checked is what is overwritten).
+pub async fn books_for_update(conn: &mut PgConnection, ids: &[&str]) -> sqlx::Result<Vec<PoolBooks>> {
+    sqlx::query_as(
+        "select id, representation_id, total_stock, held, sold, seated from pools where id = any($1)
+         order by id for no key update",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Writes a pool as a catalog import describes it: created, or its name and total updated (a
+/// seated pool's total is its seats, left alone; the table's checks refuse a total below what is
+/// held and sold).
+pub async fn import(
+    conn: &mut PgConnection,
+    id: &str,
+    representation_id: &str,
+    event_id: &str,
+    name: &str,
+    total: i32,
+) -> sqlx::Result<super::Upserted> {
+    let inserted: Option<bool> = sqlx::query_scalar(
+        "insert into pools as p (id, representation_id, event_id, name, total_stock, available)
+         values ($1, $2, $3, $4, $5, $5)
+         on conflict (id) do update set
+             name = excluded.name,
+             total_stock = case when p.seated then p.total_stock else excluded.total_stock end,
+             available = case when p.seated then p.available else excluded.total_stock - p.held - p.sold end,
+             updated_at = now()
+         where (p.name, p.total_stock)
+               is distinct from (excluded.name, case when p.seated then p.total_stock else excluded.total_stock end)
+         returning (xmax = 0)",
+    )
+    .bind(id)
+    .bind(representation_id)
+    .bind(event_id)
+    .bind(name)
+    .bind(total)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match inserted {
+        Some(true) => super::Upserted::Inserted,
+        Some(false) => super::Upserted::Updated,
+        None => super::Upserted::Unchanged,
+    })
+}

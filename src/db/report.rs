@@ -1,6 +1,6 @@
 //! An event's figures, per representation and offer, in one query.
 
-use crate::domain::records::ReportLine;
+use crate::domain::records::{PoolReport, ReportLine};
 use sqlx::PgConnection;
 
 pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<ReportLine>> {
@@ -63,6 +63,27 @@ pub async fn lines(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<
          ) w
          where i.event_id = $1
          order by rp.starts_at, rp.id, o.id",
+    )
+    .bind(event_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The event's pools: their books (holds past their time count as available, as everywhere a
+/// reader sees them), and the offers selling each.
+pub async fn pools(conn: &mut PgConnection, event_id: &str) -> sqlx::Result<Vec<PoolReport>> {
+    sqlx::query_as(
+        "select p.id as pool_id, p.representation_id, rp.starts_at, p.name, p.seated, p.total_stock as total,
+                p.available + h.lapsed as available, p.held - h.lapsed as held, p.sold,
+                array(select i.offer_id from inventory i where i.pool_id = p.id order by i.offer_id) as offers
+         from pools p
+         join representations rp on rp.id = p.representation_id
+         cross join lateral (
+             select coalesce(sum(r.quantity), 0)::int as lapsed from reservations r
+             where r.pool_id = p.id and r.status = 'held' and r.hold_expires_at <= now()
+         ) h
+         where p.event_id = $1 and exists (select 1 from inventory i where i.pool_id = p.id)
+         order by rp.starts_at, rp.id, p.name, p.id",
     )
     .bind(event_id)
     .fetch_all(conn)

@@ -186,6 +186,22 @@ pub struct Representation {
     pub ends_at: DateTime<Utc>,
 }
 
+/// A pool's figures in an event's report.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PoolReport {
+    pub pool_id: String,
+    pub representation_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub name: String,
+    pub seated: bool,
+    pub total: i32,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+    /// The offers selling it.
+    pub offers: Vec<String>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReportLine {
     pub representation_id: String,

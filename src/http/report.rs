@@ -1,24 +1,33 @@
 //! An event's report for its organizer: JSON, or CSV with `Accept: text/csv`.
 
 use poem::IntoResponse;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use sqlx::PgPool;
 
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
-use crate::domain::records::ReportLine;
+use crate::domain::records::{PoolReport, ReportLine};
+
+/// What a line of the CSV report is.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum ReportBy {
+    Offer,
+    Pool,
+}
 use crate::services;
 
 pub struct ReportApi {
     pub pool: PgPool,
 }
 
-/// Figures of one offer for one representation.
+/// Figures of one offer for one representation. `total`, `available` and `held` are those of the
+/// pool it sells (shared with the pool's other offers); `sold`, revenue and refunds its own.
 #[derive(Object)]
 struct Line {
     representation_id: String,
@@ -26,9 +35,11 @@ struct Line {
     offer_id: String,
     offer_name: String,
     currency: String,
+    pool_id: String,
     total: i32,
     available: i32,
     held: i32,
+    /// Units of this offer sold.
     sold: i32,
     /// sold x price, in minor units.
     revenue_minor: i64,
@@ -57,10 +68,46 @@ struct Funnel {
     median_offer_to_conversion_secs: Option<f64>,
 }
 
+/// A capacity pool's books: `total = available + held + sold`.
+#[derive(Object)]
+struct PoolLine {
+    pool_id: String,
+    representation_id: String,
+    starts_at: chrono::DateTime<chrono::Utc>,
+    name: String,
+    seated: bool,
+    total: i32,
+    available: i32,
+    held: i32,
+    sold: i32,
+    /// The offers selling it.
+    offers: Vec<String>,
+}
+
+impl From<PoolReport> for PoolLine {
+    fn from(p: PoolReport) -> Self {
+        PoolLine {
+            pool_id: p.pool_id,
+            representation_id: p.representation_id,
+            starts_at: p.starts_at,
+            name: p.name,
+            seated: p.seated,
+            total: p.total,
+            available: p.available,
+            held: p.held,
+            sold: p.sold,
+            offers: p.offers,
+        }
+    }
+}
+
 #[derive(Object)]
 struct Report {
     event_id: String,
+    /// Per representation and offer.
     lines: Vec<Line>,
+    /// Per capacity pool.
+    pools: Vec<PoolLine>,
 }
 
 /// The report as JSON, or as CSV when the caller accepts `text/csv`: one answer, two media types
@@ -74,8 +121,8 @@ impl ApiResponse for ReportResponse {
     fn meta() -> MetaResponses {
         MetaResponses {
             responses: vec![MetaResponse {
-                description: "The report: JSON, or CSV (one line per representation and offer, with a header) \
-                              with `Accept: text/csv`.",
+                description: "The report: JSON, or CSV with `Accept: text/csv` (one line per representation \
+                              and offer, or per pool with `by=pool`, with a header).",
                 status: Some(200),
                 status_range: None,
                 content: vec![
@@ -109,6 +156,7 @@ impl From<ReportLine> for Line {
             offer_id: l.offer_id,
             offer_name: l.offer_name,
             currency: l.currency,
+            pool_id: l.pool_id,
             total: l.total,
             available: l.available,
             held: l.held,
@@ -135,19 +183,31 @@ impl From<ReportLine> for Line {
 impl ReportApi {
     /// An event's sales and waiting-list report
     ///
-    /// Per representation and offer: stock, available, held, sold, revenue, holds expired, and the
-    /// waiting list's funnel. Organizers of the event's organization and admins.
+    /// Per representation and offer: its pool's stock, available and held, the offer's own sales,
+    /// revenue, refunds, holds expired, and the waiting list's funnel; and per capacity pool: total,
+    /// available, held, sold and the offers selling it. Organizers of the event's organization and
+    /// admins. As CSV (`Accept: text/csv`), the lines per offer, or per pool with `by=pool`.
     #[oai(path = "/events/:id/report", method = "get")]
     async fn report(
         &self,
         key: ApiKey,
         id: Path<String>,
         accept: Header<Option<String>>,
+        /// For CSV: `offer` (default, a line per representation and offer) or `pool`.
+        by: Query<Option<ReportBy>>,
     ) -> Result<ReportResponse, ApiError> {
-        let lines = services::report::event_report(&self.pool, &key.0, &id).await?;
+        let report = services::report::event_report(&self.pool, &key.0, &id).await?;
         if accept.0.as_deref().is_some_and(|a| a.contains("text/csv")) {
-            return Ok(ReportResponse::Csv(PlainText(services::report::to_csv(&lines))));
+            let csv = match by.0.unwrap_or(ReportBy::Offer) {
+                ReportBy::Offer => services::report::to_csv(&report.lines),
+                ReportBy::Pool => services::report::pools_to_csv(&report.pools),
+            };
+            return Ok(ReportResponse::Csv(PlainText(csv)));
         }
-        Ok(ReportResponse::Json(Json(Report { event_id: id.0, lines: lines.into_iter().map(Line::from).collect() })))
+        Ok(ReportResponse::Json(Json(Report {
+            event_id: id.0,
+            lines: report.lines.into_iter().map(Line::from).collect(),
+            pools: report.pools.into_iter().map(PoolLine::from).collect(),
+        })))
     }
 }

@@ -1,5 +1,5 @@
 //! `boxoffice import DIR`: loads a catalog exported as CSV files (events, representations,
-//! offers, inventory and, optionally, users) into the database.
+//! offers, inventory and, optionally, pools and users) into the database.
 //!
 //! The import is all or nothing and idempotent: every row is checked first and every problem is
 //! reported as `file:line: reason`; only a clean catalog is written, in one transaction, with
@@ -27,6 +27,8 @@ pub struct ImportSummary {
     pub representations: Counts,
     /// Rows of `offers.csv`.
     pub offers: Counts,
+    /// Rows of `pools.csv`; all zero when the file is absent.
+    pub pools: Counts,
     /// Rows of `inventory.csv`.
     pub inventory: Counts,
     /// Rows of `users.csv`; all zero when the file is absent.
@@ -57,10 +59,13 @@ impl fmt::Display for ImportSummary {
             ("events", &self.events),
             ("representations", &self.representations),
             ("offers", &self.offers),
+            ("pools", &self.pools),
             ("inventory", &self.inventory),
             ("users", &self.users),
         ];
-        for (i, (table, c)) in tables.into_iter().enumerate() {
+        // pools are listed when the catalog has them (most catalogs sell each offer apart)
+        let tables = tables.into_iter().filter(|(table, c)| *table != "pools" || c.total() > 0);
+        for (i, (table, c)) in tables.enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
@@ -143,7 +148,8 @@ impl Problems {
     /// The problems in the order of the files and their lines; a row's problems stay in the
     /// order they were found.
     fn into_result(mut self) -> Result<(), ImportError> {
-        const FILES: [&str; 5] = ["events.csv", "representations.csv", "offers.csv", "inventory.csv", "users.csv"];
+        const FILES: [&str; 6] =
+            ["events.csv", "representations.csv", "offers.csv", "pools.csv", "inventory.csv", "users.csv"];
         let rank = |file: &str| FILES.iter().position(|f| *f == file);
         self.0.sort_by_key(|e| (rank(e.file), e.line));
         if self.0.is_empty() { Ok(()) } else { Err(ImportError::Rows(self.0)) }
@@ -151,7 +157,7 @@ impl Problems {
 }
 
 /// Imports the catalog in `dir`: `events.csv`, `representations.csv`, `offers.csv`,
-/// `inventory.csv` and, if present, `users.csv`.
+/// `inventory.csv` and, if present, `pools.csv` and `users.csv`.
 #[tracing::instrument(skip_all, fields(import.dir = %dir.display()))]
 pub async fn import_catalog(pool: &PgPool, dir: &Path) -> Result<ImportSummary, ImportError> {
     let mut problems = Problems::default();
@@ -166,11 +172,13 @@ pub async fn import_catalog(pool: &PgPool, dir: &Path) -> Result<ImportSummary, 
 
     let summary = write::write(&mut tx, &plan).await?;
     // stock that came back goes to the waiting lists first, as when an organizer adds it
+    let mut pools: std::collections::BTreeSet<String> = plan.pools.iter().map(|p| p.row.pool.id.clone()).collect();
     for item in &plan.inventory {
         let (offer, rep) = (&item.row.stock.offer_id, &item.row.stock.representation_id);
-        if let Some(pool_id) = crate::db::pools::of_item(&mut tx, offer, rep).await? {
-            crate::services::stock::promote(&mut tx, &pool_id).await?;
-        }
+        pools.extend(crate::db::pools::of_item(&mut tx, offer, rep).await?);
+    }
+    for pool_id in &pools {
+        crate::services::stock::promote(&mut tx, pool_id).await?;
     }
     tx.commit().await?;
     tracing::info!(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::rows::{CatalogFile, EventRow, InventoryRow, Line, OfferRow, RepresentationRow, UserRow};
+use super::rows::{CatalogFile, EventRow, InventoryRow, Line, OfferRow, PoolRow, RepresentationRow, UserRow};
 use super::{ImportError, Problems};
 
 /// Every row of the catalog files as read, before any check across rows or files.
@@ -12,6 +12,8 @@ pub(crate) struct Catalog {
     pub representations: Vec<Line<RepresentationRow>>,
     pub offers: Vec<Line<OfferRow>>,
     pub inventory: Vec<Line<InventoryRow>>,
+    /// Empty when `pools.csv` is absent.
+    pub pools: Vec<Line<PoolRow>>,
     /// Empty when `users.csv` is absent.
     pub users: Vec<Line<UserRow>>,
     /// Files with rows that could not be read (or a header that could not be used): references
@@ -28,10 +30,8 @@ pub(crate) async fn read_catalog(dir: &Path, problems: &mut Problems) -> Result<
     let representations = read_file(dir, RepresentationRow::FILE).await?;
     let offers = read_file(dir, OfferRow::FILE).await?;
     let inventory = read_file(dir, InventoryRow::FILE).await?;
-    let users = match read_file(dir, UserRow::FILE).await {
-        Err(ImportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        users => users?,
-    };
+    let pools = read_optional(dir, PoolRow::FILE).await?;
+    let users = read_optional(dir, UserRow::FILE).await?;
     let mut incomplete = Vec::new();
     let mut catalog = Catalog {
         events: parse(&events, problems, &mut incomplete),
@@ -40,12 +40,23 @@ pub(crate) async fn read_catalog(dir: &Path, problems: &mut Problems) -> Result<
         inventory: parse(&inventory, problems, &mut incomplete),
         ..Catalog::default()
     };
-    // an empty users.csv is as good as none
+    // an empty optional file is as good as none
+    if !pools.is_empty() {
+        catalog.pools = parse(&pools, problems, &mut incomplete);
+    }
     if !users.is_empty() {
         catalog.users = parse(&users, problems, &mut incomplete);
     }
     catalog.incomplete = incomplete;
     Ok(catalog)
+}
+
+/// An optional file: absent reads as empty.
+async fn read_optional(dir: &Path, file: &str) -> Result<Vec<u8>, ImportError> {
+    match read_file(dir, file).await {
+        Err(ImportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        read => read,
+    }
 }
 
 async fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, ImportError> {

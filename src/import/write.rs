@@ -5,7 +5,7 @@ use sqlx::postgres::PgDatabaseError;
 
 use super::check::Plan;
 use super::rows::{CatalogFile, Line};
-use super::rows::{EventRow, InventoryRow, OfferRow, RepresentationRow, UserRow};
+use super::rows::{EventRow, InventoryRow, OfferRow, PoolRow, RepresentationRow, Source, UserRow};
 use super::{Counts, ImportError, ImportSummary, RowError};
 use crate::db::{self, Upserted};
 
@@ -25,10 +25,26 @@ pub(crate) async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<Import
         let done = db::offers::upsert(conn, &row.id, &row.event_id, &row.kind, &row.offer).await;
         count(&mut summary.offers, done.map_err(refused::<OfferRow>(*line))?);
     }
+    for Line { line, row } in &plan.pools {
+        let p = &row.pool;
+        let done = db::pools::import(conn, &p.id, &p.representation_id, &row.event_id, &p.name, p.total_stock).await;
+        count(&mut summary.pools, done.map_err(refused::<PoolRow>(*line))?);
+    }
     for Line { line, row } in &plan.inventory {
         let s = &row.stock;
         let item = (s.offer_id.as_str(), s.representation_id.as_str());
-        let done = db::inventory::import_stock(conn, item, &row.event_id, s.total_stock, s.available).await;
+        let done = match &s.source {
+            Source::Own { total_stock, available } => {
+                db::inventory::import_stock(conn, item, &row.event_id, *total_stock, *available).await
+            }
+            Source::Pool(pool_id) => match attach(conn, item, &row.event_id, pool_id).await {
+                Ok(Ok(done)) => Ok(done),
+                Ok(Err(reason)) => {
+                    return Err(ImportError::Rows(vec![RowError { file: InventoryRow::FILE, line: *line, reason }]));
+                }
+                Err(e) => Err(e),
+            },
+        };
         count(&mut summary.inventory, done.map_err(refused::<InventoryRow>(*line))?);
     }
     for Line { line, row } in &plan.users {
@@ -36,6 +52,37 @@ pub(crate) async fn write(conn: &mut PgConnection, plan: &Plan) -> Result<Import
         count(&mut summary.users, done.map_err(refused::<UserRow>(*line))?);
     }
     Ok(summary)
+}
+
+/// Makes the item draw from the pool, as the API's attach does: a new item, or one that moves
+/// only when nothing of it is held, sold or being decided (else the reason, for its row).
+async fn attach(
+    conn: &mut PgConnection,
+    (offer_id, representation_id): (&str, &str),
+    event_id: &str,
+    pool_id: &str,
+) -> sqlx::Result<Result<Upserted, String>> {
+    let Some(current) = db::pools::of_item(conn, offer_id, representation_id).await? else {
+        db::inventory::insert(conn, offer_id, representation_id, event_id, pool_id).await?;
+        return Ok(Ok(Upserted::Inserted));
+    };
+    if current == pool_id {
+        return Ok(Ok(Upserted::Unchanged));
+    }
+    if db::reservations::item_committed(conn, offer_id, representation_id).await? {
+        return Ok(Err(format!(
+            "{offer_id} for {representation_id} has tickets held, sold or being decided in pool {current}: it stays \
+             in that pool"
+        )));
+    }
+    if db::pools::find(conn, &current).await?.is_some_and(|p| p.seated) {
+        return Ok(Err(format!(
+            "{offer_id} for {representation_id} sells the seats of pool {current}: it stays in it"
+        )));
+    }
+    db::inventory::move_to(conn, offer_id, representation_id, pool_id).await?;
+    db::pools::retire_if_unused(conn, &current).await?;
+    Ok(Ok(Upserted::Updated))
 }
 
 fn count(counts: &mut Counts, done: Upserted) {

@@ -5,20 +5,54 @@ use sqlx::PgPool;
 use super::auth::{require_catalog_editor, require_manager_of};
 use super::{Error, Result};
 use crate::db;
-use crate::domain::records::ReportLine;
+use crate::domain::records::{PoolReport, ReportLine};
 
-pub async fn event_report(pool: &PgPool, who: &crate::domain::Principal, event_id: &str) -> Result<Vec<ReportLine>> {
+/// An event's figures: per representation and offer, and per pool.
+#[derive(Debug, Clone)]
+pub struct EventReport {
+    pub lines: Vec<ReportLine>,
+    pub pools: Vec<PoolReport>,
+}
+
+pub async fn event_report(pool: &PgPool, who: &crate::domain::Principal, event_id: &str) -> Result<EventReport> {
     require_catalog_editor(who)?;
     // one snapshot: the figures of every line agree with each other
     let mut tx = db::snapshot(pool).await?;
     let event = db::events::find(&mut tx, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
     require_manager_of(who, &event.organization_id)?;
     let lines = db::report::lines(&mut tx, event_id).await?;
+    let pools = db::report::pools(&mut tx, event_id).await?;
     tx.commit().await?;
-    Ok(lines)
+    Ok(EventReport { lines, pools })
 }
 
-/// The report as CSV, one line per representation and offer, with a header.
+/// The pools of the report as CSV, one line per pool, with a header.
+pub fn pools_to_csv(pools: &[PoolReport]) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header =
+        ["pool_id", "representation_id", "starts_at", "name", "seated", "total", "available", "held", "sold", "offers"];
+    let _ = out.write_record(header);
+    for p in pools {
+        let _ = out.write_record([
+            p.pool_id.clone(),
+            p.representation_id.clone(),
+            p.starts_at.to_rfc3339(),
+            p.name.clone(),
+            p.seated.to_string(),
+            p.total.to_string(),
+            p.available.to_string(),
+            p.held.to_string(),
+            p.sold.to_string(),
+            // several offers in one field, as spreadsheets split them back
+            p.offers.join(" "),
+        ]);
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The report as CSV, one line per representation and offer, with a header. `total`,
+/// `available` and `held` are the offer's pool's (named last); `sold`, revenue and refunds the
+/// offer's own.
 pub fn to_csv(lines: &[ReportLine]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     let _ = out.write_record([
@@ -43,6 +77,7 @@ pub fn to_csv(lines: &[ReportLine]) -> String {
         "median_offer_to_conversion_secs",
         "refunded",
         "refunded_minor",
+        "pool_id",
     ]);
     for l in lines {
         let _ = out.write_record([
@@ -67,6 +102,7 @@ pub fn to_csv(lines: &[ReportLine]) -> String {
             l.median_offer_to_conversion_secs.map(|s| format!("{s:.1}")).unwrap_or_default(),
             l.refunded.to_string(),
             l.refunded_minor.to_string(),
+            l.pool_id.clone(),
         ]);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()

@@ -23,6 +23,7 @@ async fn the_fixture_catalog_loads_completely_and_its_books_balance() {
         events: new(10),
         representations: new(18),
         offers: new(15),
+        pools: Counts::default(),
         inventory: new(28),
         users: Counts::default(),
     };
@@ -96,6 +97,7 @@ async fn importing_the_same_catalog_twice_changes_nothing() {
         events: unchanged(10),
         representations: unchanged(18),
         offers: unchanged(15),
+        pools: Counts::default(),
         inventory: unchanged(28),
         users: Counts::default(),
     };

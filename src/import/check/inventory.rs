@@ -5,7 +5,7 @@ use super::{Known, each, merge, unknown};
 use crate::import::Problems;
 use crate::import::existing::Books;
 use crate::import::rows::{CatalogFile, Line};
-use crate::import::rows::{InventoryRow, OfferRow, RepresentationRow, Stock};
+use crate::import::rows::{InventoryRow, OfferRow, PoolRow, RepresentationRow, Source, Stock};
 
 /// Stock with the event its offer and representation share, ready to be written.
 #[derive(Debug)]
@@ -31,6 +31,15 @@ pub(super) fn check(rows: &[Line<InventoryRow>], known: &Known, problems: &mut P
         {
             reasons.push(format!("offer {offer} is for event {o} but representation {rep} is for event {r}"));
         }
+        if let Some(pool) = row.pool_id.as_deref().filter(|p| !p.is_empty()) {
+            match known.pool_representation(pool) {
+                Some(of) if of != rep && !rep.is_empty() => {
+                    reasons.push(format!("pool {pool} is of representation {of}, not {rep}"))
+                }
+                None if known.complete(PoolRow::FILE) => reasons.push(unknown("pool_id", pool, PoolRow::FILE)),
+                _ => {}
+            }
+        }
         let stock = merge(Stock::try_from(row), reasons)?;
 
         let key = (offer.to_owned(), rep.to_owned());
@@ -39,7 +48,9 @@ pub(super) fn check(rows: &[Line<InventoryRow>], known: &Known, problems: &mut P
                 Some(id) => format!("stock {id} ({offer} for {rep})"),
                 None => format!("stock of {offer} for {rep}"),
             };
-            refuse_rewrite(&what, books, &stock)?;
+            if let Source::Own { total_stock, available } = &stock.source {
+                refuse_rewrite(&what, books, *total_stock, *available)?;
+            }
         }
         let event_id = offer_event.unwrap_or_default().to_owned();
         Ok(Inventory { stock, event_id })
@@ -50,21 +61,28 @@ pub(super) fn check(rows: &[Line<InventoryRow>], known: &Known, problems: &mut P
 /// sold elsewhere (`total_stock - available_stock`) instead of the last import's. What was held
 /// and sold through boxoffice stays as it is; a total that leaves no room for it is refused, and
 /// seated stock follows its seats, not the file.
-fn refuse_rewrite(what: &str, books: &Books, stock: &Stock) -> Result<(), Vec<String>> {
-    let imported_sold = stock.total_stock - stock.available;
-    if books.total_stock == stock.total_stock && books.imported_sold == imported_sold {
+fn refuse_rewrite(what: &str, books: &Books, total_stock: i32, available: i32) -> Result<(), Vec<String>> {
+    let imported_sold = total_stock - available;
+    if books.total_stock == total_stock && books.imported_sold == imported_sold {
         return Ok(());
     }
     if books.seated {
         return Err(vec![format!("{what} is seated: its stock follows its seats, not the import")]);
     }
+    if books.shared {
+        return Err(vec![format!(
+            "{what} draws from pool {}, shared with other offers: set the pool's total in pools.csv, or give its \
+             pool_id",
+            books.pool_id
+        )]);
+    }
     let ours = books.sold - books.imported_sold;
     let committed = books.held + ours + imported_sold;
-    if committed > stock.total_stock {
+    if committed > total_stock {
         return Err(vec![format!(
             "{what}: total_stock {} leaves no room for {} units held and {} sold through boxoffice \
              besides the {imported_sold} sold elsewhere; at least {committed} are needed",
-            stock.total_stock, books.held, ours
+            total_stock, books.held, ours
         )]);
     }
     Ok(())

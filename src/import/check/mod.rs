@@ -2,10 +2,12 @@
 //! the database already holds. No I/O: the database's side comes in as `Existing`.
 
 mod inventory;
+mod pools;
 
 use std::collections::{HashMap, HashSet};
 
 pub(crate) use inventory::Inventory;
+pub(crate) use pools::PoolPlan;
 
 use super::Problems;
 use super::existing::Existing;
@@ -19,6 +21,7 @@ pub(crate) struct Plan {
     pub events: Vec<Line<Event>>,
     pub representations: Vec<Line<Representation>>,
     pub offers: Vec<Line<Offer>>,
+    pub pools: Vec<Line<PoolPlan>>,
     pub inventory: Vec<Line<Inventory>>,
     pub users: Vec<Line<User>>,
 }
@@ -38,6 +41,7 @@ pub(crate) fn check(catalog: &Catalog, existing: &Existing, problems: &mut Probl
         }),
         representations: representations(&catalog.representations, &known, problems),
         offers: offers(&catalog.offers, &known, problems),
+        pools: pools::check(&catalog.pools, &known, problems),
         inventory: inventory::check(&catalog.inventory, &known, problems),
         users: users(&catalog.users, problems),
     }
@@ -84,6 +88,8 @@ pub(super) struct Known<'a> {
     representations: HashMap<&'a str, &'a str>,
     /// Offer id -> event id, from offers.csv.
     offers: HashMap<&'a str, &'a str>,
+    /// Pool id -> representation id, from pools.csv.
+    pools: HashMap<&'a str, &'a str>,
     existing: &'a Existing,
     /// Files with rows that could not be read: references to them are not checked.
     incomplete: &'a [&'static str],
@@ -94,10 +100,12 @@ impl<'a> Known<'a> {
         let events = catalog.events.iter().map(|l| l.row.id.as_str()).collect();
         let reps = catalog.representations.iter().map(|l| (&l.row.id, &l.row.event_id));
         let offers = catalog.offers.iter().map(|l| (&l.row.offer_id, &l.row.event_id));
+        let pools = catalog.pools.iter().map(|l| (&l.row.id, &l.row.representation_id));
         Known {
             events,
             representations: event_by_id(reps),
             offers: event_by_id(offers),
+            pools: event_by_id(pools),
             existing,
             incomplete: &catalog.incomplete,
         }
@@ -121,6 +129,12 @@ impl<'a> Known<'a> {
     fn offer_event(&self, id: &str) -> Option<&'a str> {
         let existing = self.existing.offers.get(id).map(String::as_str);
         self.offers.get(id).copied().or(existing)
+    }
+
+    /// The representation of a pool, if the pool is known.
+    fn pool_representation(&self, id: &str) -> Option<&'a str> {
+        let existing = self.existing.pools.get(id).map(|p| p.representation_id.as_str());
+        self.pools.get(id).copied().or(existing)
     }
 
     /// The event of a representation, if the representation is known.

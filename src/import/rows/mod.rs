@@ -7,12 +7,14 @@ use serde::de::DeserializeOwned;
 mod event;
 mod inventory;
 mod offer;
+mod pool;
 mod representation;
 mod user;
 
 pub(crate) use event::{Event, EventRow};
-pub(crate) use inventory::{InventoryRow, Stock};
+pub(crate) use inventory::{InventoryRow, Source, Stock};
 pub(crate) use offer::{Offer, OfferRow};
+pub(crate) use pool::{Pool, PoolRow};
 pub(crate) use representation::{Representation, RepresentationRow};
 pub(crate) use user::{User, UserRow};
 

@@ -1,7 +1,9 @@
 //! Capacity pools shared by offers, and orders of several lines decided all or nothing.
 
 mod api;
+mod import;
 mod orders;
+mod report;
 mod sharing;
 
 use poem::http::StatusCode;
