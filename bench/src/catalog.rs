@@ -39,7 +39,7 @@ pub async fn create_hall(env: &Environment, title: &str, sections: &[(&str, Vec<
 }
 
 /// An event with one representation and one offer, and no stock yet.
-async fn create_unstocked(
+pub async fn create_unstocked(
     env: &Environment,
     title: &str,
     offer_name: &str,
@@ -86,12 +86,12 @@ pub fn user_id(i: u32) -> String {
     format!("u{}", i + 1)
 }
 
-async fn post(env: &Environment, path: &str, body: Value) -> anyhow::Result<Value> {
+pub async fn post(env: &Environment, path: &str, body: Value) -> anyhow::Result<Value> {
     let answer = env.http.post(env.api.join(path)?).bearer_auth(&env.admin_key).json(&body).send().await?;
     expect_success(answer, &format!("POST {path}")).await
 }
 
-async fn expect_success(answer: reqwest::Response, what: &str) -> anyhow::Result<Value> {
+pub async fn expect_success(answer: reqwest::Response, what: &str) -> anyhow::Result<Value> {
     let status = answer.status();
     let body = answer.text().await.unwrap_or_default();
     if !status.is_success() {
@@ -100,6 +100,6 @@ async fn expect_success(answer: reqwest::Response, what: &str) -> anyhow::Result
     serde_json::from_str(&body).with_context(|| format!("{what} answered something that is not JSON: {body}"))
 }
 
-fn id_of(value: &Value) -> anyhow::Result<String> {
+pub fn id_of(value: &Value) -> anyhow::Result<String> {
     value["id"].as_str().map(str::to_string).with_context(|| format!("no id in {value}"))
 }

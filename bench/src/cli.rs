@@ -20,6 +20,7 @@ impl Cli {
             Scenario::OnsaleFull(args) => &args.common,
             Scenario::Seated(args) => &args.common,
             Scenario::Queue(args) => &args.common,
+            Scenario::Baskets(args) => &args.common,
         }
     }
 }
@@ -44,6 +45,10 @@ pub enum Scenario {
     /// admission at a set rate, admitted people reserve with their passes; join/s, the draw
     /// recomputed, the rate, the stop at sell-out, pgbench ratio.
     Queue(QueueArgs),
+    /// Orders of several ticket types: stalls shared by Adult, Child and Concession, and a
+    /// parking pool; buyers send 1-3 lines each; decided/s, partial orders, oversell per pool,
+    /// every decision replayed in arrival order, tickets per line after confirms, pgbench ratio.
+    Baskets(BasketsArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -148,6 +153,27 @@ pub struct SeatedArgs {
     /// Write the sold-out hall's seat map (SVG) here.
     #[arg(long)]
     pub seatmap_svg: Option<PathBuf>,
+    /// How long pgbench runs (once before the load, once after).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub pgbench_seconds: u32,
+    /// Do not run pgbench (no ratio is printed).
+    #[arg(long)]
+    pub skip_pgbench: bool,
+}
+
+#[derive(Args)]
+pub struct BasketsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Orders, one buyer each.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Places in the stalls, shared by Adult, Child and Concession.
+    #[arg(long, default_value_t = 8_000, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub stalls: i32,
+    /// Parking spaces.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    pub parking: i32,
     /// How long pgbench runs (once before the load, once after).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub pgbench_seconds: u32,

@@ -10,6 +10,8 @@
 //! - `bench waitlist`: lapsing holds and offers on a sold-out item; how late the next offer comes.
 //! - `bench seated`: best-available in a hall of 5,000 seats; FIFO and lonely seats replayed.
 //! - `bench queue`: 100,000 people through a virtual queue; the draw, the rate, the stop at sell-out.
+//! - `bench baskets`: orders of 1-3 lines over two shared pools; partial orders, oversell per pool,
+//!   arrival order replayed, tickets per line.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
 //! own executable unless `--bin-dir` says otherwise. `--profile` runs on a private PostgreSQL with
@@ -25,6 +27,7 @@ macro_rules! note {
     };
 }
 
+mod baskets;
 mod catalog;
 mod checks;
 mod cli;
@@ -116,6 +119,7 @@ async fn run_on(cli: &Cli, common: &cli::Common) -> anyhow::Result<Report> {
         Scenario::OnsaleFull(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::Seated(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         Scenario::Queue(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
+        Scenario::Baskets(args) if !args.skip_pgbench => Some(args.pgbench_seconds),
         _ => None,
     };
     // before the system starts, so nothing but pgbench runs on the server
@@ -180,5 +184,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
         Scenario::OnsaleFull(args) => onsale_full::run(env, args).await,
         Scenario::Seated(args) => seated::run(env, args).await,
         Scenario::Queue(args) => queue::run(env, args).await,
+        Scenario::Baskets(args) => baskets::run(env, args).await,
     }
 }
