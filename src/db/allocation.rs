@@ -59,6 +59,28 @@ pub async fn pending(
     .await
 }
 
+/// The oldest pending rows of any of `pools` after `after` (by `seq`), in arrival order: the
+/// pools one run has locked, decided as one stream.
+pub async fn pending_in(
+    conn: &mut PgConnection,
+    pools: &[String],
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Pending>> {
+    sqlx::query_as(concat!(
+        "select ",
+        pending_columns!(),
+        " from reservations
+         where pool_id = any($1) and status = 'pending' and seq > $2
+         order by seq limit $3"
+    ))
+    .bind(pools)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 /// Every line of these orders, in order.
 pub async fn order_lines(conn: &mut PgConnection, orders: &[Uuid]) -> sqlx::Result<Vec<Pending>> {
     sqlx::query_as(concat!(

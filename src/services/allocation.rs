@@ -68,19 +68,44 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
     let settled = stock::settle(&mut tx, &[home.to_string()]).await?;
     let expired = settled.expired.len();
     let mut run = Run::new(settled.pools);
-    let rows = db::allocation::pending(&mut tx, home, 0, None, BATCH).await?;
-    let more = rows.len() as i64 == BATCH;
+    // the pending requests of every pool this run has locked, as one stream in arrival order: an
+    // order that brings another pool in (locked and caught up to its turn) adds that pool's later
+    // requests to the stream, so a run over two busy pools reads each row once
+    let mut after = 0;
+    let mut more = false;
     let mut stopped = false;
-    for request in requests(&mut tx, rows).await? {
-        if run.decided.contains(&request.key()) {
-            continue;
+    'stream: loop {
+        let locked: Vec<String> = run.locked.keys().cloned().collect();
+        let rows = db::allocation::pending_in(&mut tx, &locked, after, BATCH).await?;
+        let page_full = rows.len() as i64 == BATCH;
+        let Some(last_seq) = rows.last().map(|r| r.seq) else { break };
+        for request in requests(&mut tx, rows).await? {
+            if run.decided.contains(&request.key()) {
+                continue;
+            }
+            if !Box::pin(run.decide_in_turn(&mut tx, &request, home)).await? {
+                stopped = true;
+                break 'stream;
+            }
+            // every locked pool is decided up to this request's last line
+            after = after.max(request.lines.iter().map(|l| l.seq).max().unwrap_or_else(|| request.seq()));
+            for pool_id in run.locked.keys() {
+                let cursor = run.cursor.entry(pool_id.clone()).or_default();
+                *cursor = (*cursor).max(after);
+            }
+            if run.created.len() as i64 >= BATCH {
+                more = true;
+                break 'stream;
+            }
+            if run.locked.len() != locked.len() {
+                // a pool joined: read on with its requests in the stream
+                continue 'stream;
+            }
         }
-        if !Box::pin(run.decide_in_turn(&mut tx, &request, home)).await? {
-            stopped = true;
+        if !page_full {
             break;
         }
-        let last = request.lines.iter().filter(|l| l.pool_id == home).map(|l| l.seq).max();
-        run.cursor.insert(home.to_string(), last.unwrap_or_else(|| request.seq()));
+        after = after.max(last_seq);
     }
     if run.decisions.is_empty() {
         tx.commit().await?;
@@ -225,6 +250,11 @@ impl Run {
         }
         self.decide(tx, request).await?;
         for line in &request.lines {
+            // every pool of the request was caught up to its turn, and its lines are decided: the
+            // pool's next catch-up starts after them, not from where the outer loop began (a
+            // catch-up per order of the pool would read the same rows again and again)
+            let cursor = self.cursor.entry(line.pool_id.clone()).or_default();
+            *cursor = (*cursor).max(line.seq);
             if line.pool_id != from {
                 // the other pools' later requests may have waited for this one
                 self.wake.insert((line.offer_id.clone(), line.representation_id.clone()));
@@ -249,7 +279,8 @@ impl Run {
                 }
             }
             let reached = if last_page { before - 1 } else { last_seq.unwrap_or(before - 1) };
-            self.cursor.insert(pool.to_string(), reached);
+            let cursor = self.cursor.entry(pool.to_string()).or_default();
+            *cursor = (*cursor).max(reached);
         }
     }
 
