@@ -43,6 +43,9 @@ pub struct NewReservation {
 /// One line of a [`NewReservation`].
 #[derive(Debug, Clone)]
 pub struct NewLine {
+    /// The pool the API saw the item draw from, to wake the pool's worker once per batch (the row
+    /// itself takes its pool from the item when stored).
+    pub pool_id: Option<String>,
     pub offer_id: String,
     pub representation_id: String,
     pub quantity: i32,

@@ -6,9 +6,9 @@
 //! that pool is undecided. An order that spans pools is decided once all its pools are locked and
 //! each one's earlier requests are decided ("caught up"). Pools are locked in ascending id order
 //! with waiting; a pool below one already held is only tried (`skip locked`): if another worker
-//! has it, this run stops where it is and wakes that pool, whose worker will come back here. So
-//! runs never wait for each other in a circle, and the oldest pending request is always
-//! decidable by the worker of its smallest pool: the queue always moves.
+//! has it, this run commits what it decided and its next batch locks that pool too, all in
+//! ascending order. So runs never wait for each other in a circle, and the queue always moves.
+//! The pending requests of every pool a run holds are read as one stream in arrival order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -20,7 +20,7 @@ use super::stock;
 use crate::db::pools::PoolState;
 use crate::db::{self, allocation::Decisions, allocation::Pending};
 use crate::domain::hall::{BestAvailable, Hall};
-use crate::domain::job::{AllocateItem, ExpireHolds};
+use crate::domain::job::ExpireHolds;
 use crate::domain::{RejectionReason, ReservationStatus};
 
 /// Rows decided per transaction at most: bounds the lock time and the statement sizes.
@@ -44,28 +44,50 @@ pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &st
     allocate_pool(pool, &pool_id).await
 }
 
-/// Decides every pending request of the pool (see [`allocate_item`]).
+/// Decides every pending request of the pool (see [`allocate_item`]). A run that meets an order
+/// needing a pool below those it holds, busy with another run, commits what it decided and goes
+/// on holding that pool too, all locked in ascending order: no circle of waits, and no hand-off
+/// of tiny batches between two runs.
 pub async fn allocate_pool(pool: &PgPool, pool_id: &str) -> sqlx::Result<Outcome> {
     let mut total = Outcome::default();
+    let mut homes = vec![pool_id.to_string()];
     loop {
-        let (outcome, more) = allocate_batch(pool, pool_id).await?;
+        let (outcome, next) = allocate_batch(pool, &homes).await?;
         total.held += outcome.held;
         total.rejected += outcome.rejected;
         total.expired += outcome.expired;
-        if !more {
-            return Ok(total);
+        match next {
+            Next::Done => return Ok(total),
+            Next::More => {}
+            Next::Widen(pool_id) => {
+                homes.push(pool_id);
+                homes.sort();
+                homes.dedup();
+            }
         }
     }
 }
 
-async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, bool)> {
+/// What a batch leaves for the next one.
+enum Next {
+    /// Nothing pending in its pools (as far as it read).
+    Done,
+    /// It stopped at its size: go on.
+    More,
+    /// It stopped at an order needing this pool, held by another run: go on with it locked too.
+    Widen(String),
+}
+
+async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcome, Next)> {
     let mut tx = pool.begin().await?;
-    if !db::pools::lock(&mut tx, home).await? {
-        return Ok((Outcome::default(), false));
-    }
+    let locked = db::pools::lock_many(&mut tx, homes).await?;
+    let Some(home) = locked.first().cloned() else {
+        return Ok((Outcome::default(), Next::Done));
+    };
+    let home = home.as_str();
     // stock of holds past their time is available, and goes to the waiting lists first; what is
     // left after the lists is on public sale
-    let settled = stock::settle(&mut tx, &[home.to_string()]).await?;
+    let settled = stock::settle(&mut tx, &locked).await?;
     let expired = settled.expired.len();
     let mut run = Run::new(settled.pools);
     // the pending requests of every pool this run has locked, as one stream in arrival order: an
@@ -73,7 +95,6 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
     // requests to the stream, so a run over two busy pools reads each row once
     let mut after = 0;
     let mut more = false;
-    let mut stopped = false;
     'stream: loop {
         let locked: Vec<String> = run.locked.keys().cloned().collect();
         let rows = db::allocation::pending_in(&mut tx, &locked, after, BATCH).await?;
@@ -84,7 +105,6 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
                 continue;
             }
             if !Box::pin(run.decide_in_turn(&mut tx, &request, home)).await? {
-                stopped = true;
                 break 'stream;
             }
             // every locked pool is decided up to this request's last line
@@ -107,10 +127,14 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
         }
         after = after.max(last_seq);
     }
+    let next = match (run.wanted.take(), more) {
+        (Some(wanted), _) => Next::Widen(wanted),
+        (None, true) => Next::More,
+        (None, false) => Next::Done,
+    };
     if run.decisions.is_empty() {
         tx.commit().await?;
-        run.wake_after(pool).await?;
-        return Ok((Outcome { expired, ..Outcome::default() }, false));
+        return Ok((Outcome { expired, ..Outcome::default() }, next));
     }
     db::allocation::apply(&mut tx, &run.decisions).await?;
     let held: Vec<Uuid> = (run.decisions.ids.iter().zip(&run.decisions.statuses))
@@ -121,7 +145,6 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
         db::jobs::enqueue(&mut tx, &ExpireHolds { offer_id, representation_id, due_at }, Some(due_at)).await?;
     }
     tx.commit().await?;
-    run.wake_after(pool).await?;
     let outcome = Outcome { held: run.held, rejected: run.rejected, expired };
     let now = chrono::Utc::now();
     for created_at in &run.created {
@@ -130,7 +153,7 @@ async fn allocate_batch(pool: &PgPool, home: &str) -> sqlx::Result<(Outcome, boo
     metrics::counter!("reservations_total", "outcome" => "held").increment(outcome.held as u64);
     metrics::counter!("reservations_total", "outcome" => "rejected").increment(outcome.rejected as u64);
     metrics::histogram!("allocation_batch_decisions").record(run.created.len() as f64);
-    Ok((outcome, more && !stopped))
+    Ok((outcome, next))
 }
 
 /// A pending request: a reservation of one line, or every line of an order, in line order.
@@ -197,9 +220,8 @@ struct Run {
     /// The requests decided (their keys), whichever pool's turn reached them.
     decided: HashSet<Uuid>,
     decisions: Decisions,
-    /// Items whose pools to wake once committed: an order's other pools, or the pool of an order
-    /// this run could not decide.
-    wake: BTreeSet<(String, String)>,
+    /// A pool an order needs, below those held and busy with another run: the next batch holds it.
+    wanted: Option<String>,
     created: Vec<chrono::DateTime<chrono::Utc>>,
     held: usize,
     rejected: usize,
@@ -215,7 +237,7 @@ impl Run {
             cursor: HashMap::new(),
             decided: HashSet::new(),
             decisions: Decisions::default(),
-            wake: BTreeSet::new(),
+            wanted: None,
             created: Vec::new(),
             held: 0,
             rejected: 0,
@@ -233,9 +255,8 @@ impl Run {
             let in_order = self.locked.keys().next_back().is_none_or(|last| pool > last.as_str());
             let got = if in_order { db::pools::lock(tx, pool).await? } else { db::pools::try_lock(tx, pool).await? };
             if !got {
-                // its worker decides its earlier requests, then reaches this one and comes back
-                let line = request.lines.iter().find(|l| l.pool_id == pool).expect("a line of the pool");
-                self.wake.insert((line.offer_id.clone(), line.representation_id.clone()));
+                // stop here; the next batch takes it in order with the others
+                self.wanted = Some(pool.to_string());
                 return Ok(false);
             }
             let settled = stock::settle(tx, &[pool.to_string()]).await?;
@@ -255,10 +276,6 @@ impl Run {
             // catch-up per order of the pool would read the same rows again and again)
             let cursor = self.cursor.entry(line.pool_id.clone()).or_default();
             *cursor = (*cursor).max(line.seq);
-            if line.pool_id != from {
-                // the other pools' later requests may have waited for this one
-                self.wake.insert((line.offer_id.clone(), line.representation_id.clone()));
-            }
         }
         Ok(true)
     }
@@ -354,22 +371,6 @@ impl Run {
             }
         }
         Err(failure)
-    }
-
-    /// Wakes the pools this run left work for (see [`Run::wake`]).
-    async fn wake_after(&self, pool: &PgPool) -> sqlx::Result<()> {
-        if self.wake.is_empty() {
-            return Ok(());
-        }
-        let jobs: Vec<AllocateItem> = (self.wake.iter())
-            .map(|(offer_id, representation_id)| AllocateItem {
-                offer_id: offer_id.clone(),
-                representation_id: representation_id.clone(),
-                request_id: None,
-            })
-            .collect();
-        db::jobs::enqueue_many(&mut *pool.acquire().await?, &jobs).await?;
-        Ok(())
     }
 }
 

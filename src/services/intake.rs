@@ -95,13 +95,19 @@ fn caused_by_a_row(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|db| db.code()).is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
 }
 
-/// One statement: the reservations, and one allocation job per item they touch.
+/// One statement: the reservations, and one allocation job per pool they touch.
 async fn store(pool: &PgPool, reservations: &[NewReservation]) -> sqlx::Result<Vec<Reservation>> {
     let started = std::time::Instant::now();
     // per item, the first request of the batch: the one that woke it
     let mut items: BTreeMap<(&str, &str), Option<&str>> = BTreeMap::new();
+    // one wake-up per pool touched (items sharing a pool are decided by the same run): the
+    // first item of the batch seen in it stands for the pool
+    let mut pools = std::collections::HashSet::new();
     for r in reservations {
         for line in &r.lines {
+            if line.pool_id.as_ref().is_some_and(|pool| !pools.insert(pool.as_str())) {
+                continue;
+            }
             let item = (line.offer_id.as_str(), line.representation_id.as_str());
             items.entry(item).or_insert(r.request_id.as_deref());
         }

@@ -18,6 +18,8 @@ use crate::domain::{DEFAULT_HOLD_MINUTES, ItemRefs, Principal, ValidOrder, Valid
 struct Checked {
     hold_minutes: i32,
     queue_pass: Option<(Uuid, DateTime<Utc>)>,
+    /// The pool each line's item draws from, as the catalog said a moment ago.
+    pools: Vec<Option<String>>,
 }
 
 /// Checks the request against the catalog, line by line, in the order a client can act on.
@@ -31,6 +33,7 @@ async fn check_against_catalog(
 ) -> Result<Checked> {
     let mut event: Option<(String, ItemRefs)> = None;
     let mut hold_minutes = DEFAULT_HOLD_MINUTES;
+    let mut pools = Vec::with_capacity(order.lines.len());
     for (i, line) in order.lines.iter().enumerate() {
         let at_line = |e: Error| at_line(order, i, e);
         let (offer, rep) = (&line.offer_id, &line.representation_id);
@@ -46,6 +49,7 @@ async fn check_against_catalog(
             Some(_) => {}
         }
         hold_minutes = check_item(pool, facts, &f, line).await.map_err(at_line)?;
+        pools.push(f.pool_id.clone());
     }
     let (event_id, f) = event.ok_or_else(|| anyhow::anyhow!("an order without lines passed validation"))?;
     let max = f.max_tickets_per_order.unwrap_or(10);
@@ -61,7 +65,7 @@ async fn check_against_catalog(
         (Some(true), pass) => Some(check_pass(pool, facts, &event_id, &order.user_id, pass).await?),
         _ => None,
     };
-    Ok(Checked { hold_minutes, queue_pass })
+    Ok(Checked { hold_minutes, queue_pass, pools })
 }
 
 /// A problem of line `i` of an order sent as lines, named as such: validation problems at
@@ -188,8 +192,9 @@ pub async fn create(
 ) -> Result<Reservation> {
     require_buyer_agent(who)?;
     let checked = check_against_catalog(pool, facts, who, &order, queue_pass).await?;
-    let lines = (order.lines.into_iter())
-        .map(|line| NewLine {
+    let lines = (order.lines.into_iter().zip(checked.pools))
+        .map(|(line, pool_id)| NewLine {
+            pool_id,
             offer_id: line.offer_id,
             representation_id: line.representation_id,
             quantity: line.quantity,

@@ -226,3 +226,29 @@ async fn order_limits_and_shapes_are_422s_that_name_the_line() {
         .unwrap();
     assert_eq!(stored, 1);
 }
+
+#[tokio::test]
+async fn an_order_whose_other_pool_is_busy_waits_for_it_and_is_decided_whole() {
+    let app = TestApp::new().await;
+    // pools are locked in ascending id order: "parking" comes before "stalls"
+    let s = app.stalls(10, 1).await;
+    let user = app.create_user().await;
+    let lines = [(s.adult.as_str(), s.rep.as_str(), 2), (s.parking.as_str(), s.rep.as_str(), 1)];
+    let id = app.order(&user, &lines).await.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_string();
+    // another transaction holds the parking while the stalls' worker runs
+    let parking = app.lock_item(&s.parking, &s.rep).await;
+    let run = tokio::spawn({
+        let pool = app.db.pool.clone();
+        let (offer, rep) = (s.adult.clone(), s.rep.clone());
+        async move { boxoffice::services::allocation::allocate_item(&pool, &offer, &rep).await.unwrap() }
+    });
+    app.someone_waits_for_a_lock().await;
+    assert_eq!(app.reservation(&id).await["status"], "pending", "nothing of the order is decided yet");
+    assert_eq!(app.pool_books(&s.stalls).await, (10, 10, 0, 0));
+    parking.release().await;
+    let outcome = run.await.unwrap();
+    assert_eq!(outcome.held, 1);
+    assert_eq!(app.reservation(&id).await["status"], "held");
+    assert_eq!(app.pool_books(&s.stalls).await, (10, 8, 2, 0));
+    assert_eq!(app.pool_books(&s.parking_pool).await, (1, 0, 1, 0));
+}

@@ -11,6 +11,7 @@ pub fn one_ticket(user_id: &str, offer: &str, rep: &str) -> boxoffice::db::reser
         id: uuid::Uuid::now_v7(),
         user_id: user_id.to_string(),
         lines: vec![boxoffice::db::reservations::NewLine {
+            pool_id: None,
             offer_id: offer.to_string(),
             representation_id: rep.to_string(),
             quantity: 1,
