@@ -66,6 +66,15 @@ alter table reservations add column pool_id text;
 update reservations r set pool_id = i.pool_id from inventory i
 where (i.offer_id, i.representation_id) = (r.offer_id, r.representation_id);
 alter table reservations alter column pool_id set not null;
+-- a row draws from its item's pool, judged by the database: the foreign key takes the item's pool
+-- too, so a request stored while its item moves to another pool either lands in the new pool or
+-- is refused (the move locks the item's row as a key update and waits for the inserts under way);
+-- a move carries the item's past rows along
+create unique index inventory_item_pool on inventory (offer_id, representation_id, pool_id);
+alter table reservations drop constraint reservations_offer_id_representation_id_fkey;
+alter table reservations add constraint reservations_item_pool
+    foreign key (offer_id, representation_id, pool_id) references inventory (offer_id, representation_id, pool_id)
+    on update cascade;
 alter table reservations add column order_id uuid;
 alter table reservations add column line_no smallint;
 -- a rejected order: the first line that did not fit at its turn

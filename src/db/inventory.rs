@@ -46,6 +46,18 @@ pub async fn insert(
     Ok(done.rows_affected() == 1)
 }
 
+/// Locks the item's row against requests being stored for it (their foreign key takes a key-share
+/// lock on it): taken before checking that nothing of the item is committed and moving it, so no
+/// request slips into the pool it leaves.
+pub async fn lock_for_move(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> sqlx::Result<()> {
+    sqlx::query("select 1 from inventory where offer_id = $1 and representation_id = $2 for update")
+        .bind(offer_id)
+        .bind(representation_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Makes the item draw from another pool (the caller checked that nothing of it is committed).
 pub async fn move_to(
     conn: &mut PgConnection,

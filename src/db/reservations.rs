@@ -87,6 +87,7 @@ pub async fn insert_many<J: Job>(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let orders: Vec<Option<Uuid>> = rows.iter().map(|r| r.order.map(|o| o.0)).collect();
     let line_nos: Vec<Option<i16>> = rows.iter().map(|r| r.order.map(|o| o.1)).collect();
+    let pools: Vec<Option<&str>> = rows.iter().map(|r| r.line.pool_id.as_deref()).collect();
     let users: Vec<&str> = rows.iter().map(|r| r.r.user_id.as_str()).collect();
     let offers: Vec<&str> = rows.iter().map(|r| r.line.offer_id.as_str()).collect();
     let reps: Vec<&str> = rows.iter().map(|r| r.line.representation_id.as_str()).collect();
@@ -118,15 +119,16 @@ pub async fn insert_many<J: Job>(
                     case when seats is null then null else array(select jsonb_array_elements_text(seats)) end,
                     hold_minutes, api_key_id, request_id, best_available, best_section, best_together,
                     queue_entry_id, queue_pass_expires_at, order_id, line_no,
-                    -- null (refused by the column) when the item has no stock set
-                    (select i.pool_id from inventory i
-                     where (i.offer_id, i.representation_id) = (t.offer_id, t.representation_id))
+                    -- the pool the API saw (the foreign key refuses one the item has left), else the
+                    -- item's; null (refused by the column) when the item has no stock set
+                    coalesce(t.pool_id, (select i.pool_id from inventory i
+                     where (i.offer_id, i.representation_id) = (t.offer_id, t.representation_id)))
              from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::int[], $8::uuid[],
                          $9::text[], $10::bool[], $11::text[], $12::bool[], $13::uuid[], $14::timestamptz[],
-                         $19::uuid[], $20::int2[])
+                         $19::uuid[], $20::int2[], $21::text[])
                  with ordinality as t(id, user_id, offer_id, representation_id, quantity, seats, hold_minutes, api_key_id,
                                       request_id, best_available, best_section, best_together, queue_entry_id,
-                                      queue_pass_expires_at, order_id, line_no, n)
+                                      queue_pass_expires_at, order_id, line_no, pool_id, n)
              -- an unknown buyer is left out (and told so) rather than failing the whole batch
              where exists (select 1 from users u where u.id = t.user_id)
              order by n
@@ -158,6 +160,7 @@ pub async fn insert_many<J: Job>(
     .bind(J::MAX_ATTEMPTS)
     .bind(&orders)
     .bind(&line_nos)
+    .bind(&pools)
     .fetch_all(&mut *conn)
     .await?;
     Ok(assemble(stored))

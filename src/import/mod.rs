@@ -55,16 +55,12 @@ impl Counts {
 
 impl fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tables = [
-            ("events", &self.events),
-            ("representations", &self.representations),
-            ("offers", &self.offers),
-            ("pools", &self.pools),
-            ("inventory", &self.inventory),
-            ("users", &self.users),
-        ];
         // pools are listed when the catalog has them (most catalogs sell each offer apart)
-        let tables = tables.into_iter().filter(|(table, c)| *table != "pools" || c.total() > 0);
+        let pools = (self.pools.total() > 0).then_some(("pools", &self.pools));
+        let tables = [("events", &self.events), ("representations", &self.representations), ("offers", &self.offers)]
+            .into_iter()
+            .chain(pools)
+            .chain([("inventory", &self.inventory), ("users", &self.users)]);
         for (i, (table, c)) in tables.enumerate() {
             if i > 0 {
                 writeln!(f)?;

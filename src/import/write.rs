@@ -69,6 +69,7 @@ async fn attach(
     if current == pool_id {
         return Ok(Ok(Upserted::Unchanged));
     }
+    db::inventory::lock_for_move(conn, offer_id, representation_id).await?;
     if db::reservations::item_committed(conn, offer_id, representation_id).await? {
         return Ok(Err(format!(
             "{offer_id} for {representation_id} has tickets held, sold or being decided in pool {current}: it stays \

@@ -202,6 +202,10 @@ fn from_constraint(constraint: &str) -> Option<Error> {
             "a pool holds at most 1000000 tickets, seats included",
         )),
         "pools_pkey" => Error::conflict("ALREADY_EXISTS", "a pool with this id already exists"),
+        "reservations_item_pool" => Error::conflict(
+            "STOCK_CHANGED",
+            "this offer's stock was moved to another pool a moment ago: send the request again",
+        ),
         "offers_price_bounded" => Error::Validation(ValidationErrors::single(
             &["body", "price_minor"],
             "ensure this value is less than or equal to 1000000000000",

@@ -216,6 +216,7 @@ async fn attach(conn: &mut PgConnection, offer_id: &str, representation_id: &str
 }
 
 async fn refuse_if_committed(conn: &mut PgConnection, offer_id: &str, representation_id: &str) -> Result<()> {
+    db::inventory::lock_for_move(conn, offer_id, representation_id).await?;
     if db::reservations::item_committed(conn, offer_id, representation_id).await? {
         return Err(Error::conflict(
             "ITEM_COMMITTED",

@@ -90,3 +90,25 @@ async fn an_item_attaches_only_to_a_pool_of_its_representation_and_moves_only_wh
     assert_eq!(apart["available"], 5);
     assert_eq!(app.pool_books("stalls").await, (30, 29, 1, 0));
 }
+
+#[tokio::test]
+async fn a_request_stored_with_the_pool_its_item_left_is_refused_by_the_database() {
+    let app = TestApp::new().await;
+    let (_, rep, offer) = app.on_sale(10).await;
+    let user = app.create_user().await;
+    let old_pool = app.books_pool(&offer, &rep).await;
+    app.create_pool(&rep, "stalls", "Stalls", 20).await;
+    app.attach(&offer, &rep, "stalls").await;
+    // an API process that read the item a moment before the move stores its request
+    let mut stale = crate::support::buyer::one_ticket(&user, &offer, &rep);
+    stale.lines[0].pool_id = Some(old_pool);
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    let jobs: [boxoffice::domain::job::AllocateItem; 0] = [];
+    let refused = boxoffice::db::reservations::insert_many(&mut conn, &[stale], &jobs).await.unwrap_err();
+    let error = boxoffice::services::Error::from(refused);
+    assert!(matches!(error, boxoffice::services::Error::Conflict { status: "STOCK_CHANGED", .. }), "{error:?}");
+    // the same request with the item's pool goes in
+    let fresh = crate::support::buyer::one_ticket(&user, &offer, &rep);
+    let stored = boxoffice::db::reservations::insert_many(&mut conn, &[fresh], &jobs).await.unwrap();
+    assert_eq!(stored[0].pool_id, "stalls");
+}

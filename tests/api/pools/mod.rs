@@ -76,6 +76,16 @@ impl TestApp {
         self.post("/api/reservations", Some(&self.client), json!({"user_id": user, "lines": lines})).await
     }
 
+    /// The pool the item draws from.
+    pub async fn books_pool(&self, offer: &str, rep: &str) -> String {
+        sqlx::query_scalar("select pool_id from inventory where offer_id = $1 and representation_id = $2")
+            .bind(offer)
+            .bind(rep)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
     /// The pool's books: (total, available, held, sold), checking they balance.
     pub async fn pool_books(&self, pool: &str) -> (i32, i32, i32, i32) {
         let row: (i32, i32, i32, i32) =
