@@ -9,11 +9,11 @@ use sqlx::PgPool;
 use super::Tag;
 use super::error::ApiError;
 use super::security::ApiKey;
+use super::set_inventory::SetInventory;
 use super::text::{NotBlank, Text};
 use crate::domain::records;
-use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation, ValidationErrors};
+use crate::domain::{DEFAULT_CURRENCY, DEFAULT_MAX_PER_ORDER, NewOffer, NewRepresentation};
 use crate::services;
-use crate::services::pools::ItemStock;
 
 pub struct CatalogApi {
     pub pool: PgPool,
@@ -120,32 +120,6 @@ struct CreateOffer {
     max_quantity_per_order: Option<i32>,
 }
 
-/// Either a total of the item's own, or the pool it draws from: exactly one of the two.
-#[derive(Object)]
-struct SetInventory {
-    /// A total of the item's own (a pool of its own): more than 0, and not below what is held
-    /// and sold.
-    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
-    total_stock: Option<i64>,
-    /// An existing pool of the same representation to draw from, shared with the other items
-    /// attached to it.
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pool_id: Option<String>,
-}
-
-impl SetInventory {
-    fn stock(self) -> Result<ItemStock, services::Error> {
-        match (self.total_stock, self.pool_id) {
-            (Some(total), None) => Ok(ItemStock::Total(total)),
-            (None, Some(pool_id)) => Ok(ItemStock::Pool(pool_id)),
-            (Some(_), Some(_)) => {
-                Err(ValidationErrors::single(&["body"], "give either total_stock or pool_id, not both").into())
-            }
-            (None, None) => Err(ValidationErrors::single(&["body"], "give total_stock or pool_id").into()),
-        }
-    }
-}
-
 #[derive(ApiResponse)]
 enum CreatedRepresentation {
     #[oai(status = 201)]
@@ -195,8 +169,12 @@ impl CatalogApi {
 
     /// Set the stock of an offer for a representation
     ///
-    /// General admission only. Held and sold tickets stay; `available` absorbs the change, so a
-    /// total below held + sold is refused (409 `STOCK_BELOW_COMMITTED`).
+    /// `{"total_stock": N}`: a total of the item's own (general admission; a pool of its own).
+    /// Held and sold tickets stay; `available` absorbs the change, so a total below held + sold is
+    /// refused (409 `STOCK_BELOW_COMMITTED`). `{"pool_id": "..."}`: draw from an existing pool of
+    /// the same representation, shared with its other items (422 for another representation's
+    /// pool, 404 for none). An item with units held, sold or waiting for a decision stays in
+    /// its pool (409 `ITEM_COMMITTED`). The counts answered are the pool's.
     #[oai(path = "/offers/:offer_id/representations/:representation_id/inventory", method = "put")]
     async fn set_inventory(
         &self,
@@ -205,8 +183,7 @@ impl CatalogApi {
         representation_id: Path<String>,
         body: Json<SetInventory>,
     ) -> Result<Json<Inventory>, ApiError> {
-        let stock = body.0.stock()?;
-        let row = services::pools::set_item_stock(&self.pool, &key.0, &offer_id, &representation_id, stock).await?;
+        let row = services::pools::set_item_stock(&self.pool, &key.0, &offer_id, &representation_id, body.0.0).await?;
         Ok(Json(row.into()))
     }
 }

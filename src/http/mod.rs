@@ -19,6 +19,7 @@ mod reservations;
 mod seatmap_svg;
 mod seats;
 mod security;
+mod set_inventory;
 mod text;
 mod tickets;
 mod user_history;

@@ -185,10 +185,7 @@ async fn attach(conn: &mut PgConnection, offer_id: &str, representation_id: &str
             );
             return Err(ValidationErrors::single(&["body", "pool_id"], message).into());
         }
-        None => {
-            let message = format!("no pool '{pool_id}' in representation '{representation_id}'");
-            return Err(ValidationErrors::single(&["body", "pool_id"], message).into());
-        }
+        None => return Err(Error::not_found("pool", pool_id)),
     };
     let Some(current) = db::pools::of_item(conn, offer_id, representation_id).await? else {
         db::pools::lock(conn, &target.id).await?;

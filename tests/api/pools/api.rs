@@ -57,7 +57,7 @@ async fn an_item_attaches_only_to_a_pool_of_its_representation_and_moves_only_wh
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     assert_eq!(reply.body["error"]["details"][0]["loc"], json!(["body", "pool_id"]));
     let reply = app.put(&path, Some(&app.admin), json!({"pool_id": "missing"})).await;
-    reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
+    reply.expect_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     let reply = app.put(&path, Some(&app.admin), json!({"pool_id": "elsewhere", "total_stock": 3})).await;
     reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR");
     let reply = app.put(&path, Some(&app.admin), json!({})).await;
