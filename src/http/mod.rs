@@ -13,6 +13,7 @@ pub mod middleware;
 mod ops;
 mod optional_json;
 mod pools;
+mod public_reads;
 pub mod rate_limit;
 mod report;
 mod reservations;
@@ -155,7 +156,8 @@ pub fn app_on(pool: PgPool, limits: Limits, tasks: &Tasks) -> impl Endpoint + us
         .at("/metrics", poem::get(metrics_text))
         .nest("/docs", docs)
         .data(pool.clone())
-        .data(keys.clone());
+        .data(keys.clone())
+        .around(public_reads::around);
     with_middleware(routes, limits, Some((pool, keys)), allowed)
 }
 

@@ -3,6 +3,7 @@
 
 mod best_available;
 mod layout;
+mod public_reads;
 mod seatmap;
 
 use poem::http::StatusCode;

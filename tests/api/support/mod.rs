@@ -100,6 +100,11 @@ impl TestApp {
         self.call(req.body(body)).await
     }
 
+    /// The application itself, for a test that reads an answer's raw bytes.
+    pub fn endpoint(&self) -> &poem::endpoint::BoxEndpoint<'static, poem::Response> {
+        &self.app
+    }
+
     pub async fn call(&self, req: Request) -> Reply {
         let resp = self.app.call(req).await.expect("the app turns every error into a response");
         let status = resp.status();
