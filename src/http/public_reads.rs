@@ -55,10 +55,13 @@ fn etag(body: &[u8]) -> String {
     format!("W/\"{hex}\"")
 }
 
+/// `If-None-Match: *`: any current answer.
+const ANY_TAG: &str = "*";
+
 /// Whether an `If-None-Match` list names `tag` (weak comparison: `W/` is ignored) or is `*`.
 fn matches(names: &str, tag: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    names.split(',').any(|name| name.trim() == "*" || opaque(name) == opaque(tag))
+    names.split(',').any(|name| name.trim().eq(ANY_TAG) || opaque(name).eq(&opaque(tag)))
 }
 
 /// The encoding to answer in: brotli if accepted, else gzip, else none (`q=0` refuses one).
