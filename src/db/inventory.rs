@@ -115,14 +115,7 @@ pub struct ListState {
 impl ListState {
     /// Why nothing of this item may be granted now, if so.
     pub fn closed(&self) -> Option<crate::domain::RejectionReason> {
-        use crate::domain::RejectionReason;
-        if !self.sales_open {
-            Some(RejectionReason::SalesClosed)
-        } else if self.over {
-            Some(RejectionReason::RepresentationOver)
-        } else {
-            None
-        }
+        crate::domain::RejectionReason::of_sale(self.sales_open, self.over)
     }
 }
 

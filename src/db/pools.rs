@@ -185,14 +185,7 @@ pub struct PoolState {
 impl PoolState {
     /// Why nothing of this pool may be granted now, if so.
     pub fn closed(&self) -> Option<crate::domain::RejectionReason> {
-        use crate::domain::RejectionReason;
-        if !self.sales_open {
-            Some(RejectionReason::SalesClosed)
-        } else if self.over {
-            Some(RejectionReason::RepresentationOver)
-        } else {
-            None
-        }
+        crate::domain::RejectionReason::of_sale(self.sales_open, self.over)
     }
 }
 

@@ -66,6 +66,17 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
+    /// Why nothing may be granted now: sales closed, or the performance over; `None` when on sale.
+    pub fn of_sale(sales_open: bool, over: bool) -> Option<RejectionReason> {
+        if !sales_open {
+            Some(RejectionReason::SalesClosed)
+        } else if over {
+            Some(RejectionReason::RepresentationOver)
+        } else {
+            None
+        }
+    }
+
     /// The name the API and the database use.
     pub fn as_str(self) -> &'static str {
         match self {
