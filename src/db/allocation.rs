@@ -35,11 +35,12 @@ macro_rules! pending_columns {
     };
 }
 
-/// The oldest pending rows of the pool after `after` and before `before` (by `seq`), in arrival
-/// order.
+/// The oldest pending rows of any of `pools` after `after` and before `before` (by `seq`), in
+/// arrival order: one pool caught up to a request's turn, or the pools one run has locked,
+/// decided as one stream.
 pub async fn pending(
     conn: &mut PgConnection,
-    pool_id: &str,
+    pools: &[String],
     after: i64,
     before: Option<i64>,
     limit: i64,
@@ -48,34 +49,12 @@ pub async fn pending(
         "select ",
         pending_columns!(),
         " from reservations
-         where pool_id = $1 and status = 'pending' and seq > $2 and ($3::int8 is null or seq < $3)
+         where pool_id = any($1) and status = 'pending' and seq > $2 and ($3::int8 is null or seq < $3)
          order by seq limit $4"
-    ))
-    .bind(pool_id)
-    .bind(after)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
-/// The oldest pending rows of any of `pools` after `after` (by `seq`), in arrival order: the
-/// pools one run has locked, decided as one stream.
-pub async fn pending_in(
-    conn: &mut PgConnection,
-    pools: &[String],
-    after: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<Pending>> {
-    sqlx::query_as(concat!(
-        "select ",
-        pending_columns!(),
-        " from reservations
-         where pool_id = any($1) and status = 'pending' and seq > $2
-         order by seq limit $3"
     ))
     .bind(pools)
     .bind(after)
+    .bind(before)
     .bind(limit)
     .fetch_all(conn)
     .await

@@ -97,7 +97,7 @@ async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcom
     let mut more = false;
     'stream: loop {
         let locked: Vec<String> = run.locked.keys().cloned().collect();
-        let rows = db::allocation::pending_in(&mut tx, &locked, after, BATCH).await?;
+        let rows = db::allocation::pending(&mut tx, &locked, after, None, BATCH).await?;
         let page_full = rows.len() as i64 == BATCH;
         let Some(last_seq) = rows.last().map(|r| r.seq) else { break };
         for request in requests(&mut tx, rows).await? {
@@ -287,7 +287,7 @@ impl Run {
             if after >= before - 1 {
                 return Ok(true);
             }
-            let rows = db::allocation::pending(tx, pool, after, Some(before), BATCH).await?;
+            let rows = db::allocation::pending(tx, &[pool.to_string()], after, Some(before), BATCH).await?;
             let last_page = (rows.len() as i64) < BATCH;
             let last_seq = rows.last().map(|r| r.seq);
             for request in requests(tx, rows).await? {
