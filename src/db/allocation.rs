@@ -84,8 +84,8 @@ pub struct Decisions {
     pub hold_minutes: Vec<i32>,
     /// Units granted per pool (its books move by this).
     pub granted: BTreeMap<String, i32>,
-    /// Seats of granted seated rows: (row, seat).
-    pub seat_holds: Vec<(Uuid, Uuid)>,
+    /// Seats of granted seated rows: (row, seat, the seat's pool).
+    pub seat_holds: Vec<(Uuid, Uuid, String)>,
     /// The labels picked for each best-available row granted (null for the others).
     pub picked: Vec<Option<Vec<String>>>,
 }
@@ -98,9 +98,10 @@ impl Decisions {
 
 /// Writes a batch of decisions, the books and the seat holds. The checks on `pools` and the
 /// unique index on active seats refuse anything that would oversell, whatever the code above did.
-pub async fn apply(conn: &mut PgConnection, d: &Decisions) -> sqlx::Result<()> {
+/// Returns the seat version of each pool it took seats of (see [`crate::db::seats::changes`]).
+pub async fn apply(conn: &mut PgConnection, d: &Decisions) -> sqlx::Result<Vec<(String, i64)>> {
     if d.is_empty() {
-        return Ok(());
+        return Ok(vec![]);
     }
     sqlx::query(
         // the decision's own time, once for the batch: now() is when this transaction began, which
@@ -127,17 +128,27 @@ pub async fn apply(conn: &mut PgConnection, d: &Decisions) -> sqlx::Result<()> {
     .await?;
     let moves: Vec<(String, i32, i32, i32)> = d.granted.iter().map(|(pool, &n)| (pool.clone(), -n, n, 0)).collect();
     super::pools::adjust(conn, &moves).await?;
-    if !d.seat_holds.is_empty() {
-        let (reservations, seats): (Vec<Uuid>, Vec<Uuid>) = d.seat_holds.iter().copied().unzip();
-        sqlx::query(
-            "insert into reservation_seats (reservation_id, seat_id) select * from unnest($1::uuid[], $2::uuid[])",
-        )
-        .bind(&reservations)
-        .bind(&seats)
-        .execute(&mut *conn)
-        .await?;
+    if d.seat_holds.is_empty() {
+        return Ok(vec![]);
     }
-    Ok(())
+    let reservations: Vec<Uuid> = d.seat_holds.iter().map(|h| h.0).collect();
+    let seats: Vec<Uuid> = d.seat_holds.iter().map(|h| h.1).collect();
+    let pools: Vec<&str> = d.seat_holds.iter().map(|h| h.2.as_str()).collect();
+    sqlx::query_as(
+        "with bumped as (
+             update pools set seats_version = seats_version + 1 where id = any($3) returning id, seats_version
+         ), held as (
+             insert into reservation_seats (reservation_id, seat_id, pool_id, changed_version)
+             select t.r, t.s, t.p, b.seats_version
+             from unnest($1::uuid[], $2::uuid[], $3::text[]) as t(r, s, p) join bumped b on b.id = t.p
+         )
+         select id, seats_version from bumped",
+    )
+    .bind(&reservations)
+    .bind(&seats)
+    .bind(&pools)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// When the holds of a batch end, per item: one expiry job per item and distinct time.

@@ -44,7 +44,12 @@ pub async fn offers(conn: &mut PgConnection, representation_id: &str) -> sqlx::R
     .await
 }
 
-pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SeatRow>> {
+/// The representation's seats (of one section, if `section` is given) with their status now.
+pub async fn seats(
+    conn: &mut PgConnection,
+    representation_id: &str,
+    section: Option<&str>,
+) -> sqlx::Result<Vec<SeatRow>> {
     sqlx::query_as(
         "select s.id, s.label, s.offer_id,
                 case when r.status in ('confirmed', 'fulfilled') then 'SOLD'
@@ -54,8 +59,43 @@ pub async fn seats(conn: &mut PgConnection, representation_id: &str) -> sqlx::Re
          from seats s
          left join reservation_seats rs on rs.seat_id = s.id and rs.active
          left join reservations r on r.id = rs.reservation_id
-         where s.representation_id = $1
+         where s.representation_id = $1 and ($2::text is null or s.section = $2)
          order by s.label",
+    )
+    .bind(representation_id)
+    .bind(section)
+    .fetch_all(conn)
+    .await
+}
+
+/// One section's counts (`None`: the seats of a hall without sections).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SectionStock {
+    pub section: Option<String>,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+}
+
+/// The counts of each section of the representation now, in the order laid out.
+pub async fn sections(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<SectionStock>> {
+    sqlx::query_as(
+        "select x.section,
+                count(*) filter (where x.state = 'AVAILABLE')::int as available,
+                count(*) filter (where x.state = 'HELD')::int as held,
+                count(*) filter (where x.state = 'SOLD')::int as sold
+         from (
+             select s.section, s.position,
+                    case when r.status in ('confirmed', 'fulfilled') then 'SOLD'
+                         when r.status = 'held' and r.hold_expires_at > now() then 'HELD'
+                         else 'AVAILABLE' end as state
+             from seats s
+             left join reservation_seats rs on rs.seat_id = s.id and rs.active
+             left join reservations r on r.id = rs.reservation_id
+             where s.representation_id = $1
+         ) x
+         group by x.section
+         order by min(x.position)",
     )
     .bind(representation_id)
     .fetch_all(conn)

@@ -108,6 +108,22 @@ pub async fn of_item(conn: &mut PgConnection, offer_id: &str, representation_id:
         .await
 }
 
+/// The pool an item draws from, and whether it is seated.
+pub async fn of_item_seated(
+    conn: &mut PgConnection,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Option<(String, bool)>> {
+    sqlx::query_as(
+        "select p.id, p.seated from inventory i join pools p on p.id = i.pool_id
+         where i.offer_id = $1 and i.representation_id = $2",
+    )
+    .bind(offer_id)
+    .bind(representation_id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Moves each pool's books by the deltas given, one statement for them all:
 /// `(pool, available, held, sold)`. The table's checks refuse any move that would oversell.
 pub async fn adjust(conn: &mut PgConnection, moves: &[(String, i32, i32, i32)]) -> sqlx::Result<()> {
@@ -204,10 +220,12 @@ pub async fn state(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Poo
     .await
 }
 
-/// New seats are new available stock of their (seated) pool.
+/// New seats are new available stock of their (seated) pool, and a new layout: a worker's copy of
+/// the hall is read again whole.
 pub async fn add_seated(conn: &mut PgConnection, id: &str, added: i32) -> sqlx::Result<()> {
     sqlx::query(
-        "update pools set total_stock = total_stock + $2, available = available + $2, updated_at = now()
+        "update pools set total_stock = total_stock + $2, available = available + $2,
+                          layout_version = layout_version + 1, updated_at = now()
          where id = $1",
     )
     .bind(id)

@@ -308,9 +308,15 @@ pub async fn release_held(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result
              update reservations set status = 'released', ended_at = clock_timestamp()
              where (id = any($1) or order_id = any($1)) and status = 'held' and hold_expires_at > clock_timestamp()
              returning *
+         ), bumped as (
+             -- the pool's copy of the hall in a worker must see these seats free
+             update pools set seats_version = seats_version + 1
+             where id in (select pool_id from done) and seated
+             returning id, seats_version
          ), freed as (
-             update reservation_seats set active = false
-             where reservation_id in (select id from done) and active
+             update reservation_seats rs set active = false, changed_version = v.seats_version
+             from done d, bumped v
+             where rs.reservation_id = d.id and rs.active and v.id = rs.pool_id
          )
          select ",
         columns!(),
@@ -343,23 +349,30 @@ pub async fn expire_due_holds(conn: &mut PgConnection, pools: &[String]) -> sqlx
              select r.id, r.order_id from reservations r
              where r.pool_id = any($1) and r.status = 'held' and r.hold_expires_at <= (select at from clock)
          ), expired as (
+             -- the rows by primary key (an `or` of two lists here had the planner pass over every
+             -- open hold of the pool, each batch, with nothing due)
              update reservations r set status = 'expired', ended_at = (select at from clock)
              where r.status = 'held'
-               and (r.id in (select id from due where order_id is null)
-                    or r.order_id in (select d.order_id from due d
-                                      where d.order_id is not null
-                                        and not exists (select 1 from reservations o
-                                                        where o.order_id = d.order_id and o.pool_id <> all($1))))
+               and r.id = any (array(
+                   select id from due where order_id is null
+                   union all
+                   select o.id from (select distinct order_id from due where order_id is not null) d
+                   join reservations o on o.order_id = d.order_id
+                   where not exists (select 1 from reservations x
+                                     where x.order_id = d.order_id and x.pool_id <> all($1))))
              returning r.id, r.order_id, r.pool_id, r.quantity,
                        extract(epoch from r.ended_at - r.hold_expires_at)::float8 as lag
-         ), freed as (
-             update reservation_seats set active = false
-             where reservation_id in (select id from expired) and active
          ), books as (
              update pools p
-             set held = held - e.units, available = available + e.units, updated_at = now()
+             set held = held - e.units, available = available + e.units, updated_at = now(),
+                 seats_version = seats_version + case when p.seated then 1 else 0 end
              from (select pool_id, sum(quantity)::int as units from expired group by pool_id) e
              where p.id = e.pool_id
+             returning p.id, p.seats_version
+         ), freed as (
+             update reservation_seats rs set active = false, changed_version = b.seats_version
+             from expired e, books b
+             where rs.reservation_id = e.id and rs.active and b.id = rs.pool_id
          )
          select coalesce(order_id, id) as id, max(lag) as lag from expired group by 1",
     )
@@ -568,8 +581,15 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
         return Ok(false);
     }
     sqlx::query(
-        "update reservation_seats set active = false
-         where reservation_id in (select id from reservations where id = $1 or order_id = $1) and active",
+        "with lines as (select id, pool_id from reservations where id = $1 or order_id = $1),
+         bumped as (
+             update pools set seats_version = seats_version + 1
+             where id in (select pool_id from lines) and seated
+             returning id, seats_version
+         )
+         update reservation_seats rs set active = false, changed_version = v.seats_version
+         from lines l, bumped v
+         where rs.reservation_id = l.id and rs.active and v.id = rs.pool_id",
     )
     .bind(id)
     .execute(conn)
@@ -580,10 +600,18 @@ pub async fn cancel(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
 /// Frees the seat `label` of a reservation (its ticket was voided).
 pub async fn free_seat(conn: &mut PgConnection, id: Uuid, label: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "update reservation_seats rs set active = false
-         from seats s
-         where rs.reservation_id in (select id from reservations where id = $1 or order_id = $1)
-           and rs.seat_id = s.id and s.label = $2 and rs.active",
+        "with seat as (
+             select rs.reservation_id, rs.seat_id, rs.pool_id from reservation_seats rs join seats s on s.id = rs.seat_id
+             where rs.reservation_id in (select id from reservations where id = $1 or order_id = $1)
+               and s.label = $2 and rs.active
+         ), bumped as (
+             update pools set seats_version = seats_version + 1
+             where id in (select pool_id from seat)
+             returning id, seats_version
+         )
+         update reservation_seats rs set active = false, changed_version = v.seats_version
+         from seat, bumped v
+         where (rs.reservation_id, rs.seat_id) = (seat.reservation_id, seat.seat_id) and v.id = rs.pool_id",
     )
     .bind(id)
     .bind(label)

@@ -114,6 +114,45 @@ pub async fn offers_of_section(
     .await
 }
 
+/// The seated pools of representations on sale now (sales open, not over) that have seats:
+/// (pool, instance, layout version, seats), the largest first.
+pub async fn pools_on_sale(conn: &mut PgConnection) -> sqlx::Result<Vec<(String, uuid::Uuid, i64, i32)>> {
+    sqlx::query_as(
+        "select p.id, p.instance, p.layout_version, p.total_stock
+         from pools p
+         join events e on e.id = p.event_id
+         join representations rp on rp.id = p.representation_id
+         where p.seated and p.total_stock > 0 and e.sales_open and rp.ends_at > now()
+         order by p.total_stock desc, p.id
+         limit 100",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The pool's (instance, layout version, seat version): see migration 0015. Read under the pool's
+/// lock.
+pub async fn versions(conn: &mut PgConnection, pool_id: &str) -> sqlx::Result<(uuid::Uuid, i64, i64)> {
+    sqlx::query_as("select instance, layout_version, seats_version from pools where id = $1")
+        .bind(pool_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The seats of the pool taken or freed since its seat version was `since`: (seat, taken now).
+/// A seat freed and taken again since then is taken (one active hold per seat at any time).
+pub async fn changes(conn: &mut PgConnection, pool_id: &str, since: i64) -> sqlx::Result<Vec<(uuid::Uuid, bool)>> {
+    sqlx::query_as(
+        "select seat_id, bool_or(active) from reservation_seats
+         where pool_id = $1 and changed_version > $2
+         group by seat_id",
+    )
+    .bind(pool_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
 /// Every seat of the pool and whether it is taken, for the worker that holds the pool's lock
 /// (lapsed holds were ended first, so an active seat hold is a live one or a sale).
 pub async fn hall(conn: &mut PgConnection, pool_id: &str) -> sqlx::Result<Vec<HallSeat>> {
@@ -156,9 +195,14 @@ impl From<HallRow> for HallSeat {
     }
 }
 
-/// Every seat of the representation with its status now: a hold past its time is `AVAILABLE` at
-/// once. In hall order: sections and rows as laid out, seats by number, then label.
-pub async fn map(conn: &mut PgConnection, representation_id: &str) -> sqlx::Result<Vec<MapSeat>> {
+/// Every seat of the representation (of one section, if `section` is given) with its status now:
+/// a hold past its time is `AVAILABLE` at once. In hall order: sections and rows as laid out,
+/// seats by number, then label.
+pub async fn map(
+    conn: &mut PgConnection,
+    representation_id: &str,
+    section: Option<&str>,
+) -> sqlx::Result<Vec<MapSeat>> {
     sqlx::query_as(
         "select s.id, s.label, s.offer_id, s.section, s.row_label, s.number, s.rank,
                 case when r.status in ('confirmed', 'fulfilled') then 'SOLD'
@@ -171,10 +215,11 @@ pub async fn map(conn: &mut PgConnection, representation_id: &str) -> sqlx::Resu
          from seats s
          left join reservation_seats rs on rs.seat_id = s.id and rs.active
          left join reservations r on r.id = rs.reservation_id
-         where s.representation_id = $1
+         where s.representation_id = $1 and ($2::text is null or s.section = $2)
          order by section_order, row_order, s.number, s.label",
     )
     .bind(representation_id)
+    .bind(section)
     .fetch_all(conn)
     .await
 }

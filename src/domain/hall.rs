@@ -11,7 +11,7 @@
 //!   taken seat or the end of its run. Best available takes the best block that leaves none, and
 //!   the best block anyway only when every block would leave one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use uuid::Uuid;
 
@@ -48,40 +48,59 @@ struct Run {
     seats: Vec<usize>,
 }
 
-/// The item's seats at the current turn.
+/// The item's seats at the current turn. Built once per pool and kept by the worker between
+/// batches (see `services::halls`): taking and giving back seats, and another worker's changes
+/// ([`Hall::set_taken`]), keep its counts and its index of best blocks up to date.
 #[derive(Debug)]
 pub struct Hall {
     seats: Vec<HallSeat>,
     /// Place of each seat in the order of preference (0 is the best seat of the item).
     preference: Vec<u32>,
     runs: Vec<Run>,
+    /// Each seat's run.
+    run_of: Vec<usize>,
     by_label: HashMap<String, usize>,
-    /// Free seats per section, and in all (`None` key of `free_in_all`): kept as seats are taken.
+    by_id: HashMap<Uuid, usize>,
+    /// Free seats per section, and in all: kept as seats are taken and given back.
     free_by_section: HashMap<Option<String>, usize>,
     free_in_all: usize,
-    /// (section asked, quantity) found to have no adjacent block: seats are only ever taken while
-    /// a hall is in use, so it stays so, and later requests like it are answered without a search.
-    no_block: HashSet<(Option<String>, usize)>,
+    /// Per quantity asked so far, the best block of every run (see [`blocks`]).
+    blocks: HashMap<usize, blocks::BlockIndex>,
 }
 
-/// The best block found so far: (leaves a lonely seat, score, run, first seat's offset in the run).
+/// A block: (leaves a lonely seat, score, run, first seat's offset in the run). Lower is better.
 type Candidate = (bool, u64, usize, usize);
 
 impl Hall {
     pub fn new(seats: Vec<HallSeat>) -> Hall {
         let preference = preference_order(&seats);
         let runs = runs_of(&seats);
+        let mut run_of = vec![0; seats.len()];
+        for (r, run) in runs.iter().enumerate() {
+            for &i in &run.seats {
+                run_of[i] = r;
+            }
+        }
         let by_label = seats.iter().enumerate().map(|(i, s)| (s.label.clone(), i)).collect();
+        let by_id = seats.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
         let mut free_by_section: HashMap<Option<String>, usize> = HashMap::new();
         for s in seats.iter().filter(|s| !s.taken) {
             *free_by_section.entry(s.section.clone()).or_default() += 1;
         }
         let free_in_all = free_by_section.values().sum();
-        Hall { seats, preference, runs, by_label, free_by_section, free_in_all, no_block: HashSet::new() }
+        Hall { seats, preference, runs, run_of, by_label, by_id, free_by_section, free_in_all, blocks: HashMap::new() }
     }
 
     pub fn seat(&self, index: usize) -> &HallSeat {
         &self.seats[index]
+    }
+
+    pub fn len(&self) -> usize {
+        self.seats.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seats.is_empty()
     }
 
     /// Takes the named seats if every one is the item's and free; all or nothing.
@@ -101,79 +120,117 @@ impl Hall {
         if ask.quantity == 0 || free < ask.quantity {
             return Err(RejectionReason::SoldOut);
         }
-        let scope = (ask.section.clone(), ask.quantity);
-        let block =
-            if self.no_block.contains(&scope) { None } else { self.best_block(ask.quantity, ask.section.as_deref()) };
-        let picked = match block {
+        let picked = match self.best_block(ask.quantity, ask.section.as_deref()) {
             Some((_, _, run, start)) => self.runs[run].seats[start..start + ask.quantity].to_vec(),
-            None => {
-                self.no_block.insert(scope);
-                if ask.together {
-                    return Err(RejectionReason::SeatsNotTogether);
-                }
-                self.closest_seats(ask.quantity, ask.section.as_deref())
-            }
+            None if ask.together => return Err(RejectionReason::SeatsNotTogether),
+            None => self.closest_seats(ask.quantity, ask.section.as_deref()),
         };
         self.take(&picked);
         Ok(picked)
     }
 
     /// Gives back seats taken at this turn (an order that did not fit as a whole took them for a
-    /// moment): they are free again, and blocks found missing may exist again.
+    /// moment): they are free again.
     pub fn give_back(&mut self, picked: &[usize]) {
-        for &i in picked {
-            if self.seats[i].taken {
-                self.seats[i].taken = false;
-                self.free_in_all += 1;
-                *self.free_by_section.entry(self.seats[i].section.clone()).or_default() += 1;
-            }
-        }
-        self.no_block.clear();
+        self.mark(picked, false);
+    }
+
+    /// Another writer took or freed the seat `id` (a decision of another worker, a release, an
+    /// expiry, a cancellation): the hall follows. Unknown seats are ignored.
+    pub fn set_taken(&mut self, changes: &[(Uuid, bool)]) {
+        let known = |taken: bool| -> Vec<usize> {
+            changes.iter().filter(|c| c.1 == taken).filter_map(|c| self.by_id.get(&c.0).copied()).collect()
+        };
+        let (taken, freed) = (known(true), known(false));
+        self.mark(&taken, true);
+        self.mark(&freed, false);
     }
 
     fn take(&mut self, picked: &[usize]) {
-        for &i in picked {
-            self.seats[i].taken = true;
-            self.free_in_all -= 1;
-            *self.free_by_section.get_mut(&self.seats[i].section).expect("a free seat's section is counted") -= 1;
+        self.mark(picked, true);
+    }
+
+    /// Sets the seats' state, keeping the counts and the best blocks of their runs.
+    fn mark(&mut self, seats: &[usize], taken: bool) {
+        let mut runs = Vec::new();
+        for &i in seats {
+            if self.seats[i].taken == taken {
+                continue;
+            }
+            self.seats[i].taken = taken;
+            let count = self.free_by_section.entry(self.seats[i].section.clone()).or_default();
+            if taken {
+                *count -= 1;
+                self.free_in_all -= 1;
+            } else {
+                *count += 1;
+                self.free_in_all += 1;
+            }
+            runs.push(self.run_of[i]);
+        }
+        runs.sort_unstable();
+        runs.dedup();
+        self.refresh(&runs);
+    }
+
+    /// The best block of `quantity` adjacent free seats (in `section`, or anywhere), preferring
+    /// those that leave no lonely seat.
+    fn best_block(&mut self, quantity: usize, section: Option<&str>) -> Option<Candidate> {
+        if !self.blocks.contains_key(&quantity) {
+            let per_run = (0..self.runs.len()).map(|r| self.best_in_run(r, quantity)).collect();
+            let sections = self.runs.iter().map(|r| r.section.clone()).collect();
+            self.blocks.insert(quantity, blocks::BlockIndex::new(per_run, sections));
+        }
+        self.blocks[&quantity].best(section)
+    }
+
+    /// Computes again the best blocks of `runs` (whose seats changed), for every quantity indexed.
+    fn refresh(&mut self, runs: &[usize]) {
+        if runs.is_empty() {
+            return;
+        }
+        let quantities: Vec<usize> = self.blocks.keys().copied().collect();
+        for quantity in quantities {
+            let fresh: Vec<(usize, Option<Candidate>)> =
+                runs.iter().map(|&r| (r, self.best_in_run(r, quantity))).collect();
+            let index = self.blocks.get_mut(&quantity).expect("listed");
+            for (r, candidate) in fresh {
+                index.set(r, self.runs[r].section.as_ref(), candidate);
+            }
         }
     }
 
-    /// The best block of `quantity` adjacent free seats, preferring those that leave no lonely seat.
-    fn best_block(&self, quantity: usize, section: Option<&str>) -> Option<Candidate> {
+    /// The run's best block of `quantity` free seats: each maximal stretch of free seats is
+    /// slid over; a block leaves a lonely seat when one free seat stays at either side.
+    fn best_in_run(&self, r: usize, quantity: usize) -> Option<Candidate> {
+        let run = &self.runs[r];
         let mut best: Option<Candidate> = None;
-        for (r, run) in self.runs.iter().enumerate() {
-            if section.is_some() && run.section.as_deref() != section {
+        let mut a = 0;
+        while a < run.seats.len() {
+            if self.seats[run.seats[a]].taken {
+                a += 1;
                 continue;
             }
-            // each maximal stretch of free seats in the run: [a, b)
-            let mut a = 0;
-            while a < run.seats.len() {
-                if self.seats[run.seats[a]].taken {
-                    a += 1;
-                    continue;
-                }
-                let mut b = a;
-                while b < run.seats.len() && !self.seats[run.seats[b]].taken {
-                    b += 1;
-                }
-                let stretch = b - a;
-                if stretch >= quantity {
-                    let score_of = |i: usize| u64::from(self.preference[run.seats[i]]);
-                    let mut score: u64 = (a..a + quantity).map(score_of).sum();
-                    for offset in 0..=stretch - quantity {
-                        if offset > 0 {
-                            score = score - score_of(a + offset - 1) + score_of(a + offset + quantity - 1);
-                        }
-                        let (left, right) = (offset, stretch - offset - quantity);
-                        let candidate = (left == 1 || right == 1, score, r, a + offset);
-                        if best.is_none_or(|b| candidate < b) {
-                            best = Some(candidate);
-                        }
+            let mut b = a;
+            while b < run.seats.len() && !self.seats[run.seats[b]].taken {
+                b += 1;
+            }
+            let stretch = b - a;
+            if stretch >= quantity {
+                let score_of = |i: usize| u64::from(self.preference[run.seats[i]]);
+                let mut score: u64 = (a..a + quantity).map(score_of).sum();
+                for offset in 0..=stretch - quantity {
+                    if offset > 0 {
+                        score = score - score_of(a + offset - 1) + score_of(a + offset + quantity - 1);
+                    }
+                    let (left, right) = (offset, stretch - offset - quantity);
+                    let candidate = (left == 1 || right == 1, score, r, a + offset);
+                    if best.is_none_or(|b| candidate < b) {
+                        best = Some(candidate);
                     }
                 }
-                a = b;
             }
+            a = b;
         }
         best
     }
@@ -254,7 +311,8 @@ fn preference_order(seats: &[HallSeat]) -> Vec<u32> {
         (rank, section_first[&s.section.as_deref()], row_order, from_middle, s.number, s.position)
     };
     let mut order: Vec<usize> = (0..seats.len()).collect();
-    order.sort_by_key(|&i| key(&seats[i]));
+    // the key looks maps up: computed once per seat, not once per comparison (60,000 seats)
+    order.sort_by_cached_key(|&i| key(&seats[i]));
     let mut preference = vec![0; seats.len()];
     for (place, i) in order.into_iter().enumerate() {
         preference[i] = place as u32;
@@ -290,6 +348,8 @@ fn runs_of(seats: &[HallSeat]) -> Vec<Run> {
     );
     runs
 }
+
+mod blocks;
 
 #[cfg(test)]
 mod tests;

@@ -78,6 +78,11 @@ fn name(v: &mut Validator, field: &str, raw: &str, max: usize) -> Option<String>
     ok.then_some(normalized)
 }
 
+/// A section as asked for in a query: normalized like a section laid out (`" s01 "` is `S01`).
+pub fn section_asked(raw: &str) -> String {
+    trim_blank(raw).to_uppercase()
+}
+
 /// The label of a place: `SECTION-ROW-NUMBER`, or `ROW-NUMBER` in a hall without sections.
 pub fn derived_label(section: Option<&str>, row: &str, number: i32) -> String {
     match section {

@@ -1,6 +1,6 @@
 //! Availability of one representation: public.
 
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 use sqlx::PgPool;
@@ -8,7 +8,9 @@ use sqlx::PgPool;
 use super::Tag;
 use super::error::ApiError;
 use crate::domain::SeatState;
+use crate::domain::seating::section_asked;
 use crate::services;
+use crate::services::availability::SeatListing;
 
 pub struct AvailabilityApi {
     pub pool: PgPool,
@@ -19,8 +21,30 @@ struct Availability {
     representation_id: String,
     event_id: String,
     offers: Vec<OfferAvailability>,
-    /// Every seat of a seated representation, by label.
-    seats: Vec<SeatAvailability>,
+    /// Counts per section of a seated representation, in the order laid out (empty without
+    /// seats).
+    sections: Vec<SectionAvailability>,
+    /// The seats asked for (`?section=S` or `?seats=all`), by label; absent otherwise.
+    #[oai(skip_serializing_if_is_none)]
+    seats: Option<Vec<SeatAvailability>>,
+}
+
+/// One section's seats: `available + held + sold` of them.
+#[derive(Object)]
+struct SectionAvailability {
+    /// Null for the seats of a hall without sections.
+    #[oai(nullable)]
+    section: Option<String>,
+    available: i32,
+    held: i32,
+    sold: i32,
+}
+
+/// `?seats=all`: every seat listed.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum ListSeats {
+    All,
 }
 
 /// Counts for one offer: `total = available + held + sold`. They are its pool's: offers that share a
@@ -68,10 +92,24 @@ pub(super) fn status_of(state: SeatState) -> SeatStatus {
 impl AvailabilityApi {
     /// Availability of a representation
     ///
-    /// Public: per offer the counts, per seat its status.
+    /// Public: per offer and per section the counts. Seats are listed only when asked for: one
+    /// section's with `?section=S` (404 for a section the hall does not have), every seat's
+    /// with `?seats=all`.
     #[oai(path = "/representations/:id/availability", method = "get")]
-    async fn availability(&self, id: Path<String>) -> Result<Json<Availability>, ApiError> {
-        let a = services::availability::for_representation(&self.pool, &id).await?;
+    async fn availability(
+        &self,
+        id: Path<String>,
+        /// List this section's seats.
+        section: Query<Option<String>>,
+        /// `all`: list every seat (a stadium's are megabytes: prefer `section`).
+        seats: Query<Option<ListSeats>>,
+    ) -> Result<Json<Availability>, ApiError> {
+        let listing = match (section.0, seats.0) {
+            (Some(section), _) => SeatListing::Section(section_asked(&section)),
+            (None, Some(ListSeats::All)) => SeatListing::All,
+            (None, None) => SeatListing::None,
+        };
+        let a = services::availability::for_representation(&self.pool, &id, listing).await?;
         Ok(Json(Availability {
             representation_id: a.representation_id,
             event_id: a.event_id,
@@ -89,16 +127,22 @@ impl AvailabilityApi {
                     seated: o.seated,
                 })
                 .collect(),
-            seats: a
-                .seats
+            sections: a
+                .sections
                 .into_iter()
-                .map(|s| SeatAvailability {
-                    status: status_of(s.status),
-                    label: s.label,
-                    offer_id: s.offer_id,
-                    hold_expires_at: s.hold_expires_at,
-                })
+                .map(|s| SectionAvailability { section: s.section, available: s.available, held: s.held, sold: s.sold })
                 .collect(),
+            seats: a.seats.map(|seats| {
+                seats
+                    .into_iter()
+                    .map(|s| SeatAvailability {
+                        status: status_of(s.status),
+                        label: s.label,
+                        offer_id: s.offer_id,
+                        hold_expires_at: s.hold_expires_at,
+                    })
+                    .collect()
+            }),
         }))
     }
 }

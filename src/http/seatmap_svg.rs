@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::domain::SeatState;
-use crate::services::seatmap::Section;
+use crate::services::seatmap::{Section, SectionStock};
 
 const PITCH: i64 = 18;
 const RADIUS: i64 = 7;
@@ -36,6 +36,90 @@ fn name(state: SeatState) -> &'static str {
         SeatState::Held => "HELD",
         SeatState::Sold => "SOLD",
     }
+}
+
+/// Sections per line of the overview, and each one's box.
+const OVERVIEW_COLUMNS: i64 = 10;
+const BOX_WIDTH: i64 = 110;
+const BOX_HEIGHT: i64 = 64;
+const GAP: i64 = 8;
+
+/// How full a section is, as the overview colours it: (up to this share taken, colour, legend).
+const FULLNESS: &[(f64, &str, &str)] = &[
+    (0.5, "#2e7d32", "under half taken"),
+    (0.8, "#9e9d24", "half to 80%"),
+    (0.95, "#f9a825", "80 to 95%"),
+    (0.999_999, "#ef6c00", "nearly full"),
+    (f64::INFINITY, "#b71c1c", "full"),
+];
+
+fn fullness(section: &SectionStock) -> (&'static str, &'static str) {
+    let total = section.available + section.held + section.sold;
+    let taken = if total == 0 { 1.0 } else { f64::from(section.held + section.sold) / f64::from(total) };
+    let (_, colour, legend) = FULLNESS.iter().find(|(upto, _, _)| taken <= *upto).expect("the last bound is infinite");
+    (colour, legend)
+}
+
+/// An SVG overview of a large hall: one box per section, in the order laid out, coloured by how
+/// full it is, with its counts; each box links to the section's seat-by-seat picture.
+pub fn overview(title: &str, sections: &[SectionStock]) -> String {
+    let columns = OVERVIEW_COLUMNS.min(sections.len().max(1) as i64);
+    let lines = (sections.len() as i64 + OVERVIEW_COLUMNS - 1) / OVERVIEW_COLUMNS;
+    let width = (MARGIN * 2 + columns * (BOX_WIDTH + GAP))
+        .max(MARGIN * 2 + 150 * FULLNESS.len() as i64)
+        .max(MARGIN * 2 + 9 * title.chars().count() as i64);
+    let height = MARGIN * 2 + TITLE * 2 + lines * (BOX_HEIGHT + GAP);
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
+    );
+    let _ = writeln!(
+        svg,
+        "<style>.title{{font-size:16px;font-weight:bold}}.section{{font-size:13px;font-weight:bold;fill:#fff}}.counts{{font-size:11px;fill:#fff}}.legend{{font-size:11px}}</style>"
+    );
+    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(svg, r#"<text x="{MARGIN}" y="{}" class="title">{}</text>"#, MARGIN + 6, escape(title));
+    let mut x = MARGIN;
+    for (_, colour, legend) in FULLNESS {
+        let legend_y = MARGIN + TITLE;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x}" y="{}" width="12" height="12" rx="2" fill="{colour}"/><text x="{}" y="{legend_y}" class="legend">{legend}</text>"#,
+            legend_y - 10,
+            x + 16,
+        );
+        x += 150;
+    }
+    for (i, section) in sections.iter().enumerate() {
+        let (column, line) = (i as i64 % OVERVIEW_COLUMNS, i as i64 / OVERVIEW_COLUMNS);
+        let (bx, by) = (MARGIN + column * (BOX_WIDTH + GAP), MARGIN + TITLE * 2 + line * (BOX_HEIGHT + GAP));
+        let name = section.section.as_deref().unwrap_or("Seats");
+        let (colour, legend) = fullness(section);
+        let total = section.available + section.held + section.sold;
+        let (available, held, sold) = (section.available, section.held, section.sold);
+        let link = section.section.as_deref().map(|s| {
+            let query = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC);
+            format!("seatmap.svg?section={}", escape(&query.to_string()))
+        });
+        if let Some(link) = &link {
+            let _ = write!(svg, r#"<a href="{link}">"#);
+        }
+        let _ = writeln!(
+            svg,
+            r#"<g data-section="{name}" data-available="{available}" data-held="{held}" data-sold="{sold}"><title>Section {name}: {available} available, {held} held, {sold} sold of {total} ({legend})</title><rect x="{bx}" y="{by}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6" fill="{colour}"/><text x="{}" y="{}" class="section">{name}</text><text x="{}" y="{}" class="counts">{available} / {total} free</text></g>"#,
+            bx + 8,
+            by + 22,
+            bx + 8,
+            by + 44,
+            name = escape(name),
+        );
+        if link.is_some() {
+            svg.push_str("</a>\n");
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
 
 /// Text as XML character data or an attribute value.

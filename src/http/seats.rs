@@ -1,7 +1,7 @@
 //! The hall of a representation: add seats (by label, by rows, or one by one with a place), list
 //! them, and the seat map as data and as a picture.
 
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sqlx::PgPool;
@@ -14,7 +14,7 @@ use super::security::ApiKey;
 use super::text::{NotBlank, plain_all};
 use crate::domain::ValidationErrors;
 use crate::domain::records::MapSeat;
-use crate::domain::seating::{PlacedSeat, RowRange, SeatLayout};
+use crate::domain::seating::{PlacedSeat, RowRange, SeatLayout, section_asked};
 use crate::services;
 
 pub struct SeatsApi {
@@ -228,7 +228,7 @@ impl SeatsApi {
     /// Public: each seat's id, label, offer, place and status (no buyer data).
     #[oai(path = "/representations/:id/seats", method = "get")]
     async fn seats(&self, id: Path<String>) -> Result<Json<Seats>, ApiError> {
-        let seats = services::seatmap::seats(&self.pool, &id).await?;
+        let seats = services::seatmap::seats(&self.pool, &id, None).await?;
         Ok(Json(Seats { representation_id: id.0, seats: seats.into_iter().map(Seat::from).collect() }))
     }
 
@@ -252,10 +252,12 @@ impl SeatsApi {
     /// Seat map of a representation
     ///
     /// Public, no buyer data: sections in the order laid out, rows front to back, seats by
-    /// number, each `AVAILABLE`, `HELD` or `SOLD` now.
+    /// number, each `AVAILABLE`, `HELD` or `SOLD` now. `?section=S` for one section (404 for a
+    /// section the hall does not have).
     #[oai(path = "/representations/:id/seatmap", method = "get")]
-    async fn seatmap(&self, id: Path<String>) -> Result<Json<SeatMap>, ApiError> {
-        let sections = services::seatmap::map(&self.pool, &id).await?;
+    async fn seatmap(&self, id: Path<String>, section: Query<Option<String>>) -> Result<Json<SeatMap>, ApiError> {
+        let section = section.0.as_deref().map(section_asked);
+        let sections = services::seatmap::map(&self.pool, &id, section.as_deref()).await?;
         let sections = sections
             .into_iter()
             .map(|s| MapSection {
@@ -285,11 +287,26 @@ impl SeatsApi {
     /// Seat map of a representation, as a picture
     ///
     /// Public: an SVG of the hall, one circle per seat, free, held and sold in different colours.
+    /// A hall of more than 5,000 seats is drawn as an overview, one shape per section coloured
+    /// by how full it is, with its counts; `?section=S` draws one section seat by seat.
     #[oai(path = "/representations/:id/seatmap.svg", method = "get")]
-    async fn seatmap_svg(&self, id: Path<String>) -> Result<SeatMapImage, ApiError> {
-        let sections = services::seatmap::map(&self.pool, &id).await?;
+    async fn seatmap_svg(&self, id: Path<String>, section: Query<Option<String>>) -> Result<SeatMapImage, ApiError> {
         let title = services::seatmap::title(&self.pool, &id).await?;
-        let svg = super::seatmap_svg::render(&title, &sections);
+        let svg = match section.0.as_deref().map(section_asked) {
+            Some(section) => {
+                let sections = services::seatmap::map(&self.pool, &id, Some(&section)).await?;
+                super::seatmap_svg::render(&format!("{title}, section {section}"), &sections)
+            }
+            None => {
+                let counts = services::seatmap::sections(&self.pool, &id).await?;
+                let seats: i64 = counts.iter().map(|s| i64::from(s.available + s.held + s.sold)).sum();
+                if seats > services::seatmap::OVERVIEW_ABOVE_SEATS {
+                    super::seatmap_svg::overview(&title, &counts)
+                } else {
+                    super::seatmap_svg::render(&title, &services::seatmap::map(&self.pool, &id, None).await?)
+                }
+            }
+        };
         Ok(SeatMapImage::Svg(Binary(svg.into_bytes())))
     }
 }

@@ -71,6 +71,8 @@ pub async fn run(pool: PgPool, roles: Roles, shutdown: CancellationToken) -> Res
     });
     let heartbeat = roles.heartbeat;
     if roles.reservations {
+        let halls = crate::services::halls::Halls::of_this_process();
+        tokio::spawn(crate::services::halls::keep_warm(pool.clone(), halls, shutdown.clone()));
         let p = pool.clone();
         monitor = monitor.register(move |_| {
             // new reservations notify at once; the interval catches retries and anything missed

@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::halls::{self, Halls};
 use super::stock;
 use crate::db::pools::PoolState;
 use crate::db::{self, allocation::Decisions, allocation::Pending};
@@ -36,23 +37,39 @@ pub struct Outcome {
 
 /// Decides every pending request of the item's pool. Safe to run any number of times,
 /// concurrently: runs serialize on the pool's lock and find nothing left to do.
-#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
 pub async fn allocate_item(pool: &PgPool, offer_id: &str, representation_id: &str) -> sqlx::Result<Outcome> {
-    let Some(pool_id) = db::pools::of_item(&mut *pool.acquire().await?, offer_id, representation_id).await? else {
+    allocate_item_with(pool, Halls::of_this_process(), offer_id, representation_id).await
+}
+
+/// [`allocate_item`] with the halls of a given worker (a test plays two workers in one process).
+#[instrument(skip_all, fields(offer.id = %offer_id, representation.id = %representation_id))]
+pub async fn allocate_item_with(
+    pool: &PgPool,
+    halls: &Halls,
+    offer_id: &str,
+    representation_id: &str,
+) -> sqlx::Result<Outcome> {
+    let item = db::pools::of_item_seated(&mut *pool.acquire().await?, offer_id, representation_id).await?;
+    let Some((pool_id, seated)) = item else {
         return Ok(Outcome::default());
     };
-    allocate_pool(pool, &pool_id).await
+    if seated && halls.is_cold(&pool_id) {
+        // a hall this worker has no copy of is read before the pool's lock is taken: two cold
+        // workers read at once rather than one after the other, each holding the lock
+        halls::warm(halls, pool, &pool_id).await?;
+    }
+    allocate_pool(pool, halls, &pool_id).await
 }
 
 /// Decides every pending request of the pool (see [`allocate_item`]). A run that meets an order
 /// needing a pool below those it holds, busy with another run, commits what it decided and goes
 /// on holding that pool too, all locked in ascending order: no circle of waits, and no hand-off
 /// of tiny batches between two runs.
-pub async fn allocate_pool(pool: &PgPool, pool_id: &str) -> sqlx::Result<Outcome> {
+pub async fn allocate_pool(pool: &PgPool, halls: &Halls, pool_id: &str) -> sqlx::Result<Outcome> {
     let mut total = Outcome::default();
     let mut homes = vec![pool_id.to_string()];
     loop {
-        let (outcome, next) = allocate_batch(pool, &homes).await?;
+        let (outcome, next) = allocate_batch(pool, halls, &homes).await?;
         total.held += outcome.held;
         total.rejected += outcome.rejected;
         total.expired += outcome.expired;
@@ -78,7 +95,7 @@ enum Next {
     Widen(String),
 }
 
-async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcome, Next)> {
+async fn allocate_batch(pool: &PgPool, halls: &Halls, homes: &[String]) -> sqlx::Result<(Outcome, Next)> {
     let mut tx = pool.begin().await?;
     let locked = db::pools::lock_many(&mut tx, homes).await?;
     let Some(home) = locked.first().cloned() else {
@@ -89,7 +106,7 @@ async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcom
     // left after the lists is on public sale
     let settled = stock::settle(&mut tx, &locked).await?;
     let expired = settled.expired.len();
-    let mut run = Run::new(settled.pools);
+    let mut run = Run::new(settled.pools, halls);
     // the pending requests of every pool this run has locked, as one stream in arrival order: an
     // order that brings another pool in (locked and caught up to its turn) adds that pool's later
     // requests to the stream, so a run over two busy pools reads each row once
@@ -134,9 +151,14 @@ async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcom
     };
     if run.decisions.is_empty() {
         tx.commit().await?;
+        run.keep_halls();
         return Ok((Outcome { expired, ..Outcome::default() }, next));
     }
-    db::allocation::apply(&mut tx, &run.decisions).await?;
+    for (pool_id, seats_version) in db::allocation::apply(&mut tx, &run.decisions).await? {
+        if let Some(books) = run.locked.get_mut(&pool_id) {
+            books.seats_version = seats_version;
+        }
+    }
     let held: Vec<Uuid> = (run.decisions.ids.iter().zip(&run.decisions.statuses))
         .filter(|(_, s)| **s == ReservationStatus::Held)
         .map(|(id, _)| *id)
@@ -145,6 +167,7 @@ async fn allocate_batch(pool: &PgPool, homes: &[String]) -> sqlx::Result<(Outcom
         db::jobs::enqueue(&mut tx, &ExpireHolds { offer_id, representation_id, due_at }, Some(due_at)).await?;
     }
     tx.commit().await?;
+    run.keep_halls();
     let outcome = Outcome { held: run.held, rejected: run.rejected, expired };
     let now = chrono::Utc::now();
     for created_at in &run.created {
@@ -205,15 +228,37 @@ async fn requests(conn: &mut PgConnection, rows: Vec<Pending>) -> sqlx::Result<V
     Ok(out)
 }
 
-/// A pool locked by this run: its state, what is left of it at this turn, its seats once needed.
+/// A pool locked by this run: its state, what is left of it at this turn, its seats once needed
+/// (with the pool's versions they reflect, see [`halls`]).
 struct Books {
     state: PoolState,
     available: i32,
     hall: Option<Hall>,
+    /// The pool's slot in this worker's halls, held from the hall's check-out to its check-in.
+    lease: Option<halls::Lease>,
+    instance: Uuid,
+    layout_version: i64,
+    seats_version: i64,
+}
+
+impl Books {
+    fn new(state: PoolState) -> Books {
+        Books {
+            available: state.available,
+            state,
+            hall: None,
+            lease: None,
+            instance: Uuid::nil(),
+            layout_version: 0,
+            seats_version: 0,
+        }
+    }
 }
 
 /// One transaction's decisions over the pools it has locked.
-struct Run {
+struct Run<'h> {
+    /// This worker's copies of the halls.
+    halls: &'h Halls,
     locked: BTreeMap<String, Books>,
     /// Per pool: every pending row up to this `seq` has been decided by this run.
     cursor: HashMap<String, i64>,
@@ -227,12 +272,11 @@ struct Run {
     rejected: usize,
 }
 
-impl Run {
-    fn new(pools: BTreeMap<String, PoolState>) -> Run {
-        let locked = (pools.into_iter())
-            .map(|(id, state)| (id, Books { available: state.available, state, hall: None }))
-            .collect();
+impl<'h> Run<'h> {
+    fn new(pools: BTreeMap<String, PoolState>, halls: &'h Halls) -> Run<'h> {
+        let locked = pools.into_iter().map(|(id, state)| (id, Books::new(state))).collect();
         Run {
+            halls,
             locked,
             cursor: HashMap::new(),
             decided: HashSet::new(),
@@ -241,6 +285,21 @@ impl Run {
             created: Vec::new(),
             held: 0,
             rejected: 0,
+        }
+    }
+
+    /// After the commit: the halls used go back to this worker's copies, as they are now.
+    fn keep_halls(&mut self) {
+        for books in self.locked.values_mut() {
+            if let (Some(hall), Some(lease)) = (books.hall.take(), books.lease.take()) {
+                let checked = halls::Checked {
+                    hall,
+                    instance: books.instance,
+                    layout_version: books.layout_version,
+                    seats_version: books.seats_version,
+                };
+                lease.check_in(self.halls, checked);
+            }
         }
     }
 
@@ -261,7 +320,7 @@ impl Run {
             }
             let settled = stock::settle(tx, &[pool.to_string()]).await?;
             for (id, state) in settled.pools {
-                self.locked.insert(id, Books { available: state.available, state, hall: None });
+                self.locked.insert(id, Books::new(state));
             }
         }
         for pool in request.pools() {
@@ -308,7 +367,11 @@ impl Run {
             let books = self.locked.get_mut(&line.pool_id).expect("a request's pools are locked");
             let seated = line.seat_labels.is_some() || line.best_available;
             if seated && books.hall.is_none() && books.state.closed().is_none() {
-                books.hall = Some(Hall::new(db::seats::hall(tx, &line.pool_id).await?));
+                let (checked, lease) = halls::check_out(self.halls, tx, &line.pool_id).await?;
+                books.lease = Some(lease);
+                (books.instance, books.layout_version, books.seats_version) =
+                    (checked.instance, checked.layout_version, checked.seats_version);
+                books.hall = Some(checked.hall);
             }
         }
         let verdict = self.fit(request);
@@ -322,7 +385,7 @@ impl Run {
                     *d.granted.entry(line.pool_id.clone()).or_default() += line.quantity;
                     let hall = self.locked[&line.pool_id].hall.as_ref();
                     let seat = |i: usize| hall.expect("seats come from the hall").seat(i);
-                    d.seat_holds.extend(seats.iter().map(|&i| (line.id, seat(i).id)));
+                    d.seat_holds.extend(seats.iter().map(|&i| (line.id, seat(i).id, line.pool_id.clone())));
                     d.picked.push(line.best_available.then(|| seats.iter().map(|&i| seat(i).label.clone()).collect()));
                     d.ids.push(line.id);
                     d.hold_minutes.push(line.hold_minutes);
@@ -418,7 +481,7 @@ mod tests {
             waitlist_offer_minutes: 10,
             line_length: 0,
         };
-        Books { available, state, hall: None }
+        Books::new(PoolState { available, ..state })
     }
 
     fn line(quantity: i32) -> Pending {
@@ -505,7 +568,8 @@ mod tests {
 
     #[test]
     fn an_order_that_does_not_fit_as_a_whole_gives_back_what_its_first_lines_took() {
-        let mut run = Run::new(BTreeMap::new());
+        let halls = Halls::default();
+        let mut run = Run::new(BTreeMap::new(), &halls);
         let mut seated = pool(3);
         seated.hall = Some(Hall::new((1..=3).map(|n| seat(&format!("A{n}"), n)).collect()));
         run.locked.insert("p".into(), seated);

@@ -14,6 +14,7 @@ pub mod decisions;
 pub mod delivery;
 mod error;
 pub mod expiry;
+pub mod halls;
 pub mod health;
 pub mod history;
 pub mod idempotency;

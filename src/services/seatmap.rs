@@ -5,6 +5,7 @@ use sqlx::PgPool;
 
 use super::{Error, Result};
 use crate::db;
+pub use crate::db::availability::SectionStock;
 use crate::domain::records::MapSeat;
 
 /// One section of the hall (`None`: a hall without sections).
@@ -22,20 +23,39 @@ pub struct Row {
     pub seats: Vec<MapSeat>,
 }
 
-/// Every seat of the representation, in hall order; 404 if it does not exist.
-pub async fn seats(pool: &PgPool, representation_id: &str) -> Result<Vec<MapSeat>> {
+/// Every seat of the representation (or of one section, normalized), in hall order; 404 if the
+/// representation does not exist, or has no seat in the section.
+pub async fn seats(pool: &PgPool, representation_id: &str, section: Option<&str>) -> Result<Vec<MapSeat>> {
     let mut tx = db::snapshot(pool).await?;
     db::representations::find(&mut tx, representation_id)
         .await?
         .ok_or_else(|| Error::not_found("representation", representation_id))?;
-    let seats = db::seats::map(&mut tx, representation_id).await?;
+    let seats = db::seats::map(&mut tx, representation_id, section).await?;
     tx.commit().await?;
-    Ok(seats)
+    match section {
+        Some(section) if seats.is_empty() => Err(Error::not_found("section", section)),
+        _ => Ok(seats),
+    }
 }
 
-/// The hall, grouped: sections in the order laid out, their rows front to back.
-pub async fn map(pool: &PgPool, representation_id: &str) -> Result<Vec<Section>> {
-    Ok(group(seats(pool, representation_id).await?))
+/// The hall (or one section), grouped: sections in the order laid out, their rows front to back.
+pub async fn map(pool: &PgPool, representation_id: &str, section: Option<&str>) -> Result<Vec<Section>> {
+    Ok(group(seats(pool, representation_id, section).await?))
+}
+
+/// Above this many seats the picture of the hall is an overview, one shape per section: a
+/// stadium's seat by seat would be megabytes nobody can read on a screen.
+pub const OVERVIEW_ABOVE_SEATS: i64 = 5_000;
+
+/// The counts of each section, in the order laid out; 404 if the representation does not exist.
+pub async fn sections(pool: &PgPool, representation_id: &str) -> Result<Vec<SectionStock>> {
+    let mut tx = db::snapshot(pool).await?;
+    db::representations::find(&mut tx, representation_id)
+        .await?
+        .ok_or_else(|| Error::not_found("representation", representation_id))?;
+    let sections = db::availability::sections(&mut tx, representation_id).await?;
+    tx.commit().await?;
+    Ok(sections)
 }
 
 /// What a picture of the hall is titled: the event and when the performance starts, on the clocks

@@ -102,6 +102,10 @@ async fn seat_labels_are_normalized_and_become_stock() {
     assert_eq!((inventory["total_stock"].as_i64(), inventory["available"].as_i64()), (Some(3), Some(3)));
     assert_eq!(inventory["seated"], true);
     let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
+    assert!(availability.get("seats").is_none(), "seats are listed only when asked for");
+    assert_eq!(availability["sections"], json!([{"section": null, "available": 3, "held": 0, "sold": 0}]));
+    let availability =
+        app.get(&format!("/api/representations/{rep}/availability?seats=all"), None).await.expect(StatusCode::OK);
     let labels: Vec<&str> =
         availability["seats"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["A1", "B2", "C5"]);
@@ -151,7 +155,8 @@ async fn duplicate_seat_labels_in_one_request_are_a_409_and_nothing_is_added() {
     let reply = app.post(&format!("/api/representations/{rep}/seats"), Some(&app.admin), body).await;
     reply.expect_error(StatusCode::CONFLICT, "DUPLICATE_SEAT");
     assert!(reply.body["error"]["message"].as_str().unwrap().contains("A1"));
-    let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
+    let availability =
+        app.get(&format!("/api/representations/{rep}/availability?seats=all"), None).await.expect(StatusCode::OK);
     assert!(availability["seats"].as_array().unwrap().is_empty());
 }
 

@@ -74,7 +74,8 @@ async fn two_buyers_racing_for_the_same_seats_one_wins_whole_the_other_loses_who
     let loser = if a["status"] == "rejected" { &a } else { &b };
     assert_eq!(loser["reason"], "SEAT_UNAVAILABLE");
     let winner_seats = if a["status"] == "held" { &a["seats"] } else { &b["seats"] };
-    let availability = app.get(&format!("/api/representations/{rep}/availability"), None).await.expect(StatusCode::OK);
+    let availability =
+        app.get(&format!("/api/representations/{rep}/availability?seats=all"), None).await.expect(StatusCode::OK);
     for seat in availability["seats"].as_array().unwrap() {
         let held = winner_seats.as_array().unwrap().contains(&seat["label"]);
         assert_eq!(seat["status"], if held { "HELD" } else { "AVAILABLE" }, "{seat}");

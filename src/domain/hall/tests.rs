@@ -162,3 +162,53 @@ fn lonely_seats_are_free_seats_without_a_free_neighbour() {
     assert_eq!(hall(&[".x..x.", ". ."]).lonely_seats(), 4);
     assert_eq!(hall(&["......"]).lonely_seats(), 0);
 }
+
+/// The best block by a pass over every run, as the index must find it.
+fn by_a_pass(h: &Hall, quantity: usize, section: Option<&str>) -> Option<Candidate> {
+    (0..h.runs.len())
+        .filter(|&r| section.is_none() || h.runs[r].section.as_deref() == section)
+        .filter_map(|r| h.best_in_run(r, quantity))
+        .min()
+}
+
+#[test]
+fn the_index_of_best_blocks_follows_takes_gives_back_and_other_workers_changes() {
+    // three sections of uneven rows with aisles, a few ranked seats; a fixed pseudo-random walk
+    let mut seats = drawn(Some("A"), &["...... ......", ".........", "..... ..."], 0);
+    seats.extend(drawn(Some("B"), &["............", ". . . .. ..."], 100));
+    seats.extend(drawn(Some("C"), &["........"], 200));
+    seats[30].rank = Some(1);
+    seats[31].rank = Some(2);
+    let ids: Vec<Uuid> = seats.iter().map(|s| s.id).collect();
+    let mut h = Hall::new(seats);
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for turn in 0..2_000 {
+        let quantity = 1 + next(4) as usize;
+        let section = [None, Some("A"), Some("B"), Some("C")][next(4) as usize];
+        let expected = by_a_pass(&h, quantity, section);
+        assert_eq!(h.best_block(quantity, section), expected, "turn {turn}");
+        match next(4) {
+            0 | 1 => {
+                let ask = BestAvailable { quantity, section: section.map(String::from), together: true };
+                let _ = h.take_best(&ask);
+            }
+            2 => {
+                let seat = next(ids.len() as u64) as usize;
+                h.give_back(&[seat]);
+            }
+            _ => {
+                let changes: Vec<(Uuid, bool)> =
+                    (0..3).map(|_| (ids[next(ids.len() as u64) as usize], next(2) == 0)).collect();
+                h.set_taken(&changes);
+            }
+        }
+        let free = h.seats.iter().filter(|s| !s.taken).count();
+        assert_eq!(h.free_in_all, free, "turn {turn}");
+    }
+}

@@ -2,9 +2,11 @@
 //! arrival order, the seat map.
 
 mod best_available;
+mod kept_halls;
 mod layout;
 mod public_reads;
 mod seatmap;
+mod sections;
 
 use poem::http::StatusCode;
 use serde_json::{Value, json};
