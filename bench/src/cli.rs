@@ -38,8 +38,9 @@ pub enum Scenario {
     /// one-minute holds lapse, offers cascade, tickets are issued; each step's rate and latency,
     /// position lookups on lines of 100 and 100,000, and the invariants afterwards.
     OnsaleFull(OnsaleFullArgs),
-    /// Best available in a hall of 5,000 seats: buyers ask for 1 to 4 adjacent seats; decided/s,
-    /// FIFO replayed, lonely seats against a first-free-block baseline, pgbench ratio.
+    /// Best available in a hall of 5,000 seats (or a stadium of 60,000 with `--stadium`): buyers
+    /// ask for 1 to 4 adjacent seats; decided/s, FIFO replayed, lonely seats against a
+    /// first-free-block baseline, the sizes of availability and seat maps, pgbench ratio.
     Seated(SeatedArgs),
     /// A virtual queue in front of the on-sale: people join (most before the opening), the draw,
     /// admission at a set rate, admitted people reserve with their passes; join/s, the draw
@@ -147,9 +148,14 @@ pub struct OnsaleFullArgs {
 pub struct SeatedArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Best-available requests, one buyer each.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub buyers: u32,
+    /// A stadium instead of the hall: 60 sections of 25 rows of 40 seats (60,000 seats), and
+    /// 100,000 buyers unless `--buyers` says otherwise. Prints the sizes of the public reads.
+    #[arg(long)]
+    pub stadium: bool,
+    /// Best-available requests, one buyer each (default: 20,000 in the hall, 100,000 in the
+    /// stadium).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: Option<u32>,
     /// Write the sold-out hall's seat map (SVG) here.
     #[arg(long)]
     pub seatmap_svg: Option<PathBuf>,

@@ -24,13 +24,24 @@ pub struct Block {
     pub seats: Vec<usize>,
 }
 
+/// A run's best block for one (quantity, rule): (leaves a lonely seat, score, first offset).
+type RunBest = Option<(bool, u64, usize)>;
+
 pub struct Model {
     seats: Vec<Seat>,
     place: Vec<u64>,
     /// Runs of adjacent seats, each in number order.
     runs: Vec<Vec<usize>>,
+    /// Each seat's (run, offset in the run).
+    run_of: Vec<(usize, usize)>,
     taken: Vec<bool>,
     by_label: HashMap<String, usize>,
+    free: HashMap<Option<String>, usize>,
+    free_all: usize,
+    /// Per (quantity, lonely rule): each run's best block, `None` until computed and again once
+    /// a seat of the run is taken. A stadium has 1,500 runs and 100,000 requests to replay: a
+    /// pass over every window of the hall per request would take hours.
+    run_best: HashMap<(usize, bool), Vec<Option<RunBest>>>,
 }
 
 impl Model {
@@ -71,9 +82,20 @@ impl Model {
             }
         }
         runs.extend((0..seats.len()).filter(|&i| seats[i].number.is_none()).map(|i| vec![i]));
+        let mut run_of = vec![(0, 0); seats.len()];
+        for (r, run) in runs.iter().enumerate() {
+            for (k, &i) in run.iter().enumerate() {
+                run_of[i] = (r, k);
+            }
+        }
         let by_label = seats.iter().enumerate().map(|(i, s)| (s.label.clone(), i)).collect();
         let taken = vec![false; seats.len()];
-        Model { seats, place, runs, taken, by_label }
+        let mut free: HashMap<Option<String>, usize> = HashMap::new();
+        for s in &seats {
+            *free.entry(s.section.clone()).or_default() += 1;
+        }
+        let free_all = seats.len();
+        Model { seats, place, runs, run_of, taken, by_label, free, free_all, run_best: HashMap::new() }
     }
 
     fn adjacent(a: &Seat, b: &Seat) -> bool {
@@ -90,41 +112,70 @@ impl Model {
 
     pub fn take(&mut self, seats: &[usize]) {
         for &s in seats {
-            self.taken[s] = true;
+            if !self.taken[s] {
+                self.taken[s] = true;
+                self.free_all -= 1;
+                *self.free.get_mut(&self.seats[s].section).expect("counted") -= 1;
+            }
+            let run = self.run_of[s].0;
+            for bests in self.run_best.values_mut() {
+                bests[run] = None;
+            }
         }
     }
 
     pub fn free_in(&self, section: Option<&str>) -> usize {
-        (0..self.seats.len()).filter(|&i| !self.taken[i] && in_section(&self.seats[i], section)).count()
+        match section {
+            None => self.free_all,
+            Some(s) => self.free.get(&Some(s.to_string())).copied().unwrap_or(0),
+        }
     }
 
-    /// Every free block of `quantity` adjacent seats, each judged by every window of its run.
-    fn blocks<'a>(&'a self, quantity: usize, section: Option<&'a str>) -> impl Iterator<Item = Block> + 'a {
-        self.runs.iter().filter(move |run| in_section(&self.seats[run[0]], section)).flat_map(move |run| {
-            (0..run.len().saturating_sub(quantity - 1)).filter_map(move |start| {
-                let window = &run[start..start + quantity];
-                if window.iter().any(|&s| self.taken[s]) {
-                    return None;
-                }
-                let free_left = run[..start].iter().rev().take_while(|&&s| !self.taken[s]).count();
-                let free_right = run[start + quantity..].iter().take_while(|&&s| !self.taken[s]).count();
-                Some(Block {
-                    lonely: free_left == 1 || free_right == 1,
-                    score: window.iter().map(|&s| self.place[s]).sum(),
-                    seats: window.to_vec(),
-                })
-            })
+    /// The block of `quantity` seats of run `run` from offset `start`, if all are free.
+    fn block_at(&self, run: usize, start: usize, quantity: usize) -> Option<Block> {
+        let run = &self.runs[run];
+        let window = run.get(start..start + quantity)?;
+        if window.iter().any(|&s| self.taken[s]) {
+            return None;
+        }
+        let free_left = run[..start].iter().rev().take_while(|&&s| !self.taken[s]).count();
+        let free_right = run[start + quantity..].iter().take_while(|&&s| !self.taken[s]).count();
+        Some(Block {
+            lonely: free_left == 1 || free_right == 1,
+            score: window.iter().map(|&s| self.place[s]).sum(),
+            seats: window.to_vec(),
         })
+    }
+
+    /// Every window of the run judged: the best by (lonely, score) with the rule, by score alone
+    /// without it.
+    fn best_of_run(&self, run: usize, quantity: usize, lonely_rule: bool) -> RunBest {
+        let key = |b: &(bool, u64, usize)| if lonely_rule { (b.0, b.1) } else { (false, b.1) };
+        (0..self.runs[run].len().saturating_sub(quantity - 1))
+            .filter_map(|start| self.block_at(run, start, quantity).map(|b| (b.lonely, b.score, start)))
+            .min_by_key(key)
     }
 
     /// The best block: by (lonely, score) with the rule, by score alone without it (the
     /// baseline: the first free block in the order of preference).
-    pub fn best(&self, quantity: usize, section: Option<&str>, lonely_rule: bool) -> Option<Block> {
-        if lonely_rule {
-            self.blocks(quantity, section).min_by_key(|b| (b.lonely, b.score))
-        } else {
-            self.blocks(quantity, section).min_by_key(|b| b.score)
+    pub fn best(&mut self, quantity: usize, section: Option<&str>, lonely_rule: bool) -> Option<Block> {
+        let runs = self.runs.len();
+        let mut bests = self.run_best.remove(&(quantity, lonely_rule)).unwrap_or_else(|| vec![None; runs]);
+        let mut found: Option<(bool, u64, usize, usize)> = None;
+        for (run, slot) in bests.iter_mut().enumerate() {
+            if !in_section(&self.seats[self.runs[run][0]], section) {
+                continue;
+            }
+            let best = *slot.get_or_insert_with(|| self.best_of_run(run, quantity, lonely_rule));
+            if let Some((lonely, score, start)) = best {
+                let key = if lonely_rule { (lonely, score) } else { (false, score) };
+                if found.is_none_or(|f| key < (f.0, f.1)) {
+                    found = Some((key.0, key.1, run, start));
+                }
+            }
         }
+        self.run_best.insert((quantity, lonely_rule), bests);
+        found.and_then(|(_, _, run, start)| self.block_at(run, start, quantity))
     }
 
     /// The block these seats make now, if they are free and adjacent in one run.
@@ -133,7 +184,8 @@ impl Model {
         if !adjacent || seats.is_empty() {
             return None;
         }
-        self.blocks(seats.len(), self.seats[seats[0]].section.as_deref()).find(|b| b.seats == seats)
+        let (run, start) = self.run_of[seats[0]];
+        self.block_at(run, start, seats.len()).filter(|b| b.seats == seats)
     }
 
     /// Free seats with no free neighbour in their run.

@@ -1,6 +1,6 @@
 //! The seated on-sale: a hall of 5,000 seats in sections of rows of 20 to 40 seats (one section
-//! with an aisle), `--buyers` buyers asking best-available for 1 to 4 seats (mostly 2, one in ten
-//! naming a section). Measures decided/s and decision latency, then replays every decision in
+//! with an aisle), or a stadium of 60,000 (`--stadium`), `--buyers` buyers asking best-available
+//! for 1 to 4 seats (mostly 2, one in ten naming a section). Measures decided/s and decision latency, then replays every decision in
 //! arrival order on the bench's own model of the hall (`hall.rs`) and checks: no seat held twice,
 //! every block adjacent, each request given the best block the rules allowed at its turn (so no
 //! later request got a better block than an earlier one could have had), rejections only when
@@ -22,28 +22,46 @@ use crate::hall::{Model, Seat};
 use crate::report::Report;
 use crate::setup::Environment;
 
-/// (section, rows, seats per row, a number left out as an aisle): 1,600 + 1,200 + 1,000 + 600 +
-/// 600 = 5,000 seats.
-const HALL: &[(&str, i32, i32, Option<i32>)] = &[
-    ("ORCHESTRA", 40, 40, Some(21)),
-    ("MEZZANINE", 40, 30, None),
-    ("BALCONY", 40, 25, None),
-    ("BOX", 30, 20, None),
-    ("GALLERY", 20, 30, None),
-];
+/// A section: (name, rows, seats per row, a number left out as an aisle).
+type Section = (String, i32, i32, Option<i32>);
+
+/// 1,600 + 1,200 + 1,000 + 600 + 600 = 5,000 seats.
+fn hall() -> Vec<Section> {
+    [("ORCHESTRA", 40, 40, Some(21)), ("MEZZANINE", 40, 30, None), ("BALCONY", 40, 25, None), ("BOX", 30, 20, None)]
+        .into_iter()
+        .chain([("GALLERY", 20, 30, None)])
+        .map(|(name, rows, seats, aisle)| (name.to_string(), rows, seats, aisle))
+        .collect()
+}
+
+/// 60 sections of 25 rows of 40 seats: 60,000 seats.
+fn stadium() -> Vec<Section> {
+    (1..=60).map(|n| (format!("S{n:02}"), 25, 40, None)).collect()
+}
+
+/// The public reads of a stadium must stay small (issue 24): availability without `?section`, one
+/// section's seat map, the whole seat map gzipped.
+const MAX_AVAILABILITY_BYTES: usize = 100_000;
+const MAX_SECTION_MAP_BYTES: usize = 100_000;
+const MAX_GZIPPED_MAP_BYTES: usize = 1_000_000;
 
 pub async fn run(env: &mut Environment, args: &SeatedArgs) -> anyhow::Result<Report> {
     let common = &args.common;
-    let item = catalog::create_hall(env, "Bench seated on-sale", &layout()).await?;
-    catalog::insert_users(&env.pool, args.buyers).await?;
-    let asks = asks(args.buyers);
+    let sections = if args.stadium { stadium() } else { hall() };
+    let buyers = args.buyers.unwrap_or(if args.stadium { 100_000 } else { 20_000 });
+    let started = std::time::Instant::now();
+    let item = catalog::create_hall(env, "Bench seated on-sale", &layout(&sections)).await?;
+    let laid_out = started.elapsed();
+    catalog::insert_users(&env.pool, buyers).await?;
+    let asks = asks(buyers, &sections);
     let requests = asks.iter().enumerate().map(|(i, ask)| request(&item, i as u32, ask)).collect();
     let phase = drive::run("reserve", &env.api, &env.client_key, requests, common.connections).await?;
     note!("waiting for every reservation to be decided (at most {} s)", common.timeout);
     let undecided = checks::wait_until_decided(&env.pool, &item, Duration::from_secs(common.timeout)).await?;
 
-    let mut report = Report::new("seated");
-    report.int("buyers", args.buyers);
+    let mut report = Report::new(if args.stadium { "seated --stadium" } else { "seated" });
+    report.float("layout_seconds", laid_out.as_secs_f64(), 2);
+    report.int("buyers", buyers);
     report.int("connections", common.connections);
     report.int("workers", common.workers);
     phase.report(&mut report, 202);
@@ -100,6 +118,7 @@ pub async fn run(env: &mut Environment, args: &SeatedArgs) -> anyhow::Result<Rep
         })
         .collect();
     drive::run("confirms", &env.api, &env.client_key, confirms, common.connections).await?.report(&mut report, 200);
+    sizes(env, &item, &sections[0].0, args.stadium, &mut report).await?;
     if let Some(path) = &args.seatmap_svg {
         let url = env.api.join(&format!("/api/representations/{}/seatmap.svg", item.representation_id))?;
         let svg = env.http.get(url).send().await?.error_for_status()?.bytes().await?;
@@ -109,9 +128,75 @@ pub async fn run(env: &mut Environment, args: &SeatedArgs) -> anyhow::Result<Rep
     Ok(report)
 }
 
-fn layout() -> Vec<(&'static str, Vec<Value>)> {
-    HALL.iter()
-        .map(|&(section, rows, seats, aisle)| {
+/// One public read as a browser makes it: its status, the bytes on the wire, its `ETag`.
+async fn fetch(
+    env: &Environment,
+    path: &str,
+    encoding: Option<&str>,
+    if_none_match: Option<&str>,
+) -> anyhow::Result<(u16, usize, Option<String>)> {
+    let mut request = env.http.get(env.api.join(path)?);
+    if let Some(encoding) = encoding {
+        request = request.header("accept-encoding", encoding);
+    }
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    // the client decompresses nothing (no such feature): these are the bytes sent
+    let answer = request.send().await?;
+    let status = answer.status().as_u16();
+    let etag = answer.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bytes = answer.bytes().await?.len();
+    Ok((status, bytes, etag))
+}
+
+/// The sizes of the public reads of the sold hall, checked against the limits above in a stadium
+/// (the hall's 1,600-seat orchestra is a larger section than any of the stadium's).
+async fn sizes(
+    env: &Environment,
+    item: &Item,
+    section: &str,
+    stadium: bool,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let rep = &item.representation_id;
+    let mut limits = Vec::new();
+    let (_, availability, _) = fetch(env, &format!("/api/representations/{rep}/availability"), None, None).await?;
+    report.int("availability_bytes", availability as i64);
+    limits.push(("availability without ?section", availability, MAX_AVAILABILITY_BYTES));
+    let all_seats =
+        fetch(env, &format!("/api/representations/{rep}/availability?seats=all"), Some("gzip"), None).await?;
+    report.int("availability_all_seats_gzip_bytes", all_seats.1 as i64);
+    let (_, one, _) = fetch(env, &format!("/api/representations/{rep}/seatmap?section={section}"), None, None).await?;
+    report.int("seatmap_one_section_bytes", one as i64);
+    limits.push(("one section's seat map", one, MAX_SECTION_MAP_BYTES));
+    let map = format!("/api/representations/{rep}/seatmap");
+    let (_, whole, _) = fetch(env, &map, None, None).await?;
+    report.int("seatmap_bytes", whole as i64);
+    let (_, gzipped, etag) = fetch(env, &map, Some("gzip"), None).await?;
+    report.int("seatmap_gzip_bytes", gzipped as i64);
+    limits.push(("the whole seat map gzipped", gzipped, MAX_GZIPPED_MAP_BYTES));
+    let (_, brotli, _) = fetch(env, &map, Some("br"), None).await?;
+    report.int("seatmap_br_bytes", brotli as i64);
+    let (_, svg, _) = fetch(env, &format!("/api/representations/{rep}/seatmap.svg"), Some("gzip"), None).await?;
+    report.int("seatmap_svg_gzip_bytes", svg as i64);
+    let (status, unchanged, _) = fetch(env, &map, Some("gzip"), etag.as_deref()).await?;
+    report.text("seatmap_unchanged", format!("{status}, {unchanged} bytes"));
+    if status != 304 || unchanged != 0 {
+        report.fail(format!("an unchanged seat map with its ETag answered {status} with {unchanged} bytes, not a 304"));
+    }
+    for (what, bytes, limit) in limits.into_iter().filter(|_| stadium) {
+        if bytes >= limit {
+            report.fail(format!("{what} is {bytes} bytes (at most {limit})"));
+        }
+    }
+    Ok(())
+}
+
+fn layout(sections: &[Section]) -> Vec<(&str, Vec<Value>)> {
+    sections
+        .iter()
+        .map(|&(ref section, rows, seats, aisle)| {
             let rows = (1..=rows)
                 .flat_map(|row| match aisle {
                     // the aisle takes a number: the row still has `seats` seats
@@ -122,19 +207,19 @@ fn layout() -> Vec<(&'static str, Vec<Value>)> {
                     None => vec![json!({"row": row.to_string(), "from": 1, "to": seats})],
                 })
                 .collect();
-            (section, rows)
+            (section.as_str(), rows)
         })
         .collect()
 }
 
 /// What buyer `i` asks for: (quantity, section).
-struct Ask {
+struct Ask<'a> {
     quantity: usize,
-    section: Option<&'static str>,
+    section: Option<&'a str>,
 }
 
 /// A fixed sequence (xorshift from a constant seed), so every run sends the same requests.
-fn asks(buyers: u32) -> Vec<Ask> {
+fn asks(buyers: u32, sections: &[Section]) -> Vec<Ask<'_>> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         state ^= state << 13;
@@ -150,13 +235,13 @@ fn asks(buyers: u32) -> Vec<Ask> {
                 70..85 => 3,
                 _ => 4,
             };
-            let section = (next() % 10 == 0).then(|| HALL[(next() % HALL.len() as u64) as usize].0);
+            let section = (next() % 10 == 0).then(|| sections[(next() % sections.len() as u64) as usize].0.as_str());
             Ask { quantity, section }
         })
         .collect()
 }
 
-fn request(item: &Item, i: u32, ask: &Ask) -> Request {
+fn request(item: &Item, i: u32, ask: &Ask<'_>) -> Request {
     let mut best = json!({"quantity": ask.quantity});
     if let Some(section) = ask.section {
         best["section"] = json!(section);
