@@ -1,6 +1,7 @@
 use sqlx::PgConnection;
 
 use crate::domain::SeatState;
+use crate::domain::records::SectionStock;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OfferStock {
@@ -66,15 +67,6 @@ pub async fn seats(
     .bind(section)
     .fetch_all(conn)
     .await
-}
-
-/// One section's counts (`None`: the seats of a hall without sections).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SectionStock {
-    pub section: Option<String>,
-    pub available: i32,
-    pub held: i32,
-    pub sold: i32,
 }
 
 /// The counts of each section of the representation now, in the order laid out.

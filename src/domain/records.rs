@@ -291,6 +291,15 @@ pub struct QueueStats {
     pub oldest_pending_age_secs: Option<f64>,
 }
 
+/// One section's seats now (`section` null: the seats of a hall without sections).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SectionStock {
+    pub section: Option<String>,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+}
+
 /// A seat of a representation as the public sees it: where it is and whether it can be had.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MapSeat {

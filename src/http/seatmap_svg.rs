@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use crate::domain::SeatState;
-use crate::services::seatmap::{Section, SectionStock};
+use crate::domain::records::SectionStock;
+use crate::services::seatmap::Section;
 
 const PITCH: i64 = 18;
 const RADIUS: i64 = 7;

@@ -5,8 +5,9 @@ use sqlx::PgPool;
 use super::{Error, Result};
 use crate::db::{
     self,
-    availability::{OfferStock, SeatRow, SectionStock},
+    availability::{OfferStock, SeatRow},
 };
+use crate::domain::records::SectionStock;
 
 #[derive(Debug, Clone)]
 pub struct Availability {

@@ -5,8 +5,7 @@ use sqlx::PgPool;
 
 use super::{Error, Result};
 use crate::db;
-pub use crate::db::availability::SectionStock;
-use crate::domain::records::MapSeat;
+use crate::domain::records::{MapSeat, SectionStock};
 
 /// One section of the hall (`None`: a hall without sections).
 #[derive(Debug, Clone)]
