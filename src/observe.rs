@@ -23,6 +23,7 @@ pub fn handle() -> &'static PrometheusHandle {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
             .and_then(|b| b.set_buckets_for_metric(Matcher::Full("allocation_batch_decisions".into()), BATCH))
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("hall_changes_applied".into()), BATCH))
             .expect("bucket lists are not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -55,6 +56,11 @@ fn describe() {
     describe_histogram!("hold_expiry_lag_seconds", "From a hold's end to its stock's return");
     describe_histogram!("waitlist_promotion_lag_seconds", "From stock freed to its offer to the waiting list");
     describe_histogram!("allocation_batch_decisions", "Reservations decided per allocation transaction");
+    describe_counter!(
+        "hall_copies_total",
+        "A worker's copy of a seated pool's hall at a batch, by outcome: kept, updated, read whole, warmed ahead"
+    );
+    describe_histogram!("hall_changes_applied", "Seats taken or freed by others applied to a kept hall at a batch");
     describe_counter!(
         "db_invariant_violations_total",
         "Writes the database refused by a check constraint: should read 0"

@@ -70,27 +70,10 @@ pub fn overview(title: &str, sections: &[SectionStock]) -> String {
         .max(MARGIN * 2 + 150 * FULLNESS.len() as i64)
         .max(MARGIN * 2 + 9 * title.chars().count() as i64);
     let height = MARGIN * 2 + TITLE * 2 + lines * (BOX_HEIGHT + GAP);
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(
-        svg,
-        "<style>.title{{font-size:16px;font-weight:bold}}.section{{font-size:13px;font-weight:bold;fill:#fff}}.counts{{font-size:11px;fill:#fff}}.legend{{font-size:11px}}</style>"
-    );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(svg, r#"<text x="{MARGIN}" y="{}" class="title">{}</text>"#, MARGIN + 6, escape(title));
-    let mut x = MARGIN;
-    for (_, colour, legend) in FULLNESS {
-        let legend_y = MARGIN + TITLE;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x}" y="{}" width="12" height="12" rx="2" fill="{colour}"/><text x="{}" y="{legend_y}" class="legend">{legend}</text>"#,
-            legend_y - 10,
-            x + 16,
-        );
-        x += 150;
+    let style = ".section{font-size:13px;font-weight:bold;fill:#fff}.counts{font-size:11px;fill:#fff}";
+    let mut svg = opening(width, height, style, title);
+    for (i, (_, colour, text)) in FULLNESS.iter().enumerate() {
+        legend(&mut svg, MARGIN + 150 * i as i64, colour, text);
     }
     for (i, section) in sections.iter().enumerate() {
         let (column, line) = (i as i64 % OVERVIEW_COLUMNS, i as i64 / OVERVIEW_COLUMNS);
@@ -121,6 +104,32 @@ pub fn overview(title: &str, sections: &[SectionStock]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// The document's opening: its size, the title's and legend's style and `style`, a white ground,
+/// the title.
+fn opening(width: i64, height: i64, style: &str, title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
+    );
+    let _ = writeln!(svg, "<style>.title{{font-size:16px;font-weight:bold}}.legend{{font-size:11px}}{style}</style>");
+    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(svg, r#"<text x="{MARGIN}" y="{}" class="title">{}</text>"#, MARGIN + 6, escape(title));
+    svg
+}
+
+/// One entry of the legend under the title, at `x`: a swatch of `colour` and `text` (escaped).
+fn legend(svg: &mut String, x: i64, colour: &str, text: &str) {
+    let y = MARGIN + TITLE;
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{x}" y="{}" width="12" height="12" rx="2" fill="{colour}"/><text x="{}" y="{y}" class="legend">{}</text>"#,
+        y - 10,
+        x + 16,
+        escape(text),
+    );
 }
 
 /// Text as XML character data or an attribute value.
@@ -195,31 +204,10 @@ pub fn render(title: &str, sections: &[Section]) -> String {
             y += ROW_HEIGHT;
         }
     }
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(
-        svg,
-        "<style>.title{{font-size:16px;font-weight:bold}}.section{{font-size:13px;font-weight:bold}}.row,.legend{{font-size:11px}}</style>"
-    );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(svg, r#"<text x="{MARGIN}" y="{}" class="title">{}</text>"#, MARGIN + 6, escape(title));
-    let mut x = MARGIN;
-    for state in [SeatState::Available, SeatState::Held, SeatState::Sold] {
-        let legend_y = MARGIN + TITLE;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x}" y="{}" width="12" height="12" rx="2" fill="{}"/><text x="{}" y="{}" class="legend">{} {}</text>"#,
-            legend_y - 10,
-            colour(state),
-            x + 16,
-            legend_y,
-            name(state),
-            counts[counter(state)]
-        );
-        x += 120;
+    let mut svg = opening(width, height, ".section{font-size:13px;font-weight:bold}.row{font-size:11px}", title);
+    for (i, state) in [SeatState::Available, SeatState::Held, SeatState::Sold].into_iter().enumerate() {
+        let text = format!("{} {}", name(state), counts[counter(state)]);
+        legend(&mut svg, MARGIN + 120 * i as i64, colour(state), &text);
     }
     svg.push_str(&body);
     svg.push_str("</svg>\n");
