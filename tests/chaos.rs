@@ -7,7 +7,7 @@
 //! The database is a private server (the dev mode's cluster code) so that it can be crashed
 //! without touching the machine's PostgreSQL.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,13 +16,15 @@ use boxoffice::devdb::DevDatabase;
 use boxoffice::domain::Role;
 use boxoffice::http::Limits;
 use futures::StreamExt;
+use poem::EndpointExt;
 use poem::http::{Method, StatusCode};
-use poem::{Endpoint, EndpointExt, Request};
-use serde_json::{Value, json};
-use sqlx::PgPool;
+use serde_json::json;
 use tokio::sync::Mutex;
 
+mod outage;
 mod server_binaries;
+
+use outage::{Api, scalar, spawn, wait_until};
 
 const TICKETS: i64 = 1500;
 const BUYERS: usize = 4000;
@@ -31,65 +33,6 @@ const CONFIRMS: i64 = 400;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A worker binary of this build on `url`, with a one-second heartbeat so that the jobs of a
-/// killed worker go to the others within seconds.
-fn spawn(bin: &str, url: &str) -> Child {
-    Command::new(bin)
-        .env("DATABASE_URL", url)
-        .env("JOB_HEARTBEAT_SECS", "1")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the worker binary runs")
-}
-
-struct Api {
-    app: poem::endpoint::BoxEndpoint<'static, poem::Response>,
-    admin: String,
-    client: String,
-}
-
-impl Api {
-    async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path.parse().unwrap())
-            .content_type("application/json")
-            .header("authorization", format!("Bearer {key}"))
-            .body(body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default());
-        let resp = self.app.call(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().into_bytes().await.unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn created(&self, path: &str, body: Value) -> String {
-        let (status, reply) = self.call(Method::POST, path, &self.admin, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{reply:#}");
-        reply["id"].as_str().unwrap().to_string()
-    }
-}
-
-async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
-    // the pool reconnects after the crash; a statement may still meet a dead connection once
-    for _ in 0..20 {
-        match sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await {
-            Ok(n) => return n,
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
-    panic!("the database does not answer: {sql}");
-}
-
-async fn wait_until(pool: &PgPool, sql: &'static str, what: &str, timeout: Duration) {
-    let started = Instant::now();
-    while scalar(pool, sql).await != 0 {
-        assert!(started.elapsed() < timeout, "still not done after {timeout:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,6 +45,7 @@ pub enum Begin {
 }
 
 /// A key held by the request being served.
+#[derive(Clone)]
 pub struct Claim {
     pool: PgPool,
     scope: [u8; 32],
@@ -79,9 +80,11 @@ pub async fn begin(
     req.extensions_mut().insert(Authenticated(principal));
     match claim_or_answer(pool, scope, key, &request_hash(req, body), info).await {
         Ok(begin) => begin,
+        // described as any database error is: an unreachable database (a failover) is a 503 to
+        // retry, with nothing done; anything else a 500, logged there
         Err(e) => {
-            tracing::error!(error = %e, "an idempotency key could not be claimed");
-            Begin::Answered(info.envelope(Described::internal()))
+            let error = poem::Error::from(super::error::ApiError(crate::services::Error::from(e)));
+            Begin::Answered(info.envelope(super::error::describe(&error)))
         }
     }
 }
@@ -185,8 +188,15 @@ impl Claim {
         match self.store(&answer).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(idempotency.key = %self.key, "the claim was taken over before its answer"),
-            // the caller still gets its answer; a retry finds the key in progress until abandoned
-            Err(e) => tracing::error!(error = %e, idempotency.key = %self.key, "an answer could not be kept"),
+            // the caller still gets its answer; it is written again once the database answers
+            Err(e) => {
+                tracing::warn!(error = %e, idempotency.key = %self.key, "an answer could not be kept yet");
+                let (claim, answer) = (self.clone(), answer.clone());
+                write_later("the answer", self.key.clone(), move || {
+                    let (claim, answer) = (claim.clone(), answer.clone());
+                    async move { claim.store(&answer).await.map(|_| ()) }
+                });
+            }
         }
         resp.set_body(answer.body);
         resp
@@ -196,13 +206,44 @@ impl Claim {
         idempotency::keep(&self.pool, &self.scope, &self.key, self.claimed_at, answer).await
     }
 
+    async fn drop_claim(&self) -> sqlx::Result<()> {
+        idempotency::release(&self.pool, &self.scope, &self.key, self.claimed_at).await
+    }
+
     async fn release(&self) {
-        let released = idempotency::release(&self.pool, &self.scope, &self.key, self.claimed_at).await;
-        if let Err(e) = released {
-            // the retry gets 409s until the claim counts as abandoned
-            tracing::error!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be dropped");
+        if let Err(e) = self.drop_claim().await {
+            tracing::warn!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be dropped yet");
+            let claim = self.clone();
+            write_later("the claim's release", self.key.clone(), move || {
+                let claim = claim.clone();
+                async move { claim.drop_claim().await }
+            });
         }
     }
+}
+
+/// How often, and how many times, a claim's answer or release that could not be written (the
+/// database was lost mid-request: a failover) is written again in the background. A new primary
+/// answers within seconds; the buyer's retry then gets the answer, or goes through, instead of a
+/// 409 `IDEMPOTENCY_KEY_IN_PROGRESS` until the claim counts as abandoned (two minutes).
+const WRITE_AGAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const WRITE_AGAIN_TIMES: u32 = 90;
+
+fn write_later<F, Fut>(what: &'static str, key: String, mut write: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = sqlx::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        for _ in 0..WRITE_AGAIN_TIMES {
+            tokio::time::sleep(WRITE_AGAIN_EVERY).await;
+            if write().await.is_ok() {
+                tracing::info!(idempotency.key = %key, what, "written once the database answered");
+                return;
+            }
+        }
+        tracing::error!(idempotency.key = %key, what, "could not be written: retries wait until the claim is abandoned");
+    });
 }
 
 fn header(headers: &HeaderMap, name: HeaderName) -> Option<String> {

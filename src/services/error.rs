@@ -163,10 +163,15 @@ impl From<sqlx::Error> for Error {
 
 /// The database is out of reach for now: the connection failed or was closed, the server is
 /// shutting down or starting (57P01-57P03), the connection broke (class 08), or the server is a
-/// read-only standby (25006).
+/// read-only standby (25006). A connection through a proxy (HAProxy in front of a cluster) with no
+/// server behind it yet is accepted and then closed mid-handshake: a protocol or TLS error.
 fn unreachable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
             db.code().is_some_and(|code| code.starts_with("08"))
                 || matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "25006"))

@@ -1,0 +1,84 @@
+//! What the tests of outages share (the chaos test, the failover test): worker processes of this
+//! build, the API called in-process, and patient reads of a database that may be coming back.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, Request};
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// A worker binary of this build on `url`, with a one-second heartbeat so that the jobs of a
+/// killed worker go to the others within seconds.
+pub fn spawn(bin: &str, url: &str) -> Child {
+    Command::new(bin)
+        .env("DATABASE_URL", url)
+        .env("JOB_HEARTBEAT_SECS", "1")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the worker binary runs")
+}
+
+pub struct Api {
+    pub app: poem::endpoint::BoxEndpoint<'static, poem::Response>,
+    pub admin: String,
+    pub client: String,
+}
+
+impl Api {
+    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, key, body, &[]).await
+    }
+
+    /// [`Api::call`] with more headers (an `Idempotency-Key`).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path.parse().unwrap())
+            .content_type("application/json")
+            .header("authorization", format!("Bearer {key}"));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default());
+        let resp = self.app.call(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().into_bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn created(&self, path: &str, body: Value) -> String {
+        let (status, reply) = self.call(Method::POST, path, &self.admin, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{reply:#}");
+        reply["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
+    // the pool reconnects after the crash; a statement may still meet a dead connection once
+    for _ in 0..20 {
+        match sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await {
+            Ok(n) => return n,
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    panic!("the database does not answer: {sql}");
+}
+
+pub async fn wait_until(pool: &PgPool, sql: &'static str, what: &str, timeout: Duration) {
+    let started = Instant::now();
+    while scalar(pool, sql).await != 0 {
+        assert!(started.elapsed() < timeout, "still not done after {timeout:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
