@@ -13,10 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use boxoffice::domain::Role;
-use boxoffice::http::Limits;
 use futures::StreamExt;
-use poem::EndpointExt;
 use poem::http::{Method, StatusCode};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -24,7 +21,7 @@ use tokio::sync::Mutex;
 mod outage;
 mod server_binaries;
 
-use outage::{Api, scalar, spawn, wait_until};
+use outage::{scalar, spawn, wait_until};
 
 const TICKETS: i64 = 1500;
 const BUYERS: usize = 3000;
@@ -96,37 +93,7 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
     println!("failover: the cluster came up in {:.1} s", started.elapsed().as_secs_f64());
     let url = cluster.url(cluster.base);
     let pool = boxoffice::db::connect(&url, 20).await.unwrap();
-    boxoffice::db::migrate(&pool).await.unwrap();
-
-    let key = |role| boxoffice::services::auth::create_key(&pool, role, None, None);
-    let (admin, client) = (key(Role::Admin).await.unwrap().key, key(Role::Client).await.unwrap().key);
-    let app = boxoffice::http::app(pool.clone(), Limits::default()).map_to_response().boxed();
-    let api = Arc::new(Api { app, admin, client });
-    let event = api
-        .created("/api/events", json!({"organization_id": "BILLY", "title": "Failover", "venue_name": "Olympia"}))
-        .await;
-    let rep = api
-        .created(
-            &format!("/api/events/{event}/representations"),
-            json!({"starts_at": "2030-06-01T20:00:00Z", "ends_at": "2030-06-01T23:00:00Z"}),
-        )
-        .await;
-    let offer = api
-        .created(
-            &format!("/api/events/{event}/offers"),
-            json!({"name": "Standing", "price_minor": 4500, "max_quantity_per_order": 2}),
-        )
-        .await;
-    let path = format!("/api/offers/{offer}/representations/{rep}/inventory");
-    let (status, _) = api.call(Method::PUT, &path, &api.admin, Some(json!({"total_stock": TICKETS}))).await;
-    assert_eq!(status, StatusCode::OK);
-    let buyers: Vec<String> = sqlx::query_scalar(
-        "insert into users (id, email) select 'b' || g, 'b' || g || '@failover.test' from generate_series(1, $1) g returning id",
-    )
-    .bind(BUYERS as i32)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let outage::OnSale { api, offer, rep, buyers } = outage::on_sale(&pool, "Failover", TICKETS, BUYERS).await;
 
     let workers: Vec<Child> = (0..2).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
     let mut fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);

@@ -4,9 +4,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use boxoffice::domain::Role;
+use boxoffice::http::Limits;
 use poem::http::{Method, StatusCode};
-use poem::{Endpoint, Request};
-use serde_json::Value;
+use poem::{Endpoint, EndpointExt, Request};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// A worker binary of this build on `url`, with a one-second heartbeat so that the jobs of a
@@ -81,4 +85,47 @@ pub async fn wait_until(pool: &PgPool, sql: &'static str, what: &str, timeout: D
         assert!(started.elapsed() < timeout, "still not done after {timeout:?}: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// What an on-sale under test runs on: the API over `pool`, one item of `tickets` and `buyers`.
+pub struct OnSale {
+    pub api: Arc<Api>,
+    pub offer: String,
+    pub rep: String,
+    pub buyers: Vec<String>,
+}
+
+/// Migrates `pool`'s database and sets up an on-sale through the API: an event named `title`, one
+/// representation, one offer (up to 2 per order) with `tickets` in stock, and `buyers` users.
+pub async fn on_sale(pool: &PgPool, title: &str, tickets: i64, buyers: usize) -> OnSale {
+    boxoffice::db::migrate(pool).await.unwrap();
+    let key = |role| boxoffice::services::auth::create_key(pool, role, None, None);
+    let (admin, client) = (key(Role::Admin).await.unwrap().key, key(Role::Client).await.unwrap().key);
+    let app = boxoffice::http::app(pool.clone(), Limits::default()).map_to_response().boxed();
+    let api = Arc::new(Api { app, admin, client });
+    let event =
+        api.created("/api/events", json!({"organization_id": "BILLY", "title": title, "venue_name": "Olympia"})).await;
+    let rep = api
+        .created(
+            &format!("/api/events/{event}/representations"),
+            json!({"starts_at": "2030-06-01T20:00:00Z", "ends_at": "2030-06-01T23:00:00Z"}),
+        )
+        .await;
+    let offer = api
+        .created(
+            &format!("/api/events/{event}/offers"),
+            json!({"name": "Standing", "price_minor": 4500, "max_quantity_per_order": 2}),
+        )
+        .await;
+    let path = format!("/api/offers/{offer}/representations/{rep}/inventory");
+    let (status, _) = api.call(Method::PUT, &path, &api.admin, Some(json!({"total_stock": tickets}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let buyers: Vec<String> = sqlx::query_scalar(
+        "insert into users (id, email) select 'b' || g, 'b' || g || '@outage.test' from generate_series(1, $1) g returning id",
+    )
+    .bind(buyers as i32)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    OnSale { api, offer, rep, buyers }
 }
