@@ -7,10 +7,9 @@
 //! The database is a private server (the dev mode's cluster code) so that it can be crashed
 //! without touching the machine's PostgreSQL.
 
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boxoffice::devdb::DevDatabase;
 use futures::StreamExt;
@@ -48,8 +47,9 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
     let pool = boxoffice::db::connect(&url, 20).await.unwrap();
     let outage::OnSale { api, offer, rep, buyers } = outage::on_sale(&pool, "Chaos", TICKETS, BUYERS).await;
 
-    let mut workers: Vec<Child> = (0..3).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
-    let mut fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
+    let mut workers: Vec<outage::Process> =
+        (0..3).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
+    let fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
     let scheduler = spawn(env!("CARGO_BIN_EXE_scheduler"), &url);
 
     // the on-sale; one worker is killed a third of the way in, the database crashes half way
@@ -60,12 +60,10 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
         let sent = sent.clone();
         let killed = workers.remove(0);
         tokio::spawn(async move {
-            let mut killed = killed;
             while sent.load(Ordering::Relaxed) < BUYERS / 3 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            killed.kill().unwrap();
-            killed.wait().unwrap();
+            killed.kill();
             while sent.load(Ordering::Relaxed) < BUYERS / 2 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -101,38 +99,8 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
     .await;
 
     // buyers pay; the fulfillment worker is killed while it issues, and another takes over
-    let to_confirm: Vec<String> =
-        sqlx::query_scalar("select id::text from reservations where status = 'held' order by seq limit $1")
-            .bind(CONFIRMS)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    futures::stream::iter(to_confirm.iter())
-        .for_each_concurrent(CONNECTIONS, |id| {
-            let api = api.clone();
-            async move {
-                let (status, reply) =
-                    api.call(Method::POST, &format!("/api/reservations/{id}/confirm"), &api.client, None).await;
-                assert_eq!(status, StatusCode::OK, "{reply}");
-            }
-        })
-        .await;
-    let started = Instant::now();
-    while scalar(&pool, "select count(*) from reservations where status = 'fulfilled'").await < CONFIRMS / 4 {
-        assert!(started.elapsed() < Duration::from_secs(60), "issuance did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    fulfillment.kill().unwrap();
-    fulfillment.wait().unwrap();
-    let killed_at = scalar(&pool, "select count(*) from reservations where status = 'fulfilled'").await;
-    let fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
-    wait_until(
-        &pool,
-        "select count(*) from reservations where status = 'confirmed'",
-        "tickets issued",
-        Duration::from_secs(90),
-    )
-    .await;
+    let outage::Paid { confirmed: to_confirm, fulfilled_at_kill: killed_at, fulfillment } =
+        outage::pay_through_a_killed_fulfillment(&pool, &api, &url, CONFIRMS, fulfillment).await;
 
     // the verdict, from the database
     let missing: i64 = sqlx::query_scalar("select count(*) from unnest($1::uuid[]) as a(id) where not exists (select 1 from reservations r where r.id = a.id)")
@@ -186,10 +154,7 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
     assert_eq!(tickets, sold_units, "one ticket per unit sold");
     assert!(refused.load(Ordering::Relaxed) + accepted.len() == BUYERS);
 
-    for mut child in workers.into_iter().chain([fulfillment, scheduler]) {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((workers, fulfillment, scheduler));
     pool.close().await;
     pg.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&root);

@@ -7,8 +7,6 @@
 //! rejoins (pg_rewind) and every accepted reservation is on at least two nodes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,9 +16,11 @@ use poem::http::{Method, StatusCode};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+mod ha;
 mod outage;
 mod server_binaries;
 
+use ha::Cluster;
 use outage::{scalar, spawn, wait_until};
 
 const TICKETS: i64 = 1500;
@@ -28,75 +28,16 @@ const BUYERS: usize = 3000;
 const CONNECTIONS: usize = 40;
 const CONFIRMS: i64 = 300;
 
-/// The cluster of `deploy/ha`, on ports of its own, stopped and removed when dropped.
-struct Cluster {
-    dir: PathBuf,
-    base: u16,
-}
-
-impl Cluster {
-    fn script(&self, name: &str) -> Command {
-        let mut command = Command::new("bash");
-        command
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/ha").join(name))
-            .env("HA_DIR", &self.dir)
-            .env("HA_BASE_PORT", self.base.to_string());
-        command
-    }
-
-    fn run(&self, name: &str, args: &[&str]) -> String {
-        let out = self.script(name).args(args).output().expect("bash runs");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "deploy/ha/{name}: {text}{}", String::from_utf8_lossy(&out.stderr));
-        text
-    }
-
-    fn url(&self, port: u16) -> String {
-        format!("postgres://postgres@127.0.0.1:{port}/boxoffice")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.script("down").output();
-    }
-}
-
-/// A base port whose 32 ports are free now.
-fn free_base() -> u16 {
-    (26_000..40_000)
-        .step_by(100)
-        .find(|&base| (base..base + 32).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
-        .expect("a free range of ports")
-}
-
-fn have_the_packages() -> bool {
-    ["patroni", "etcd", "haproxy"].iter().all(|tool| {
-        Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_nothing() {
     let _ = tracing_subscriber::fmt().with_env_filter("error").with_test_writer().try_init();
-    let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if !have_the_packages() && !root_user {
-        server_binaries::missing(
-            &"patroni, etcd-server and haproxy are not installed (deploy/ha/up installs them as root)",
-        );
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("boxoffice-failover-{}", std::process::id()));
-    let cluster = Cluster { dir, base: free_base() };
-    let started = Instant::now();
-    cluster.run("up", &[]);
-    println!("failover: the cluster came up in {:.1} s", started.elapsed().as_secs_f64());
-    let url = cluster.url(cluster.base);
+    let Some(cluster) = Cluster::up("failover", 3) else { return };
+    let url = cluster.primary_url();
     let pool = boxoffice::db::connect(&url, 20).await.unwrap();
     let outage::OnSale { api, offer, rep, buyers } = outage::on_sale(&pool, "Failover", TICKETS, BUYERS).await;
 
-    let workers: Vec<Child> = (0..2).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
-    let mut fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
+    let workers: Vec<outage::Process> = (0..2).map(|_| spawn(env!("CARGO_BIN_EXE_reservation-worker"), &url)).collect();
+    let fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), &url);
     let scheduler = spawn(env!("CARGO_BIN_EXE_scheduler"), &url);
 
     // the on-sale; the primary's machine is lost a third of the way in
@@ -110,9 +51,10 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
             while sent.load(Ordering::Relaxed) < BUYERS / 3 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            let killing = Instant::now();
             let out = script.output().expect("bash runs");
             assert!(out.status.success(), "kill-primary: {}", String::from_utf8_lossy(&out.stderr));
-            (String::from_utf8_lossy(&out.stdout).trim().to_string(), Instant::now())
+            (String::from_utf8_lossy(&out.stdout).trim().to_string(), killing)
         })
     };
     futures::stream::iter(buyers.iter().enumerate())
@@ -152,8 +94,13 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
     let (lost_node, killed_at) = killer.await.unwrap();
     let mut accepted = accepted.lock().await.clone();
     accepted.sort();
-    // the outage as a buyer sees it: from the kill to the first request accepted after it
-    let outage = accepted.iter().find(|(at, _)| *at > killed_at).map(|(at, _)| *at - killed_at).unwrap_or_default();
+    // the outage as a buyer sees it: the longest time without a request accepted
+    let (gap_from, outage) = accepted
+        .windows(2)
+        .map(|pair| (pair[0].0, pair[1].0 - pair[0].0))
+        .max_by_key(|(_, gap)| *gap)
+        .unwrap_or((killed_at, Duration::ZERO));
+    let gap_from = gap_from.saturating_duration_since(killed_at);
     let last = accepted.last().map(|(at, _)| *at - killed_at).unwrap_or_default();
     let accepted: Vec<String> = accepted.into_iter().map(|(_, id)| id).collect();
 
@@ -164,24 +111,9 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
         Duration::from_secs(120),
     )
     .await;
-    let to_confirm: Vec<String> =
-        sqlx::query_scalar("select id::text from reservations where status = 'held' order by seq limit $1")
-            .bind(CONFIRMS)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    for id in &to_confirm {
-        let (status, reply) =
-            api.call(Method::POST, &format!("/api/reservations/{id}/confirm"), &api.client, None).await;
-        assert_eq!(status, StatusCode::OK, "{reply}");
-    }
-    wait_until(
-        &pool,
-        "select count(*) from reservations where status = 'confirmed'",
-        "tickets issued",
-        Duration::from_secs(90),
-    )
-    .await;
+    // buyers pay; the fulfillment worker is killed while it issues, and another takes over
+    let outage::Paid { confirmed: to_confirm, fulfilled_at_kill, fulfillment } =
+        outage::pay_through_a_killed_fulfillment(&pool, &api, &url, CONFIRMS, fulfillment).await;
 
     // the verdict, from the new primary
     let ids: Vec<uuid::Uuid> = accepted.iter().map(|id| id.parse().unwrap()).collect();
@@ -203,13 +135,22 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
            and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity",
     )
     .await;
+    let tickets = scalar(&pool, "select count(*) from tickets").await;
+    let sold_units: i64 =
+        sqlx::query_scalar("select coalesce(sum(quantity), 0) from reservations where id::text = any($1)")
+            .bind(&to_confirm)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let statuses = statuses.lock().await.clone();
     println!(
-        "failover: {BUYERS} buyers, {} accepted, answers {statuses:?}, first accepted \
-         {:.1} s after the kill, the last {:.1} s after it, {missing} lost, {pending} pending, {twice} buyers with two reservations; books total {total} = \
-         available {available} + held {held} + sold {sold}; {} confirmed, {wrong_tickets} with a wrong ticket count",
+        "failover: {BUYERS} buyers, {} accepted, answers {statuses:?}, longest time \
+         without an accepted request {:.1} s (from {:.1} s after the kill began), the last accepted {:.1} s after it, {missing} lost, {pending} pending, {twice} buyers with two reservations; books total {total} = \
+         available {available} + held {held} + sold {sold}; {} confirmed, {fulfilled_at_kill} fulfilled when the fulfillment worker \
+         was killed, {tickets} tickets, {wrong_tickets} with a wrong ticket count",
         accepted.len(),
         outage.as_secs_f64(),
+        gap_from.as_secs_f64(),
         last.as_secs_f64(),
         to_confirm.len(),
     );
@@ -221,10 +162,11 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
     assert_eq!(total, available + held + sold, "the books balance");
     assert!(held + sold <= total, "nothing oversold");
     assert_eq!(wrong_tickets, 0, "each paid reservation has exactly its tickets");
+    assert_eq!((i64::from(sold), tickets), (sold_units, sold_units), "what was paid for is sold, one ticket per unit");
 
     // the lost node comes back as a standby and catches up: every accepted row on two nodes at least
     cluster.run("rejoin", &[&lost_node]);
-    let nodes: Vec<u16> = (1..=3).map(|n| cluster.base + 9 + n).collect();
+    let nodes = cluster.node_ports();
     let started = Instant::now();
     loop {
         let mut complete = 0;
@@ -245,11 +187,6 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
         assert!(started.elapsed() < Duration::from_secs(60), "accepted rows on fewer than two nodes");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    for mut child in workers.into_iter().chain([scheduler]) {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let _ = fulfillment.kill();
-    let _ = fulfillment.wait();
+    drop((workers, fulfillment, scheduler));
     pool.close().await;
 }

@@ -1,6 +1,8 @@
 //! What the tests of outages share (the chaos test, the failover test): worker processes of this
 //! build, the API called in-process, and patient reads of a database that may be coming back.
 
+#![allow(dead_code, reason = "each test binary that includes this module uses a part of it")]
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -8,6 +10,7 @@ use std::sync::Arc;
 
 use boxoffice::domain::Role;
 use boxoffice::http::Limits;
+use futures::StreamExt;
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, EndpointExt, Request};
 use serde_json::{Value, json};
@@ -15,15 +18,32 @@ use sqlx::PgPool;
 
 /// A worker binary of this build on `url`, with a one-second heartbeat so that the jobs of a
 /// killed worker go to the others within seconds.
-pub fn spawn(bin: &str, url: &str) -> Child {
-    Command::new(bin)
+pub fn spawn(bin: &str, url: &str) -> Process {
+    let child = Command::new(bin)
         .env("DATABASE_URL", url)
         .env("JOB_HEARTBEAT_SECS", "1")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the worker binary runs")
+        .expect("the worker binary runs");
+    Process(child)
+}
+
+/// A worker process, killed -9 when dropped: a test that fails leaves no worker behind to take
+/// the jobs of a later test whose database has the same address.
+pub struct Process(Child);
+
+impl Process {
+    /// Kill -9, and wait for it to be gone.
+    pub fn kill(self) {}
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub struct Api {
@@ -128,4 +148,57 @@ pub async fn on_sale(pool: &PgPool, title: &str, tickets: i64, buyers: usize) ->
     .await
     .unwrap();
     OnSale { api, offer, rep, buyers }
+}
+
+/// What [`pay_through_a_killed_fulfillment`] did.
+pub struct Paid {
+    /// The reservations paid for.
+    pub confirmed: Vec<String>,
+    /// How many were fulfilled when the fulfillment worker was killed.
+    pub fulfilled_at_kill: i64,
+    /// The fulfillment worker that took over.
+    pub fulfillment: Process,
+}
+
+/// The first `count` held reservations (in arrival order) are paid for; `fulfillment` is killed
+/// -9 once a quarter of them are fulfilled, another takes over, and every one is fulfilled.
+pub async fn pay_through_a_killed_fulfillment(
+    pool: &PgPool,
+    api: &Arc<Api>,
+    url: &str,
+    count: i64,
+    fulfillment: Process,
+) -> Paid {
+    let confirmed: Vec<String> =
+        sqlx::query_scalar("select id::text from reservations where status = 'held' order by seq limit $1")
+            .bind(count)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    futures::stream::iter(confirmed.iter())
+        .for_each_concurrent(40, |id| {
+            let api = api.clone();
+            async move {
+                let (status, reply) =
+                    api.call(Method::POST, &format!("/api/reservations/{id}/confirm"), &api.client, None).await;
+                assert_eq!(status, StatusCode::OK, "{reply}");
+            }
+        })
+        .await;
+    let started = Instant::now();
+    while scalar(pool, "select count(*) from reservations where status = 'fulfilled'").await < count / 4 {
+        assert!(started.elapsed() < Duration::from_secs(60), "issuance did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fulfillment.kill();
+    let fulfilled_at_kill = scalar(pool, "select count(*) from reservations where status = 'fulfilled'").await;
+    let fulfillment = spawn(env!("CARGO_BIN_EXE_fulfillment-worker"), url);
+    wait_until(
+        pool,
+        "select count(*) from reservations where status = 'confirmed'",
+        "tickets issued",
+        Duration::from_secs(90),
+    )
+    .await;
+    Paid { confirmed, fulfilled_at_kill, fulfillment }
 }
