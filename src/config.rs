@@ -48,16 +48,42 @@ impl DatabaseConfig {
 
     /// [`DatabaseConfig::connect`] on another URL (dev mode's private server).
     pub async fn connect_to(&self, url: &str, max_connections: u32) -> Result<sqlx::PgPool, ConfigError> {
-        let timeouts = crate::db::Timeouts {
+        Ok(crate::db::connect_with(url, max_connections, self.timeouts()).await?)
+    }
+
+    fn timeouts(&self) -> crate::db::Timeouts {
+        crate::db::Timeouts {
             statement: Duration::from_millis(self.database_statement_timeout_ms),
             lock: Duration::from_millis(self.database_lock_timeout_ms),
-        };
-        Ok(crate::db::connect_with(url, max_connections, timeouts).await?)
+        }
     }
 
     /// The URL, or one clear line saying what to set.
     pub fn required_url(&self) -> Result<&str, ConfigError> {
         self.database_url.as_deref().ok_or(ConfigError::MissingDatabaseUrl)
+    }
+}
+
+/// Where public reads may go (catalog search, availability, seat maps, a queue's public view).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplicaConfig {
+    /// PostgreSQL URL of a read replica (HAProxy's replica port in front of a Patroni cluster).
+    /// Without it, every read goes to `DATABASE_URL`.
+    #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
+    pub database_replica_url: Option<String>,
+    /// Milliseconds the replica may lag behind the primary before public reads go back to the
+    /// primary (they go to the replica again once it has caught up).
+    #[arg(long, env = "REPLICA_MAX_LAG_MS", default_value_t = 1_000)]
+    pub replica_max_lag_ms: u64,
+}
+
+impl ReplicaConfig {
+    /// The replica, opened lazily with `database`'s statement timeout and pool size: the API starts
+    /// while the replica is down.
+    pub fn replica(&self, database: &DatabaseConfig) -> Result<Option<crate::services::reads::Replica>, ConfigError> {
+        let Some(url) = &self.database_replica_url else { return Ok(None) };
+        let pool = crate::db::replica::connect(url, database.database_max_connections, database.timeouts())?;
+        Ok(Some(crate::services::reads::Replica { pool, max_lag: Duration::from_millis(self.replica_max_lag_ms) }))
     }
 }
 

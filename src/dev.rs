@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::config::{DatabaseConfig, HttpConfig};
+use crate::config::{DatabaseConfig, HttpConfig, ReplicaConfig};
 use crate::devdb::DevDatabase;
 use crate::domain::Role;
 use crate::jobs::runtime::{self, Roles};
@@ -18,6 +18,8 @@ use crate::{db, server, services};
 pub struct DevConfig {
     #[command(flatten)]
     pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub replica: ReplicaConfig,
     #[command(flatten)]
     pub http: HttpConfig,
     /// Boxed: it is large, and `boxoffice`'s command enum holds this struct by value.
@@ -76,7 +78,8 @@ async fn serve_everything(
         Roles { reservations: true, fulfillment: true, notifier: config.notifications.notifier()?, ..Roles::default() };
     let workers = tokio::spawn(runtime::run(pool.clone(), roles, shutdown.clone()));
     let scheduler = tokio::spawn(sweeps::run(pool.clone(), shutdown.clone()));
-    let served = server::serve(pool, &config.http, shutdown.clone()).await;
+    let replica = config.replica.replica(&config.database)?;
+    let served = server::serve(pool, replica, &config.http, shutdown.clone()).await;
     shutdown.cancel();
     workers.await??;
     scheduler.await?;

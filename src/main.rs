@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use boxoffice::config::{DatabaseConfig, HttpConfig};
+use boxoffice::config::{DatabaseConfig, HttpConfig, ReplicaConfig};
 use boxoffice::domain::{RatePolicy, Role};
 use boxoffice::{db, dev, import, server, services, telemetry};
 use clap::{Parser, Subcommand};
@@ -28,6 +28,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         database: DatabaseConfig,
+        #[command(flatten)]
+        replica: ReplicaConfig,
         #[command(flatten)]
         http: HttpConfig,
     },
@@ -91,11 +93,12 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve { database, http }) => {
+        Some(Command::Serve { database, replica, http }) => {
             services::signing::check_env()?;
             let pool = database.connect(database.database_max_connections).await?;
-            tracing::info!(bind = %http.bind_addr, "serving the API");
-            server::serve(pool, &http, server::shutdown_on_signal()).await?;
+            let replica = replica.replica(&database)?;
+            tracing::info!(bind = %http.bind_addr, replica = replica.is_some(), "serving the API");
+            server::serve(pool, replica, &http, server::shutdown_on_signal()).await?;
         }
         Some(Command::Migrate { database }) => {
             let pool = database.connect(2).await?;

@@ -67,6 +67,12 @@ fn describe() {
     );
     describe_counter!("rate_limited_total", "Requests answered 429, by scope (ip, key)");
     describe_counter!("queue_admitted_total", "Virtual queue entries admitted to buy, by this process's sweeps");
+    describe_gauge!(
+        "replica_lag_seconds",
+        "How far the read replica (DATABASE_REPLICA_URL) replays behind the primary, at its last check"
+    );
+    describe_gauge!("replica_usable", "1 while public reads go to the replica, 0 while they go to the primary");
+    describe_counter!("replica_reads_total", "Public reads, by where they were served (replica, primary)");
     // counters that should read 0 are shown at 0, not missing until the first bad moment
     metrics::counter!("db_invariant_violations_total").increment(0);
     // and every family is there from the start, so a dashboard (and promtool) sees all of them

@@ -7,12 +7,23 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::HttpConfig;
 use crate::services::batch::Tasks;
+use crate::services::reads::{Reads, Replica};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish: the batchers answer
 /// what they already took and refuse what comes after (503), and are waited for.
-pub async fn serve(pool: PgPool, config: &HttpConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Public reads go to `replica` while it keeps up.
+pub async fn serve(
+    pool: PgPool,
+    replica: Option<Replica>,
+    config: &HttpConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let tasks = Tasks::new(shutdown.clone());
-    let app = crate::http::app_on(pool, config.limits()?, &tasks);
+    let reads = match replica {
+        Some(replica) => Reads::with_replica(pool.clone(), replica, &tasks),
+        None => Reads::primary(pool.clone()),
+    };
+    let app = crate::http::app_on(pool, reads, config.limits()?, &tasks);
     let served = Server::new(TcpListener::bind(config.bind_addr))
         .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(config.shutdown_timeout()))
         .await;

@@ -13,6 +13,7 @@ pub mod offers;
 pub mod pools;
 pub mod queue;
 pub mod refunds;
+pub mod replica;
 pub mod report;
 pub mod representations;
 pub mod reservations;

@@ -3,7 +3,6 @@
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
-use sqlx::PgPool;
 
 use super::Tag;
 use super::error::ApiError;
@@ -11,9 +10,11 @@ use crate::domain::SeatState;
 use crate::domain::seating::section_asked;
 use crate::services;
 use crate::services::availability::SeatListing;
+use crate::services::reads::Reads;
 
 pub struct AvailabilityApi {
-    pub pool: PgPool,
+    /// Availability may lag a little: a replica may serve it.
+    pub reads: Reads,
 }
 
 #[derive(Object)]
@@ -109,7 +110,12 @@ impl AvailabilityApi {
             (None, Some(ListSeats::All)) => SeatListing::All,
             (None, None) => SeatListing::None,
         };
-        let a = services::availability::for_representation(&self.pool, &id, listing).await?;
+        let id = id.0.as_str();
+        let a = self.reads.run(|pool| {
+            let listing = listing.clone();
+            async move { services::availability::for_representation(&pool, id, listing).await }
+        });
+        let a = a.await?;
         Ok(Json(Availability {
             representation_id: a.representation_id,
             event_id: a.event_id,

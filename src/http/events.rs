@@ -15,10 +15,12 @@ use super::virtual_queue::{QueueSettingsPatch, QueueSettingsView};
 use crate::domain::queue::QueuePatch;
 use crate::domain::records::{self, FoundEvent};
 use crate::domain::{EventPatch, GeoPoint, NewEvent, SearchRadius};
-use crate::services::{self, catalog::EventDetails, search::EventSearch};
+use crate::services::{self, catalog::EventDetails, reads::Reads, search::EventSearch};
 
 pub struct EventsApi {
     pub pool: PgPool,
+    /// The search may lag a little: a replica may serve it.
+    pub reads: Reads,
 }
 
 /// A new event.
@@ -330,6 +332,10 @@ impl EventsApi {
             limit: page_limit(limit.0),
             cursor: cursor.0,
         };
-        Ok(Json(services::search::search(&self.pool, query).await?.into()))
+        let page = self.reads.run(|pool| {
+            let query = query.clone();
+            async move { services::search::search(&pool, query).await }
+        });
+        Ok(Json(page.await?.into()))
     }
 }

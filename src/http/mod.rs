@@ -38,6 +38,7 @@ use std::sync::Arc;
 use crate::services;
 use crate::services::batch::Tasks;
 use crate::services::intake::Intake;
+use crate::services::reads::Reads;
 use crate::services::standings::Standings;
 use crate::services::writer::Writer;
 
@@ -84,15 +85,15 @@ pub type Api = (
 );
 
 /// The API, its batchers started on `tasks`.
-pub fn api_service(pool: &PgPool, tasks: &Tasks) -> OpenApiService<Api, ()> {
+pub fn api_service(pool: &PgPool, reads: &Reads, tasks: &Tasks) -> OpenApiService<Api, ()> {
     let writer = Writer::start(pool.clone(), tasks);
     let api = (
         ops::OpsApi { pool: pool.clone() },
-        events::EventsApi { pool: pool.clone() },
+        events::EventsApi { pool: pool.clone(), reads: reads.clone() },
         catalog::CatalogApi { pool: pool.clone() },
-        availability::AvailabilityApi { pool: pool.clone() },
+        availability::AvailabilityApi { reads: reads.clone() },
         pools::PoolsApi { pool: pool.clone() },
-        seats::SeatsApi { pool: pool.clone() },
+        seats::SeatsApi { pool: pool.clone(), reads: reads.clone() },
         users::UsersApi { pool: pool.clone() },
         reservations::ReservationsApi {
             pool: pool.clone(),
@@ -108,6 +109,7 @@ pub fn api_service(pool: &PgPool, tasks: &Tasks) -> OpenApiService<Api, ()> {
         },
         virtual_queue::QueueApi {
             pool: pool.clone(),
+            reads: reads.clone(),
             joins: services::virtual_queue::Joins::start(pool.clone(), tasks),
             passes: Default::default(),
         },
@@ -138,14 +140,14 @@ pub use allow::AllowedMethods;
 
 /// The whole HTTP application, its batchers living as long as the process (tests, tools).
 pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
-    app_on(pool, limits, &Tasks::default())
+    app_on(pool.clone(), Reads::primary(pool), limits, &Tasks::default())
 }
 
 /// The whole HTTP application, its batchers started on `tasks`: on shutdown they answer what they
-/// took and refuse the rest with 503.
-pub fn app_on(pool: PgPool, limits: Limits, tasks: &Tasks) -> impl Endpoint + use<> {
+/// took and refuse the rest with 503. Public reads go through `reads`.
+pub fn app_on(pool: PgPool, reads: Reads, limits: Limits, tasks: &Tasks) -> impl Endpoint + use<> {
     crate::observe::handle();
-    let api = api_service(&pool, tasks);
+    let api = api_service(&pool, &reads, tasks);
     let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -186,7 +188,7 @@ pub fn with_middleware(
 /// Needs a runtime: the batchers it describes are started, stay idle, and end with it.
 pub fn spec_json(pool: &PgPool) -> String {
     let tasks = Tasks::default();
-    let spec = api_service(pool, &tasks).spec();
+    let spec = api_service(pool, &Reads::primary(pool.clone()), &tasks).spec();
     tasks.shutdown.cancel();
     spec
 }

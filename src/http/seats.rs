@@ -16,9 +16,12 @@ use crate::domain::ValidationErrors;
 use crate::domain::records::MapSeat;
 use crate::domain::seating::{PlacedSeat, RowRange, SeatLayout, section_asked};
 use crate::services;
+use crate::services::reads::Reads;
 
 pub struct SeatsApi {
     pub pool: PgPool,
+    /// Seat maps may lag a little: a replica may serve them.
+    pub reads: Reads,
 }
 
 /// Seats to add under one offer: `labels`, or `rows` of a `section`, or `seats` one by one (one
@@ -257,7 +260,8 @@ impl SeatsApi {
     #[oai(path = "/representations/:id/seatmap", method = "get")]
     async fn seatmap(&self, id: Path<String>, section: Query<Option<String>>) -> Result<Json<SeatMap>, ApiError> {
         let section = section.0.as_deref().map(section_asked);
-        let sections = services::seatmap::map(&self.pool, &id, section.as_deref()).await?;
+        let (rep, section) = (id.0.as_str(), section.as_deref());
+        let sections = self.reads.run(|pool| async move { services::seatmap::map(&pool, rep, section).await }).await?;
         let sections = sections
             .into_iter()
             .map(|s| MapSection {
@@ -291,22 +295,30 @@ impl SeatsApi {
     /// by how full it is, with its counts; `?section=S` draws one section seat by seat.
     #[oai(path = "/representations/:id/seatmap.svg", method = "get")]
     async fn seatmap_svg(&self, id: Path<String>, section: Query<Option<String>>) -> Result<SeatMapImage, ApiError> {
-        let title = services::seatmap::title(&self.pool, &id).await?;
-        let svg = match section.0.as_deref().map(section_asked) {
-            Some(section) => {
-                let sections = services::seatmap::map(&self.pool, &id, Some(&section)).await?;
-                super::seatmap_svg::render(&format!("{title}, section {section}"), &sections)
-            }
-            None => {
-                let counts = services::seatmap::sections(&self.pool, &id).await?;
-                let seats: i64 = counts.iter().map(|s| i64::from(s.available + s.held + s.sold)).sum();
-                if seats > services::seatmap::OVERVIEW_ABOVE_SEATS {
-                    super::seatmap_svg::overview(&title, &counts)
-                } else {
-                    super::seatmap_svg::render(&title, &services::seatmap::map(&self.pool, &id, None).await?)
-                }
-            }
-        };
+        let (rep, section) = (id.0.as_str(), section.0.as_deref().map(section_asked));
+        let section = section.as_deref();
+        let svg = self.reads.run(|pool| async move { seatmap_picture(&pool, rep, section).await }).await?;
         Ok(SeatMapImage::Svg(Binary(svg.into_bytes())))
     }
+}
+
+/// The picture of a representation's seats: one section's seat by seat, or the whole hall's (an
+/// overview of its sections above [`services::seatmap::OVERVIEW_ABOVE_SEATS`] seats).
+async fn seatmap_picture(pool: &PgPool, rep: &str, section: Option<&str>) -> services::Result<String> {
+    let title = services::seatmap::title(pool, rep).await?;
+    Ok(match section {
+        Some(section) => {
+            let sections = services::seatmap::map(pool, rep, Some(section)).await?;
+            super::seatmap_svg::render(&format!("{title}, section {section}"), &sections)
+        }
+        None => {
+            let counts = services::seatmap::sections(pool, rep).await?;
+            let seats: i64 = counts.iter().map(|s| i64::from(s.available + s.held + s.sold)).sum();
+            if seats > services::seatmap::OVERVIEW_ABOVE_SEATS {
+                super::seatmap_svg::overview(&title, &counts)
+            } else {
+                super::seatmap_svg::render(&title, &services::seatmap::map(pool, rep, None).await?)
+            }
+        }
+    })
 }

@@ -14,10 +14,13 @@ use super::text::NotBlank;
 use super::tickets::TicketPublicKey;
 use crate::domain::queue::QueuePatch;
 use crate::services::Error;
+use crate::services::reads::Reads;
 use crate::services::virtual_queue::{self, Joins, PassKey, QueueInfo};
 
 pub struct QueueApi {
     pub pool: PgPool,
+    /// The queue's public view may lag a little: a replica may serve it.
+    pub reads: Reads,
     pub joins: Joins,
     pub passes: PassKey,
 }
@@ -234,7 +237,8 @@ impl QueueApi {
     /// is drawn. An event without a queue is a 409 `QUEUE_NOT_ENABLED`.
     #[oai(path = "/events/:id/queue", method = "get")]
     async fn public(&self, id: Path<String>) -> Result<Json<PublicQueue>, ApiError> {
-        let q = virtual_queue::public(&self.pool, &id).await?;
+        let id = id.0.as_str();
+        let q = self.reads.run(|pool| async move { virtual_queue::public(&pool, id).await }).await?;
         Ok(Json(PublicQueue {
             event_id: q.event_id,
             settings: q.info.into(),

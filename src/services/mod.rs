@@ -24,6 +24,7 @@ pub mod items;
 pub mod notify;
 pub mod pools;
 pub mod queue;
+pub mod reads;
 pub mod report;
 pub mod reservations;
 pub mod search;

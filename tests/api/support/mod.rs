@@ -66,7 +66,12 @@ impl TestApp {
     /// The same test (database, keys) served by an application over `pool`, another pool on the
     /// test's database, whose batchers run on `tasks`.
     pub fn rewired(mut self, pool: sqlx::PgPool, tasks: &boxoffice::services::batch::Tasks) -> TestApp {
-        let app = boxoffice::http::app_on(pool, boxoffice::http::Limits::default(), tasks);
+        let app = boxoffice::http::app_on(
+            pool.clone(),
+            boxoffice::services::reads::Reads::primary(pool),
+            boxoffice::http::Limits::default(),
+            tasks,
+        );
         self.app = app.map_to_response().boxed();
         self
     }
