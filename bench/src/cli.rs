@@ -95,6 +95,12 @@ pub struct Common {
     /// (postgresql-contrib); `--database-url` then only lends its settings to the private server.
     #[arg(long, conflicts_with = "target")]
     pub profile: bool,
+    /// Run on the loopback Patroni cluster of `deploy/ha` (three nodes, strict synchronous
+    /// replication, HAProxy on ports 25000-25031), brought up for the run and taken down after it:
+    /// the scenario and pgbench go through HAProxy's primary port. Needs Debian's patroni,
+    /// etcd-server and haproxy (`deploy/ha/up` installs them as root).
+    #[arg(long, conflicts_with_all = ["target", "profile"])]
+    pub ha: bool,
 }
 
 #[derive(Args)]

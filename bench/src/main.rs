@@ -33,6 +33,7 @@ mod checks;
 mod cli;
 mod drive;
 mod expiry;
+mod ha;
 mod hall;
 mod load;
 mod onsale;
@@ -106,7 +107,15 @@ async fn run(cli: Cli) -> anyhow::Result<Report> {
     if let Some(server) = &server {
         common.database_url = server.admin_url();
     }
+    let cluster = match common.ha {
+        true => Some(ha::Cluster::up()?),
+        false => None,
+    };
+    if let Some(cluster) = &cluster {
+        common.database_url = cluster.admin_url();
+    }
     let outcome = run_on(&cli, &common).await;
+    drop(cluster);
     if let Some(server) = server {
         server.stop();
     }
