@@ -103,6 +103,8 @@ pub struct Limits {
     pub per_ip: Option<RatePolicy>,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded: bool,
+    /// Live stream subscribers this process serves at most; beyond, a 503.
+    pub max_subscribers: usize,
 }
 
 /// A person browsing never makes 600 requests a minute; a scraper does.
@@ -116,9 +118,13 @@ impl Default for Limits {
             key_cache: Duration::from_secs(30),
             per_ip: Some(DEFAULT_PER_IP),
             trust_forwarded: false,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
         }
     }
 }
+
+/// Live stream subscribers per API process: a subscriber costs a connection and a few kilobytes.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 20_000;
 
 impl Limits {
     /// A request must end well before its idempotency claim could be taken over, or a retry could
@@ -162,6 +168,9 @@ pub struct HttpConfig {
     /// Take the client address from `X-Forwarded-For`: set it only behind a proxy that sets it.
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Live stream subscribers this process serves at most; beyond, new ones get a 503.
+    #[arg(long, env = "STREAM_MAX_SUBSCRIBERS", default_value_t = DEFAULT_MAX_SUBSCRIBERS)]
+    pub stream_max_subscribers: usize,
 }
 
 impl HttpConfig {
@@ -180,6 +189,7 @@ impl HttpConfig {
                 rate => Some(rate.parse::<RatePolicy>().map_err(ConfigError::RatePerIp)?),
             },
             trust_forwarded: self.trust_forwarded_for,
+            max_subscribers: self.stream_max_subscribers,
         };
         limits.check()?;
         Ok(limits)
@@ -228,6 +238,7 @@ mod tests {
             key_cache_secs: 30,
             rate_limit_per_ip: rate_limit_per_ip.into(),
             trust_forwarded_for: false,
+            stream_max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
         }
     }
 

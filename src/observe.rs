@@ -72,6 +72,7 @@ fn describe() {
         "How far the read replica (DATABASE_REPLICA_URL) replays behind the primary, at its last check"
     );
     describe_gauge!("replica_usable", "1 while public reads go to the replica, 0 while they go to the primary");
+    describe_gauge!("live_subscribers", "Live stream (Server-Sent Events) subscribers of this process");
     describe_counter!("replica_reads_total", "Public reads, by where they were served (replica, primary)");
     // counters that should read 0 are shown at 0, not missing until the first bad moment
     metrics::counter!("db_invariant_violations_total").increment(0);

@@ -8,6 +8,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
+pub mod live;
 pub mod notifications;
 pub mod offers;
 pub mod pools;

@@ -472,7 +472,7 @@ pub async fn insert_offer_holds(
 /// Marks a confirmed reservation fulfilled: its tickets are issued. False if it was not confirmed.
 pub async fn mark_fulfilled(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "update reservations set status = 'fulfilled'
+        "update reservations set status = 'fulfilled', fulfilled_at = now()
          where (id = $1 or order_id = $1) and status = 'confirmed'",
     )
     .bind(id)

@@ -41,6 +41,25 @@ impl ReservationStatus {
     pub fn is_decided(self) -> bool {
         self != Self::Pending
     }
+
+    /// How far along its life a reservation is. Every change of status moves it strictly
+    /// forward (pending, then held or rejected, then confirmed, expired or released, then
+    /// fulfilled, then cancelled), so the stage orders the states a live stream shows.
+    pub fn stage(self) -> i64 {
+        match self {
+            Self::Pending => 0,
+            Self::Held | Self::Rejected => 1,
+            Self::Confirmed | Self::Expired | Self::Released => 2,
+            Self::Fulfilled => 3,
+            Self::Cancelled => 4,
+        }
+    }
+
+    /// Nothing a buyer waits for follows: refused, ended, or its tickets issued (a cancellation
+    /// by the organizer may still come, days later).
+    pub fn is_settled(self) -> bool {
+        !matches!(self, Self::Pending | Self::Held | Self::Confirmed)
+    }
 }
 
 impl std::fmt::Display for ReservationStatus {

@@ -18,7 +18,7 @@ pub struct AvailabilityApi {
 }
 
 #[derive(Object)]
-struct Availability {
+pub(super) struct Availability {
     representation_id: String,
     event_id: String,
     offers: Vec<OfferAvailability>,
@@ -28,6 +28,8 @@ struct Availability {
     /// The seats asked for (`?section=S` or `?seats=all`), by label; absent otherwise.
     #[oai(skip_serializing_if_is_none)]
     seats: Option<Vec<SeatAvailability>>,
+    /// When these counts last changed, by the database's clock.
+    as_of: chrono::DateTime<chrono::Utc>,
 }
 
 /// One section's seats: `available + held + sold` of them.
@@ -115,40 +117,46 @@ impl AvailabilityApi {
             let listing = listing.clone();
             async move { services::availability::for_representation(&pool, id, listing).await }
         });
-        let a = a.await?;
-        Ok(Json(Availability {
-            representation_id: a.representation_id,
-            event_id: a.event_id,
-            offers: a
-                .offers
+        Ok(Json(availability_of(a.await?)))
+    }
+}
+
+/// The JSON of an availability (the answer of `GET .../availability` and the data of its stream's
+/// events).
+pub(super) fn availability_of(a: services::availability::Availability) -> Availability {
+    Availability {
+        representation_id: a.representation_id,
+        event_id: a.event_id,
+        offers: a
+            .offers
+            .into_iter()
+            .map(|o| OfferAvailability {
+                offer_id: o.offer_id,
+                pool_id: o.pool_id,
+                offer_name: o.offer_name,
+                total: o.total_stock,
+                available: o.available,
+                held: o.held,
+                sold: o.sold,
+                seated: o.seated,
+            })
+            .collect(),
+        sections: a
+            .sections
+            .into_iter()
+            .map(|s| SectionAvailability { section: s.section, available: s.available, held: s.held, sold: s.sold })
+            .collect(),
+        seats: a.seats.map(|seats| {
+            seats
                 .into_iter()
-                .map(|o| OfferAvailability {
-                    offer_id: o.offer_id,
-                    pool_id: o.pool_id,
-                    offer_name: o.offer_name,
-                    total: o.total_stock,
-                    available: o.available,
-                    held: o.held,
-                    sold: o.sold,
-                    seated: o.seated,
+                .map(|s| SeatAvailability {
+                    status: status_of(s.status),
+                    label: s.label,
+                    offer_id: s.offer_id,
+                    hold_expires_at: s.hold_expires_at,
                 })
-                .collect(),
-            sections: a
-                .sections
-                .into_iter()
-                .map(|s| SectionAvailability { section: s.section, available: s.available, held: s.held, sold: s.sold })
-                .collect(),
-            seats: a.seats.map(|seats| {
-                seats
-                    .into_iter()
-                    .map(|s| SeatAvailability {
-                        status: status_of(s.status),
-                        label: s.label,
-                        offer_id: s.offer_id,
-                        hold_expires_at: s.hold_expires_at,
-                    })
-                    .collect()
-            }),
-        }))
+                .collect()
+        }),
+        as_of: a.as_of,
     }
 }

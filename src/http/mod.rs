@@ -9,6 +9,7 @@ pub mod error;
 mod events;
 pub(crate) mod idempotency;
 mod input;
+mod live;
 pub mod middleware;
 mod ops;
 mod optional_json;
@@ -72,6 +73,7 @@ pub type Api = (
     events::EventsApi,
     catalog::CatalogApi,
     availability::AvailabilityApi,
+    live::LiveApi,
     pools::PoolsApi,
     seats::SeatsApi,
     users::UsersApi,
@@ -85,13 +87,18 @@ pub type Api = (
 );
 
 /// The API, its batchers started on `tasks`.
-pub fn api_service(pool: &PgPool, reads: &Reads, tasks: &Tasks) -> OpenApiService<Api, ()> {
+pub fn api_service(pool: &PgPool, reads: &Reads, limits: &Limits, tasks: &Tasks) -> OpenApiService<Api, ()> {
     let writer = Writer::start(pool.clone(), tasks);
     let api = (
         ops::OpsApi { pool: pool.clone() },
         events::EventsApi { pool: pool.clone(), reads: reads.clone() },
         catalog::CatalogApi { pool: pool.clone() },
         availability::AvailabilityApi { reads: reads.clone() },
+        live::LiveApi {
+            pool: pool.clone(),
+            live: services::live::Live::start(pool.clone(), limits.max_subscribers, tasks),
+            shutdown: tasks.shutdown.clone(),
+        },
         pools::PoolsApi { pool: pool.clone() },
         seats::SeatsApi { pool: pool.clone(), reads: reads.clone() },
         users::UsersApi { pool: pool.clone() },
@@ -147,7 +154,7 @@ pub fn app(pool: PgPool, limits: Limits) -> impl Endpoint {
 /// took and refuse the rest with 503. Public reads go through `reads`.
 pub fn app_on(pool: PgPool, reads: Reads, limits: Limits, tasks: &Tasks) -> impl Endpoint + use<> {
     crate::observe::handle();
-    let api = api_service(&pool, &reads, tasks);
+    let api = api_service(&pool, &reads, &limits, tasks);
     let allowed = AllowedMethods::from_spec(&api.spec(), "/api");
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -188,7 +195,7 @@ pub fn with_middleware(
 /// Needs a runtime: the batchers it describes are started, stay idle, and end with it.
 pub fn spec_json(pool: &PgPool) -> String {
     let tasks = Tasks::default();
-    let spec = api_service(pool, &Reads::primary(pool.clone()), &tasks).spec();
+    let spec = api_service(pool, &Reads::primary(pool.clone()), &Limits::default(), &tasks).spec();
     tasks.shutdown.cancel();
     spec
 }

@@ -168,7 +168,7 @@ struct Seats {
 
 /// The hall, as a seat map draws it.
 #[derive(Object)]
-struct SeatMap {
+pub(super) struct SeatMap {
     representation_id: String,
     /// In the order laid out.
     sections: Vec<MapSection>,
@@ -262,30 +262,7 @@ impl SeatsApi {
         let section = section.0.as_deref().map(section_asked);
         let (rep, section) = (id.0.as_str(), section.as_deref());
         let sections = self.reads.run(|pool| async move { services::seatmap::map(&pool, rep, section).await }).await?;
-        let sections = sections
-            .into_iter()
-            .map(|s| MapSection {
-                section: s.name,
-                rows: s
-                    .rows
-                    .into_iter()
-                    .map(|r| MapRow {
-                        row: r.name,
-                        seats: r
-                            .seats
-                            .into_iter()
-                            .map(|seat| MapRowSeat {
-                                label: seat.label,
-                                number: seat.number,
-                                offer_id: seat.offer_id,
-                                status: status_of(seat.status),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok(Json(SeatMap { representation_id: id.0, sections }))
+        Ok(Json(seatmap_of(id.0, sections)))
     }
 
     /// Seat map of a representation, as a picture
@@ -321,4 +298,32 @@ async fn seatmap_picture(pool: &PgPool, rep: &str, section: Option<&str>) -> ser
             }
         }
     })
+}
+
+/// The JSON of a seat map (the answer of `GET .../seatmap`, and the first event of its stream).
+pub(super) fn seatmap_of(representation_id: String, sections: Vec<services::seatmap::Section>) -> SeatMap {
+    let sections = sections
+        .into_iter()
+        .map(|s| MapSection {
+            section: s.name,
+            rows: s
+                .rows
+                .into_iter()
+                .map(|r| MapRow {
+                    row: r.name,
+                    seats: r
+                        .seats
+                        .into_iter()
+                        .map(|seat| MapRowSeat {
+                            label: seat.label,
+                            number: seat.number,
+                            offer_id: seat.offer_id,
+                            status: status_of(seat.status),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    SeatMap { representation_id, sections }
 }

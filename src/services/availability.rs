@@ -17,6 +17,8 @@ pub struct Availability {
     pub sections: Vec<SectionStock>,
     /// Listed only when asked for: a stadium's seats are megabytes.
     pub seats: Option<Vec<SeatRow>>,
+    /// When the counts or seats last changed, by the database's clock.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 /// Which seats to list.
@@ -36,6 +38,7 @@ pub async fn for_representation(pool: &PgPool, representation_id: &str, listing:
         .ok_or_else(|| Error::not_found("representation", representation_id))?;
     let offers = db::availability::offers(&mut tx, representation_id).await?;
     let sections = db::availability::sections(&mut tx, representation_id).await?;
+    let as_of = db::live::representation_changed_at(&mut tx, representation_id).await?;
     let seats = match &listing {
         SeatListing::None => None,
         SeatListing::All => Some(db::availability::seats(&mut tx, representation_id, None).await?),
@@ -47,5 +50,5 @@ pub async fn for_representation(pool: &PgPool, representation_id: &str, listing:
         }
     };
     tx.commit().await?;
-    Ok(Availability { representation_id: rep.id, event_id: rep.event_id, offers, sections, seats })
+    Ok(Availability { representation_id: rep.id, event_id: rep.event_id, offers, sections, seats, as_of })
 }

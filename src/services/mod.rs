@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod issuance;
 pub mod items;
+pub mod live;
 pub mod notify;
 pub mod pools;
 pub mod queue;

@@ -10,6 +10,7 @@ use super::intake::Intake;
 use super::items::{self, Facts};
 use super::{Error, Result};
 use crate::db::{self, reservations::NewLine, reservations::NewReservation};
+use crate::domain::ReservationStatus;
 use crate::domain::queue;
 use crate::domain::records::Reservation;
 use crate::domain::{DEFAULT_HOLD_MINUTES, ItemRefs, Principal, ValidOrder, ValidReservation, ValidationErrors};
@@ -214,6 +215,26 @@ pub async fn create(
         queue_pass: checked.queue_pass,
     };
     intake.submit(new).await
+}
+
+/// A reservation as its live stream shows it, with the database time of its last change of status;
+/// `None` if it does not exist. No check of who asks: [`get`] did it when the stream was opened.
+pub async fn as_streamed(pool: &PgPool, id: Uuid) -> Result<Option<(Reservation, DateTime<Utc>)>> {
+    let mut conn = pool.acquire().await?;
+    let Some(r) = db::reservations::find(&mut conn, id).await? else { return Ok(None) };
+    let (fulfilled_at, cancelled_at) = db::live::reservation_times(&mut conn, id).await?.unwrap_or_default();
+    let as_of = match r.status {
+        ReservationStatus::Pending => Some(r.created_at),
+        ReservationStatus::Held | ReservationStatus::Rejected => r.decided_at,
+        ReservationStatus::Confirmed => r.confirmed_at,
+        // a hold past its time reads expired before the sweep writes when it ended
+        ReservationStatus::Expired => r.ended_at.or(r.hold_expires_at),
+        ReservationStatus::Released => r.ended_at,
+        ReservationStatus::Fulfilled => fulfilled_at.or(r.confirmed_at),
+        ReservationStatus::Cancelled => cancelled_at,
+    };
+    let as_of = as_of.unwrap_or(r.created_at);
+    Ok(Some((r, as_of)))
 }
 
 pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Reservation> {

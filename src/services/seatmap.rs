@@ -42,6 +42,22 @@ pub async fn map(pool: &PgPool, representation_id: &str, section: Option<&str>) 
     Ok(group(seats(pool, representation_id, section).await?))
 }
 
+/// The whole hall with the database time of its last change, read in one snapshot (a live
+/// stream's state); `None` if the representation does not exist.
+pub async fn as_streamed(
+    pool: &PgPool,
+    representation_id: &str,
+) -> Result<Option<(Vec<Section>, chrono::DateTime<chrono::Utc>)>> {
+    let mut tx = db::snapshot(pool).await?;
+    if db::representations::find(&mut tx, representation_id).await?.is_none() {
+        return Ok(None);
+    }
+    let seats = db::seats::map(&mut tx, representation_id, None).await?;
+    let as_of = db::live::representation_changed_at(&mut tx, representation_id).await?;
+    tx.commit().await?;
+    Ok(Some((group(seats), as_of)))
+}
+
 /// Above this many seats the picture of the hall is an overview, one shape per section: a
 /// stadium's seat by seat would be megabytes nobody can read on a screen.
 pub const OVERVIEW_ABOVE_SEATS: i64 = 5_000;

@@ -13,6 +13,7 @@ mod expiry;
 mod hardening;
 mod idempotency;
 mod import;
+mod live;
 mod notifications;
 mod operations;
 mod parse_errors;

@@ -1,0 +1,271 @@
+//! Live streams (Server-Sent Events): the first event is the current state, then one per change
+//! (at most one per subject every 100 ms, always ending on the latest). Each event's `id` grows
+//! with the state it shows, the same on every API process: a client resuming with `Last-Event-ID`
+//! gets nothing until the next change if it had the latest state, else the current state at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use poem::Body;
+use poem::web::sse::{Event, SSE};
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Binary;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, OpenApi};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::Tag;
+use super::availability::{availability_of, status_of};
+use super::error::ApiError;
+use super::reservations::{Reservation, reservation_id};
+use super::seats::seatmap_of;
+use super::security::ApiKey;
+use crate::domain::SeatState;
+use crate::services::availability::SeatListing;
+use crate::services::live::{Change, Live, Reader, State, Subject, Subscription};
+use crate::services::{self, Error};
+
+/// A comment line this often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub struct LiveApi {
+    pub pool: PgPool,
+    pub live: Live,
+    /// Streams end when the server shuts down (their clients reconnect elsewhere).
+    pub shutdown: CancellationToken,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum Events {
+    /// `text/event-stream`: the events named in the operation's description, each with an `id`
+    /// and its JSON as `data`.
+    #[oai(status = 200, content_type = "text/event-stream")]
+    Stream(
+        Binary<Body>,
+        /// `no-cache`: every client reads the stream itself.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+#[OpenApi(tag = "Tag::Inventory")]
+impl LiveApi {
+    /// Availability of a representation, live
+    ///
+    /// Public. Server-Sent Events named `availability`, each carrying the JSON of `GET
+    /// /representations/{id}/availability` (without seats; `as_of` is the database time of the
+    /// change it shows): the current state at once, then one event per change, at most one every
+    /// 100 ms. `Last-Event-ID` resumes: nothing until the next change if that id is the latest
+    /// state's, else the current state. A comment line every 15 s keeps the connection open. Beyond
+    /// the server's subscriber limit (`STREAM_MAX_SUBSCRIBERS`), a 503 with `Retry-After`.
+    #[oai(path = "/representations/:id/availability/stream", method = "get")]
+    async fn availability_stream(
+        &self,
+        id: Path<String>,
+        /// The `id` of the last event received, to resume after a reconnection.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+    ) -> Result<Events, ApiError> {
+        let rep = id.0;
+        let read = availability_reader(rep.clone());
+        let subject = Subject { topic: "availability", changed_by: format!("representation:{rep}"), id: rep };
+        let subscription = self.live.subscribe(subject, read).await?;
+        Ok(self.stream(("availability", "availability"), subscription, &last_event_id))
+    }
+
+    /// Seat map of a representation, live
+    ///
+    /// Public. Server-Sent Events: first `seatmap`, the JSON of `GET
+    /// /representations/{id}/seatmap` with `as_of`; then `seats`, `{"changes": [{"label",
+    /// "status"}], "as_of"}`, the seats whose status changed since the previous event, at most one
+    /// event every 100 ms. A client that missed a state (or resumes with `Last-Event-ID` behind the
+    /// latest) gets a fresh `seatmap`; one that resumes at the latest gets nothing until the next
+    /// change. Seats added to the hall also come as a fresh `seatmap`.
+    #[oai(path = "/representations/:id/seatmap/stream", method = "get")]
+    async fn seatmap_stream(
+        &self,
+        id: Path<String>,
+        /// The `id` of the last event received, to resume after a reconnection.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+    ) -> Result<Events, ApiError> {
+        let rep = id.0;
+        let read = seatmap_reader(rep.clone());
+        let subject = Subject { topic: "seatmap", changed_by: format!("representation:{rep}"), id: rep };
+        let subscription = self.live.subscribe(subject, read).await?;
+        Ok(self.stream(("seatmap", "seats"), subscription, &last_event_id))
+    }
+
+    /// A reservation, live
+    ///
+    /// As `GET /reservations/{id}` (the same keys may read it). Server-Sent Events named
+    /// `reservation`, each carrying the reservation's JSON with `as_of` (the database time of its
+    /// last change of status): the current state at once, then one event per change of status.
+    /// The stream ends after a settled state (`rejected`, `expired`, `released`, `fulfilled`,
+    /// `cancelled`). `Last-Event-ID` resumes as for availability; resuming at a settled state ends
+    /// the stream at once.
+    #[oai(path = "/reservations/:id/stream", method = "get", tag = "Tag::Reservations")]
+    async fn reservation_stream(
+        &self,
+        key: ApiKey,
+        id: Path<String>,
+        /// The `id` of the last event received, to resume after a reconnection.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+    ) -> Result<Events, ApiError> {
+        let id = reservation_id(&id)?;
+        // who may read it, checked once: the stream shows this reservation only
+        services::reservations::get(&self.pool, &key.0, id).await?;
+        let read = reservation_reader(id);
+        let subject = Subject { topic: "reservation", changed_by: format!("reservation:{id}"), id: id.to_string() };
+        let subscription = self.live.subscribe(subject, read).await?;
+        Ok(self.stream(("reservation", "reservation"), subscription, &last_event_id))
+    }
+}
+
+/// `json` (an object) with `as_of` added, as text.
+fn with_as_of(json: Option<serde_json::Value>, as_of: chrono::DateTime<chrono::Utc>) -> String {
+    let mut json = json.unwrap_or_default();
+    if let Some(fields) = json.as_object_mut() {
+        // written as every other time of the API writes it
+        fields.insert("as_of".into(), as_of.to_json().unwrap_or_default());
+    }
+    json.to_string()
+}
+
+impl LiveApi {
+    /// The stream of `subscription`: events named `names.0` carry whole states, `names.1` changes.
+    fn stream(&self, names: Names, subscription: Subscription, last_event_id: &Option<String>) -> Events {
+        let resumed_at = last_event_id.as_deref().and_then(|id| id.trim().parse::<i64>().ok());
+        let events = events(names, subscription, resumed_at).take_until(self.shutdown.clone().cancelled_owned());
+        let body = poem::IntoResponse::into_response(SSE::new(events).keep_alive(KEEP_ALIVE)).into_body();
+        Events::Stream(Binary(body), "no-cache".into())
+    }
+}
+
+/// The names of a stream's events: a whole state's, a change's.
+type Names = (&'static str, &'static str);
+
+/// A subscriber's events: each state it has not seen (only what changed, when it had the state
+/// before), until a last state.
+/// A client resuming at `resumed_at` gets a whole state first unless it has the latest (a change
+/// only follows a state the client is known to have).
+fn events(names: Names, subscription: Subscription, resumed_at: Option<i64>) -> impl Stream<Item = Event> + Send {
+    let start = Followed { subscription, seen: resumed_at, sent: None };
+    futures::stream::unfold(Some(start), move |followed| async move {
+        let Followed { mut subscription, seen, mut sent } = followed?;
+        loop {
+            let state = subscription.states.borrow_and_update().clone();
+            match state {
+                Some(state) if Some(state.id) != seen => {
+                    let event = match &state.change {
+                        Some(change) if Some(change.after) == sent => {
+                            Event::message(change.data.clone()).event_type(names.1)
+                        }
+                        _ => Event::message(state.data.clone()).event_type(names.0),
+                    };
+                    let event = event.id(state.id.to_string());
+                    let next = Followed { subscription, seen: Some(state.id), sent: Some(state.id) };
+                    return Some((event, (!state.last).then_some(next)));
+                }
+                // resumed at a last state: nothing follows
+                Some(state) if state.last => return None,
+                // resumed at the latest state: the client has it, the next change follows it
+                Some(_) => sent = seen,
+                None => {}
+            }
+            // the sender is gone only if the subject was pruned, which it is not while subscribed
+            subscription.states.changed().await.ok()?;
+        }
+    })
+}
+
+/// Where a subscriber is: the last state it has (`seen`), and the last this connection sent.
+struct Followed {
+    subscription: Subscription,
+    seen: Option<i64>,
+    sent: Option<i64>,
+}
+
+/// Reads a representation's availability (without seats), its id the time of its last change.
+fn availability_reader(rep: String) -> Reader {
+    Arc::new(move |pool| {
+        let rep = rep.clone();
+        Box::pin(async move {
+            match services::availability::for_representation(&pool, &rep, SeatListing::None).await {
+                Ok(a) => Ok(Some(State {
+                    id: a.as_of.timestamp_micros(),
+                    data: availability_of(a).to_json_string(),
+                    change: None,
+                    last: false,
+                })),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    })
+}
+
+/// The seat statuses of the last seat map read, by label, and that state's id.
+#[derive(Default)]
+struct LastMap {
+    id: i64,
+    statuses: HashMap<String, SeatState>,
+}
+
+/// Reads a representation's seat map, its id the time of its last change, with the seats that
+/// changed since the state read before it (unless seats were added: then only the whole map).
+fn seatmap_reader(rep: String) -> Reader {
+    let before: Arc<Mutex<Option<LastMap>>> = Arc::default();
+    Arc::new(move |pool| {
+        let (rep, before) = (rep.clone(), before.clone());
+        Box::pin(async move {
+            let Some((sections, as_of)) = services::seatmap::as_streamed(&pool, &rep).await? else {
+                return Ok(None);
+            };
+            let id = as_of.timestamp_micros();
+            let statuses: Vec<(String, SeatState)> = sections
+                .iter()
+                .flat_map(|s| s.rows.iter().flat_map(|r| r.seats.iter()))
+                .map(|seat| (seat.label.clone(), seat.status))
+                .collect();
+            let data = with_as_of(seatmap_of(rep, sections).to_json(), as_of);
+            let mut before = before.lock().expect("the seat map's last state");
+            let change = match &*before {
+                Some(last) if last.id < id && last.statuses.len() == statuses.len() => {
+                    let changes: Vec<serde_json::Value> = statuses
+                        .iter()
+                        .filter(|(label, status)| last.statuses.get(label) != Some(status))
+                        .map(|(label, status)| json!({"label": label, "status": status_of(*status).to_json()}))
+                        .collect();
+                    let data = json!({"changes": changes, "as_of": as_of.to_json()}).to_string();
+                    Some(Change { after: last.id, data })
+                }
+                _ => None,
+            };
+            // two reads may finish out of order: the memory keeps the newer
+            if before.as_ref().is_none_or(|last| last.id < id) {
+                *before = Some(LastMap { id, statuses: statuses.into_iter().collect() });
+            }
+            Ok(Some(State { id, data, change, last: false }))
+        })
+    })
+}
+
+/// Reads a reservation, its id the stage of its status; a settled one is the stream's last.
+fn reservation_reader(id: uuid::Uuid) -> Reader {
+    Arc::new(move |pool| {
+        Box::pin(async move {
+            let Some((reservation, as_of)) = services::reservations::as_streamed(&pool, id).await? else {
+                return Ok(None);
+            };
+            let (id, last) = (reservation.status.stage(), reservation.status.is_settled());
+            let data = with_as_of(Reservation::from(reservation).to_json(), as_of);
+            Ok(Some(State { id, data, change: None, last }))
+        })
+    })
+}
