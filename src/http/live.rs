@@ -70,11 +70,9 @@ impl LiveApi {
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
     ) -> Result<Events, ApiError> {
-        let rep = id.0;
-        let read = availability_reader(rep.clone());
-        let subject = Subject { topic: "availability", changed_by: format!("representation:{rep}"), id: rep };
-        let subscription = self.live.subscribe(subject, read).await?;
-        Ok(self.stream(("availability", "availability"), subscription, &last_event_id))
+        let read = availability_reader(id.0.clone());
+        self.follow(of_representation("availability", id.0), read, ("availability", "availability"), &last_event_id)
+            .await
     }
 
     /// Seat map of a representation, live
@@ -93,11 +91,8 @@ impl LiveApi {
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<String>>,
     ) -> Result<Events, ApiError> {
-        let rep = id.0;
-        let read = seatmap_reader(rep.clone());
-        let subject = Subject { topic: "seatmap", changed_by: format!("representation:{rep}"), id: rep };
-        let subscription = self.live.subscribe(subject, read).await?;
-        Ok(self.stream(("seatmap", "seats"), subscription, &last_event_id))
+        let read = seatmap_reader(id.0.clone());
+        self.follow(of_representation("seatmap", id.0), read, ("seatmap", "seats"), &last_event_id).await
     }
 
     /// A reservation, live
@@ -122,8 +117,7 @@ impl LiveApi {
         services::reservations::get(&self.pool, &key.0, id).await?;
         let read = reservation_reader(id);
         let subject = Subject { topic: "reservation", changed_by: format!("reservation:{id}"), id: id.to_string() };
-        let subscription = self.live.subscribe(subject, read).await?;
-        Ok(self.stream(("reservation", "reservation"), subscription, &last_event_id))
+        self.follow(subject, read, ("reservation", "reservation"), &last_event_id).await
     }
 }
 
@@ -137,7 +131,24 @@ fn with_as_of(json: Option<serde_json::Value>, as_of: chrono::DateTime<chrono::U
     json.to_string()
 }
 
+/// A stream's subject that changes with a representation's pools.
+fn of_representation(topic: &'static str, rep: String) -> Subject {
+    Subject { topic, changed_by: format!("representation:{rep}"), id: rep }
+}
+
 impl LiveApi {
+    /// Subscribes to `subject`, read by `read`, and streams its events.
+    async fn follow(
+        &self,
+        subject: Subject,
+        read: Reader,
+        names: Names,
+        last_event_id: &Option<String>,
+    ) -> Result<Events, ApiError> {
+        let subscription = self.live.subscribe(subject, read).await?;
+        Ok(self.stream(names, subscription, last_event_id))
+    }
+
     /// The stream of `subscription`: events named `names.0` carry whole states, `names.1` changes.
     fn stream(&self, names: Names, subscription: Subscription, last_event_id: &Option<String>) -> Events {
         let resumed_at = last_event_id.as_deref().and_then(|id| id.trim().parse::<i64>().ok());
