@@ -37,3 +37,18 @@ pub async fn reservation_times(
         .fetch_optional(conn)
         .await
 }
+
+/// The statuses of `ids` now (of those that exist), a hold past its time read as expired, as
+/// `reservations::find` reads it.
+pub async fn reservation_statuses(
+    conn: &mut PgConnection,
+    ids: &[uuid::Uuid],
+) -> sqlx::Result<Vec<(uuid::Uuid, crate::domain::ReservationStatus)>> {
+    sqlx::query_as(
+        "select id, case when status = 'held' and hold_expires_at <= now() then 'expired' else status end
+         from reservations where id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}

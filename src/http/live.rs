@@ -116,7 +116,8 @@ impl LiveApi {
         // who may read it, checked once: the stream shows this reservation only
         services::reservations::get(&self.pool, &key.0, id).await?;
         let read = reservation_reader(id);
-        let subject = Subject { topic: "reservation", changed_by: format!("reservation:{id}"), id: id.to_string() };
+        let changed_by = format!("reservation:{id}");
+        let subject = Subject { topic: "reservation", changed_by, id: id.to_string(), polled: true };
         self.follow(subject, read, ("reservation", "reservation"), &last_event_id).await
     }
 }
@@ -133,7 +134,7 @@ fn with_as_of(json: Option<serde_json::Value>, as_of: chrono::DateTime<chrono::U
 
 /// A stream's subject that changes with a representation's pools.
 fn of_representation(topic: &'static str, rep: String) -> Subject {
-    Subject { topic, changed_by: format!("representation:{rep}"), id: rep }
+    Subject { topic, changed_by: format!("representation:{rep}"), id: rep, polled: false }
 }
 
 impl LiveApi {

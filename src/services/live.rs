@@ -1,5 +1,6 @@
 //! Live streams' fan-out. One listener per API process hears what the database says changed
-//! (`db::live::CHANNEL`); each changed subject that has subscribers is read once, at most every
+//! (`db::live::CHANNEL`), and one query per round reads the statuses of the reservations followed
+//! (which notify nothing); each changed subject that has subscribers is read once, at most every
 //! [`COALESCE`], and its new state shared by all of them. A subscriber holds a receiver of the
 //! subject's latest state: however slow it reads, it never falls behind more than one state.
 
@@ -50,6 +51,10 @@ pub struct Subject {
     pub topic: &'static str,
     pub id: String,
     pub changed_by: String,
+    /// A reservation (`changed_by` is `reservation:ID`): nothing notifies its changes (an
+    /// on-sale changes reservations by the thousand); the statuses of all followed reservations are
+    /// read in one query each round instead.
+    pub polled: bool,
 }
 
 struct Watched {
@@ -107,6 +112,7 @@ impl Live {
         });
         tasks.tracker.spawn(listen(inner.clone(), tasks.shutdown.clone()));
         tasks.tracker.spawn(rounds(inner.clone(), tasks.shutdown.clone()));
+        tasks.tracker.spawn(poll(inner.clone(), tasks.shutdown.clone()));
         Live { inner }
     }
 
@@ -251,6 +257,56 @@ async fn rounds(inner: Arc<Inner>, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(COALESCE) => {}
+        }
+    }
+}
+
+/// Every [`COALESCE`], reads the statuses of the followed reservations in one query and marks
+/// those whose status moved on as changed.
+async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(COALESCE) => {}
+        }
+        // each followed reservation and the stage its subscribers have
+        let followed: HashMap<uuid::Uuid, (String, Option<i64>)> = {
+            let subjects = inner.subjects.lock().expect("subjects");
+            subjects
+                .iter()
+                .filter(|(subject, _)| subject.polled)
+                .filter_map(|(subject, watched)| {
+                    let id = subject.id.parse().ok()?;
+                    let shown = watched.state.borrow().as_ref().map(|s| s.id);
+                    Some((id, (subject.changed_by.clone(), shown)))
+                })
+                .collect()
+        };
+        if followed.is_empty() {
+            continue;
+        }
+        let ids: Vec<uuid::Uuid> = followed.keys().copied().collect();
+        let statuses = match inner.pool.acquire().await {
+            Ok(mut conn) => db::live::reservation_statuses(&mut conn, &ids).await,
+            Err(e) => Err(e),
+        };
+        let statuses = match statuses {
+            Ok(statuses) => statuses,
+            Err(e) => {
+                tracing::warn!(error = %e, "live streams: the followed reservations could not be read");
+                continue;
+            }
+        };
+        let moved: Vec<String> = statuses
+            .into_iter()
+            .filter_map(|(id, status)| {
+                let (name, shown) = followed.get(&id)?;
+                (*shown != Some(status.stage())).then(|| name.clone())
+            })
+            .collect();
+        if !moved.is_empty() {
+            inner.changed.lock().expect("changed").names.extend(moved);
+            inner.wake.notify_one();
         }
     }
 }
