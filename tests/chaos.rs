@@ -109,21 +109,13 @@ async fn an_on_sale_loses_and_oversells_nothing_through_killed_workers_and_a_dat
         .await
         .unwrap();
     let pending = scalar(&pool, "select count(*) from reservations where status = 'pending'").await;
-    let (total, available, held, sold): (i32, i32, i32, i32) =
-        sqlx::query_as("select total_stock, available, held, sold from pools").fetch_one(&pool).await.unwrap();
+    let outage::Books { total, available, held, sold, tickets, wrong_tickets } = outage::books(&pool).await;
     let (held_units, sold_units): (i64, i64) = sqlx::query_as(
         "select coalesce(sum(quantity) filter (where status = 'held'), 0), coalesce(sum(quantity) filter (where status in ('confirmed', 'fulfilled')), 0) from reservations",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    let wrong_tickets = scalar(
-        &pool,
-        "select count(*) from reservations r where r.status = 'fulfilled'
-           and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity",
-    )
-    .await;
-    let tickets = scalar(&pool, "select count(*) from tickets").await;
     let decided = scalar(&pool, "select count(*) from reservations").await;
     println!(
         "chaos: {} requests, {} accepted, {} refused during the crash, {} lost, {} pending, {decided} decided; \

@@ -127,15 +127,7 @@ async fn an_on_sale_through_the_loss_of_the_primary_answers_no_500_and_loses_not
     let pending = scalar(&pool, "select count(*) from reservations where status = 'pending'").await;
     let twice =
         scalar(&pool, "select count(*) from (select user_id from reservations group by 1 having count(*) > 1) x").await;
-    let (total, available, held, sold): (i32, i32, i32, i32) =
-        sqlx::query_as("select total_stock, available, held, sold from pools").fetch_one(&pool).await.unwrap();
-    let wrong_tickets = scalar(
-        &pool,
-        "select count(*) from reservations r where r.status = 'fulfilled'
-           and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity",
-    )
-    .await;
-    let tickets = scalar(&pool, "select count(*) from tickets").await;
+    let outage::Books { total, available, held, sold, tickets, wrong_tickets } = outage::books(&pool).await;
     let sold_units: i64 =
         sqlx::query_scalar("select coalesce(sum(quantity), 0) from reservations where id::text = any($1)")
             .bind(&to_confirm)

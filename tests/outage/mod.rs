@@ -202,3 +202,28 @@ pub async fn pay_through_a_killed_fulfillment(
     .await;
     Paid { confirmed, fulfilled_at_kill, fulfillment }
 }
+
+/// The books after an outage: the pool's counts, the tickets issued, and the paid reservations
+/// whose ticket count is not their quantity.
+pub struct Books {
+    pub total: i32,
+    pub available: i32,
+    pub held: i32,
+    pub sold: i32,
+    pub tickets: i64,
+    pub wrong_tickets: i64,
+}
+
+/// The [`Books`] of the on-sale's one pool.
+pub async fn books(pool: &PgPool) -> Books {
+    let (total, available, held, sold): (i32, i32, i32, i32) =
+        sqlx::query_as("select total_stock, available, held, sold from pools").fetch_one(pool).await.unwrap();
+    let wrong_tickets = scalar(
+        pool,
+        "select count(*) from reservations r where r.status = 'fulfilled'
+           and (select count(*) from tickets t where t.reservation_id = r.id) <> r.quantity",
+    )
+    .await;
+    let tickets = scalar(pool, "select count(*) from tickets").await;
+    Books { total, available, held, sold, tickets, wrong_tickets }
+}
