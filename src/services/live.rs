@@ -161,11 +161,6 @@ impl Live {
         };
         Ok(Subscription { states, _counted: counted })
     }
-
-    /// Subscribers of this process now.
-    pub fn subscribers(&self) -> usize {
-        self.inner.subscribers.load(Ordering::Relaxed)
-    }
 }
 
 /// Sends `state` to the subject's subscribers unless they have it already.
