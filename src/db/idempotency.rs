@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::domain::idempotency::{ABANDONED_AFTER, StoredAnswer};
 
@@ -20,6 +21,8 @@ pub enum ClaimState {
     InProgress,
     /// Answered: the answer is stored.
     Done,
+    /// Its answer was not worth keeping: the next request with the key runs (see [`claim`]).
+    Released,
 }
 
 /// A key someone else holds.
@@ -45,29 +48,43 @@ impl KeyRow {
     }
 }
 
-/// Claims `key` for a request, unless a live claim holds it: returns the claim's `created_at`,
-/// which identifies it to [`store`] and [`release`]. Expired and abandoned claims are taken over;
-/// when two requests race, the primary key lets exactly one of them in.
+/// A claim on a key: `created_at` identifies it to [`store`] and [`release`]; `creates` is the id
+/// of what the request creates.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct ClaimRow {
+    pub created_at: DateTime<Utc>,
+    pub creates: Uuid,
+}
+
+/// Claims `key` for a request, unless a live claim holds it. Expired, released and abandoned
+/// claims are taken over; when two requests race, the primary key lets exactly one of them in.
+/// The same request taking over a claim that was not answered keeps its `creates` (the first
+/// attempt may have created it before its answer was lost); otherwise `creates` is `new_id`.
 pub async fn claim(
     conn: &mut PgConnection,
     scope: &[u8],
     key: &str,
     request_hash: &[u8],
-) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "insert into idempotency_keys as k (scope, key, request_hash) values ($1, $2, $3)
+    new_id: Uuid,
+) -> sqlx::Result<Option<ClaimRow>> {
+    sqlx::query_as(
+        "insert into idempotency_keys as k (scope, key, request_hash, creates) values ($1, $2, $3, $6)
          on conflict (scope, key) do update
              set request_hash = excluded.request_hash, state = 'in_progress', status_code = null,
-                 content_type = null, body = null, location = null, created_at = now()
+                 content_type = null, body = null, location = null, created_at = now(),
+                 creates = case when k.state <> 'done' and k.request_hash = excluded.request_hash
+                                then coalesce(k.creates, excluded.creates) else excluded.creates end
              where k.created_at < now() - make_interval(secs => $4)
+                or k.state = 'released'
                 or (k.state = 'in_progress' and k.created_at < now() - make_interval(secs => $5))
-         returning created_at",
+         returning created_at, creates",
     )
     .bind(scope)
     .bind(key)
     .bind(request_hash)
     .bind(KEPT_FOR.as_secs_f64())
     .bind(ABANDONED_AFTER.as_secs_f64())
+    .bind(new_id)
     .fetch_optional(conn)
     .await
 }
@@ -109,10 +126,10 @@ pub async fn store(
     Ok(done.rows_affected() == 1)
 }
 
-/// Drops the claim made at `claimed_at`, so that a retry runs the request again.
+/// Releases the claim made at `claimed_at`, so that a retry runs the request again.
 pub async fn release(conn: &mut PgConnection, scope: &[u8], key: &str, claimed_at: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query(
-        "delete from idempotency_keys
+        "update idempotency_keys set state = 'released'
          where scope = $1 and key = $2 and created_at = $3 and state = 'in_progress'",
     )
     .bind(scope)

@@ -67,7 +67,10 @@ fn rows_of(batch: &[NewReservation]) -> Vec<Row<'_>> {
     for r in batch {
         let order = r.lines.len() > 1;
         for (n, line) in r.lines.iter().enumerate() {
-            let id = if n == 0 { r.id } else { Uuid::now_v7() };
+            // derived from the order's, so that a retry of the request makes the same ids (the
+            // primary key then leaves out the whole order, not only its first line); two ids of
+            // the same millisecond sharing all but their last 7 random bits are not to be met
+            let id = Uuid::from_u128(r.id.as_u128() ^ n as u128);
             rows.push(Row { id, order: order.then_some((r.id, n as i16)), r, line });
         }
     }
@@ -76,8 +79,8 @@ fn rows_of(batch: &[NewReservation]) -> Vec<Row<'_>> {
 
 /// Stores many pending reservations and enqueues `jobs` due now, in one statement: atomic on its
 /// own, so a batch costs one round trip and no transaction. The rows' `seq` is in the order given
-/// (the lines of an order are consecutive); those of unknown users are not stored (not in the
-/// result). Each row draws from its item's pool as the item says now.
+/// (the lines of an order are consecutive); those of unknown users, and those whose id is taken,
+/// are not stored (not in the result). Each row draws from its item's pool as the item says now.
 pub async fn insert_many<J: Job>(
     conn: &mut PgConnection,
     batch: &[NewReservation],
@@ -132,6 +135,8 @@ pub async fn insert_many<J: Job>(
              -- an unknown buyer is left out (and told so) rather than failing the whole batch
              where exists (select 1 from users u where u.id = t.user_id)
              order by n
+             -- stored already by an earlier attempt of the same request (see `services::intake`)
+             on conflict (id) do nothing
              returning *
          ), enqueued as (",
         insert_jobs_due_now!("$15", "$16", "$17", "$18"),

@@ -13,8 +13,14 @@
 //! each other's answers.
 //!
 //! Answers that ask for a retry (5xx, 429) or name no caller (401) are not kept: the claim is
-//! dropped, so the retry runs again. A claim whose process died before storing the answer stays in
+//! released, so the retry runs again. A claim whose process died before storing the answer stays in
 //! progress until [`crate::domain::idempotency::ABANDONED_AFTER`], then may be claimed again.
+//!
+//! Running again must not do twice what the first attempt did without being able to say so: a
+//! 503 for a connection lost between a commit and its acknowledgement (a failover) comes after
+//! the row was written. So the claim also fixes the id of what the request creates ([`NewId`]);
+//! the same request taking the claim over (released or abandoned) gets the same id, and the
+//! primary key of what it creates turns the second insert into finding the first.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -79,13 +85,31 @@ pub async fn begin(
     let scope: [u8; 32] = Sha256::digest(principal.key_id.as_bytes()).into();
     req.extensions_mut().insert(Authenticated(principal));
     match claim_or_answer(pool, scope, key, &request_hash(req, body), info).await {
-        Ok(begin) => begin,
+        Ok((begin, creates)) => {
+            if let Some(creates) = creates {
+                req.extensions_mut().insert(NewId(creates));
+            }
+            begin
+        }
         // described as any database error is: an unreachable database (a failover) is a 503 to
         // retry, with nothing done; anything else a 500, logged there
         Err(e) => {
             let error = poem::Error::from(super::error::ApiError(crate::services::Error::from(e)));
             Begin::Answered(info.envelope(super::error::describe(&error)))
         }
+    }
+}
+
+/// The id to give what this request creates: fixed by its claim on an `Idempotency-Key`, so that a
+/// retry finds what an attempt whose answer was lost created (see the module). Absent without a
+/// key: the route makes a new one.
+#[derive(Debug, Clone, Copy)]
+pub struct NewId(pub uuid::Uuid);
+
+impl NewId {
+    /// The id fixed by the request's claim, else a new time-ordered one.
+    pub fn of(req: &Request) -> uuid::Uuid {
+        req.extensions().get::<NewId>().map_or_else(uuid::Uuid::now_v7, |id| id.0)
     }
 }
 
@@ -126,18 +150,19 @@ async fn claim_or_answer(
     key: String,
     request_hash: &[u8],
     info: &RequestInfo,
-) -> sqlx::Result<Begin> {
+) -> sqlx::Result<(Begin, Option<uuid::Uuid>)> {
     let answer = match idempotency::claim(pool, &scope, &key, request_hash).await? {
-        Claimed::Claimed { at } => {
-            return Ok(Begin::Serve(Some(Claim { pool: pool.clone(), scope, key, claimed_at: at })));
+        Claimed::Claimed { at, creates } => {
+            let claim = Claim { pool: pool.clone(), scope, key, claimed_at: at };
+            return Ok((Begin::Serve(Some(claim)), Some(creates)));
         }
         Claimed::Held { same_request: false, .. } => info.envelope(Described::idempotency_key_reused()),
         Claimed::Held { same_request: true, answer: Some(answer) } => replay(answer, info),
         Claimed::Held { same_request: true, answer: None } => in_progress(info),
-        // the claim was dropped (its answer was a 5xx) just now: a retry will run it
+        // the row went away just now: a retry will claim it
         Claimed::Dropped => in_progress(info),
     };
-    Ok(Begin::Answered(answer))
+    Ok((Begin::Answered(answer), None))
 }
 
 fn in_progress(info: &RequestInfo) -> Response {
@@ -165,7 +190,7 @@ fn worth_keeping(status: StatusCode) -> bool {
 }
 
 impl Claim {
-    /// Stores the answer for retries (or drops the claim, see [`worth_keeping`]) and gives it back.
+    /// Stores the answer for retries (or releases the claim, see [`worth_keeping`]) and gives it back.
     pub async fn finish(self, mut resp: Response, info: &RequestInfo) -> Response {
         if !worth_keeping(resp.status()) {
             self.release().await;
@@ -206,17 +231,17 @@ impl Claim {
         idempotency::keep(&self.pool, &self.scope, &self.key, self.claimed_at, answer).await
     }
 
-    async fn drop_claim(&self) -> sqlx::Result<()> {
+    async fn write_release(&self) -> sqlx::Result<()> {
         idempotency::release(&self.pool, &self.scope, &self.key, self.claimed_at).await
     }
 
     async fn release(&self) {
-        if let Err(e) = self.drop_claim().await {
-            tracing::warn!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be dropped yet");
+        if let Err(e) = self.write_release().await {
+            tracing::warn!(error = %e, idempotency.key = %self.key, "an idempotency claim could not be released yet");
             let claim = self.clone();
             write_later("the claim's release", self.key.clone(), move || {
                 let claim = claim.clone();
-                async move { claim.drop_claim().await }
+                async move { claim.write_release().await }
             });
         }
     }

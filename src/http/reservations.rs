@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::Tag;
 use super::error::ApiError;
+use super::idempotency::NewId;
 use super::middleware::RequestId;
 use super::optional_json::OptionalJson;
 use super::security::ApiKey;
@@ -22,6 +23,7 @@ use crate::domain::{
     Validator,
 };
 use crate::services::items::Facts;
+use crate::services::reservations::NewIds;
 use crate::services::{self, Error, intake::Intake, writer::Writer};
 
 pub struct ReservationsApi {
@@ -336,17 +338,11 @@ impl ReservationsApi {
         let mut b = body.0;
         let pass = b.queue_pass.take();
         let order = b.order()?;
-        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let row = services::reservations::create(
-            &self.pool,
-            &self.intake,
-            &key.0,
-            &self.facts,
-            order,
-            pass.as_deref(),
-            request_id,
-        )
-        .await?;
+        let ids =
+            NewIds { reservation: NewId::of(req), request: req.extensions().get::<RequestId>().map(|r| r.0.clone()) };
+        let row =
+            services::reservations::create(&self.pool, &self.intake, &key.0, &self.facts, order, pass.as_deref(), ids)
+                .await?;
         if let Some(wait) = wait
             && let Some(decided) = self.intake.wait_for_decision(row.id, wait).await
         {

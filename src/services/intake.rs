@@ -77,8 +77,14 @@ async fn store_isolating(pool: &PgPool, reservations: &[NewReservation]) -> Vec<
     match store(pool, reservations).await {
         Ok(rows) => {
             let mut stored: HashMap<Uuid, Reservation> = rows.into_iter().map(|r| (r.id, r)).collect();
-            let answer = |r: &NewReservation| stored.remove(&r.id).ok_or_else(|| Error::not_found("user", &r.user_id));
-            reservations.iter().map(answer).collect()
+            let mut answers = Vec::with_capacity(reservations.len());
+            for r in reservations {
+                answers.push(match stored.remove(&r.id) {
+                    Some(row) => Ok(row),
+                    None => stored_before(pool, r).await,
+                });
+            }
+            answers
         }
         Err(e) if reservations.len() > 1 && caused_by_a_row(&e) => {
             let (first, second) = reservations.split_at(reservations.len() / 2);
@@ -87,6 +93,19 @@ async fn store_isolating(pool: &PgPool, reservations: &[NewReservation]) -> Vec<
             answers
         }
         Err(e) => each_caller("reservations", Error::from(e), reservations.len()).into_iter().map(Err).collect(),
+    }
+}
+
+/// A reservation the batch left out: its id is taken by an earlier attempt of the same request
+/// (one whose answer was lost: the id comes from the request's idempotency claim), which is the
+/// answer; or its buyer is unknown.
+async fn stored_before(pool: &PgPool, r: &NewReservation) -> Result<Reservation> {
+    let mut conn = pool.acquire().await?;
+    match db::reservations::find(&mut conn, r.id).await? {
+        Some(found) if found.user_id == r.user_id => Ok(found),
+        // ids are made by this service, one per claim: never another buyer's
+        Some(_) => Err(anyhow::anyhow!("reservation {} is another buyer's", r.id).into()),
+        None => Err(Error::not_found("user", &r.user_id)),
     }
 }
 

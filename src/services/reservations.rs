@@ -179,8 +179,19 @@ async fn check_section(pool: &PgPool, facts: &Facts, r: &ValidReservation, secti
     Err(ValidationErrors::single(&["body", "best_available", "section"], msg).into())
 }
 
+/// The ids a new reservation is known by.
+pub struct NewIds {
+    /// Its own: time-ordered, so a reservation's key lands where the last one did in the indexes,
+    /// not on a random page (74 random bits still make it unguessable). Fixed by the request's
+    /// idempotency claim when it has one: a retry of it finds this reservation if it was stored.
+    pub reservation: Uuid,
+    /// The HTTP request's, for the logs of the jobs it starts.
+    pub request: Option<String>,
+}
+
 /// Validates a request (one line, or an order of several) and queues it as `pending`; its
-/// allocation jobs are enqueued in the same statement (by the intake's batch).
+/// allocation jobs are enqueued in the same statement (by the intake's batch). A reservation with
+/// the same id already stored (an earlier attempt of the same request) is answered as it is.
 #[instrument(skip_all, fields(lines = order.lines.len()))]
 pub async fn create(
     pool: &PgPool,
@@ -189,7 +200,7 @@ pub async fn create(
     facts: &Facts,
     order: ValidOrder,
     queue_pass: Option<&str>,
-    request_id: Option<String>,
+    ids: NewIds,
 ) -> Result<Reservation> {
     require_buyer_agent(who)?;
     let checked = check_against_catalog(pool, facts, who, &order, queue_pass).await?;
@@ -204,14 +215,12 @@ pub async fn create(
         })
         .collect();
     let new = NewReservation {
-        // time-ordered: a reservation's key lands where the last one did in the indexes, not on a
-        // random page (74 random bits still make it unguessable)
-        id: Uuid::now_v7(),
+        id: ids.reservation,
         hold_minutes: order.hold_minutes.unwrap_or(checked.hold_minutes),
         user_id: order.user_id,
         lines,
         api_key_id: who.key_id,
-        request_id,
+        request_id: ids.request,
         queue_pass: checked.queue_pass,
     };
     intake.submit(new).await

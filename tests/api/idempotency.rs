@@ -205,3 +205,85 @@ async fn a_5xx_is_not_kept_so_the_retry_runs_again_and_its_answer_is_replayed_wi
     assert_eq!(replay.headers().get("location").unwrap(), "/things/1");
     assert_eq!(replay.into_body().into_string().await.unwrap(), "made");
 }
+
+/// What a request creates keeps the id its claim fixed: a retry after the first answer was lost
+/// finds what the first attempt stored instead of storing it again.
+mod lost_answers {
+    use super::*;
+
+    /// As after an answer lost past its commit: the connection to the database cut between the
+    /// commit and its acknowledgement (a failover), the caller told 503, the claim released.
+    async fn lose_the_answers(pool: &PgPool) {
+        sqlx::query(
+            "update idempotency_keys set state = 'released', status_code = null, content_type = null,
+                 body = null, location = null",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    async fn reservation_rows(pool: &PgPool) -> i64 {
+        sqlx::query_scalar("select count(*) from reservations").fetch_one(pool).await.unwrap()
+    }
+
+    async fn reserve(app: &TestApp, key: &str, body: &Value) -> Reply {
+        app.call(post_with_key("/api/reservations", &app.client, key, body)).await
+    }
+
+    #[tokio::test]
+    async fn a_reservation_retried_after_its_answer_was_lost_is_found_not_made_twice() {
+        let app = TestApp::new().await;
+        let (_, rep, offer) = app.on_sale(10).await;
+        let user = app.create_user().await;
+        let body = json!({"user_id": user, "offer_id": offer, "representation_id": rep, "quantity": 2});
+        let first = reserve(&app, "r1", &body).await.expect(StatusCode::ACCEPTED);
+        lose_the_answers(&app.db.pool).await;
+        let retry = reserve(&app, "r1", &body).await;
+        assert!(!replayed(&retry), "served again, not replayed");
+        assert_eq!(retry.expect(StatusCode::ACCEPTED)["id"], first["id"]);
+        assert_eq!(reservation_rows(&app.db.pool).await, 1);
+
+        // a claim abandoned in progress (its process died after the commit) is taken over the same way
+        age_keys(&app.db.pool, "in_progress", "3 minutes").await;
+        let again = reserve(&app, "r1", &body).await.expect(StatusCode::ACCEPTED);
+        assert_eq!(again["id"], first["id"]);
+        assert_eq!(reservation_rows(&app.db.pool).await, 1);
+
+        // decided once, and the next retry gets the answer now kept
+        app.allocate(&offer, &rep).await;
+        assert_eq!(app.books(&offer, &rep).await, (10, 8, 2, 0));
+        let replay = reserve(&app, "r1", &body).await;
+        assert!(replayed(&replay));
+        assert_eq!(replay.expect(StatusCode::ACCEPTED)["id"], first["id"]);
+    }
+
+    #[tokio::test]
+    async fn an_order_retried_after_its_answer_was_lost_is_found_whole() {
+        let app = TestApp::new().await;
+        let stalls = app.stalls(10, 5).await;
+        let user = app.create_user().await;
+        let line = |offer: &str, quantity: i64| json!({"offer_id": offer, "representation_id": stalls.rep, "quantity": quantity});
+        let body = json!({"user_id": user, "lines": [line(&stalls.adult, 2), line(&stalls.child, 1), line(&stalls.parking, 1)]});
+        let first = reserve(&app, "o1", &body).await.expect(StatusCode::ACCEPTED);
+        lose_the_answers(&app.db.pool).await;
+        let retry = reserve(&app, "o1", &body).await.expect(StatusCode::ACCEPTED);
+        assert_eq!(retry["id"], first["id"]);
+        assert_eq!(retry["lines"], first["lines"]);
+        assert_eq!(reservation_rows(&app.db.pool).await, 3, "one row per line, once");
+    }
+
+    #[tokio::test]
+    async fn another_request_under_a_released_key_is_a_new_reservation() {
+        let app = TestApp::new().await;
+        let (_, rep, offer) = app.on_sale(10).await;
+        let user = app.create_user().await;
+        let one = json!({"user_id": user, "offer_id": offer, "representation_id": rep, "quantity": 1});
+        let first = reserve(&app, "r1", &one).await.expect(StatusCode::ACCEPTED);
+        lose_the_answers(&app.db.pool).await;
+        let two = json!({"user_id": user, "offer_id": offer, "representation_id": rep, "quantity": 2});
+        let other = reserve(&app, "r1", &two).await.expect(StatusCode::ACCEPTED);
+        assert_ne!(other["id"], first["id"]);
+        assert_eq!(reservation_rows(&app.db.pool).await, 2);
+    }
+}
