@@ -28,6 +28,7 @@ pub struct QueueRow {
     pub admitted_through: i64,
     pub credit_from: Option<DateTime<Utc>>,
     pub sold_out_since: Option<DateTime<Utc>>,
+    pub return_url: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -39,6 +40,7 @@ impl QueueRow {
             sale_opens_at: self.sale_opens_at,
             admit_per_minute: self.admit_per_minute,
             pass_minutes: self.pass_minutes,
+            return_url: self.return_url.clone(),
         }
     }
 }
@@ -48,7 +50,7 @@ macro_rules! queue {
     () => {
         "select q.event_id, e.organization_id, q.enabled, q.prequeue_opens_at, q.sale_opens_at,
             q.admit_per_minute, q.pass_minutes, q.seed, q.drawn_at, q.last_place, q.admitted_through,
-            q.credit_from, q.sold_out_since, clock_timestamp() as now
+            q.credit_from, q.sold_out_since, q.return_url, clock_timestamp() as now
      from event_queues q join events e on e.id = q.event_id"
     };
 }
@@ -86,12 +88,12 @@ pub async fn lock_unless_busy(conn: &mut PgConnection, event_id: &str) -> sqlx::
 pub async fn save(conn: &mut PgConnection, event_id: &str, s: &QueueSettings, seed: &[u8]) -> sqlx::Result<()> {
     sqlx::query(
         "insert into event_queues (event_id, enabled, prequeue_opens_at, sale_opens_at, admit_per_minute,
-             pass_minutes, seed)
-         values ($1, $2, $3, $4, $5, $6, $7)
+             pass_minutes, seed, return_url)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (event_id) do update set
-             (enabled, prequeue_opens_at, sale_opens_at, admit_per_minute, pass_minutes, updated_at)
+             (enabled, prequeue_opens_at, sale_opens_at, admit_per_minute, pass_minutes, return_url, updated_at)
            = (excluded.enabled, excluded.prequeue_opens_at, excluded.sale_opens_at,
-              excluded.admit_per_minute, excluded.pass_minutes, now())",
+              excluded.admit_per_minute, excluded.pass_minutes, excluded.return_url, now())",
     )
     .bind(event_id)
     .bind(s.enabled)
@@ -100,6 +102,7 @@ pub async fn save(conn: &mut PgConnection, event_id: &str, s: &QueueSettings, se
     .bind(s.admit_per_minute)
     .bind(s.pass_minutes)
     .bind(seed)
+    .bind(&s.return_url)
     .execute(conn)
     .await?;
     Ok(())
@@ -246,6 +249,10 @@ pub struct EntryRow {
     pub admit_per_minute: i32,
     /// The event has nothing left to sell at this instant.
     pub sold_out: bool,
+    /// The last change to what the queue's entries show (see migration 0018).
+    pub queue_changed_at: DateTime<Utc>,
+    /// The last change to the stock of the event (its pools'); none without pools.
+    pub stock_changed_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -255,6 +262,8 @@ macro_rules! entry {
         "select e.id, e.event_id, ev.organization_id, e.user_id, e.prequeue, e.place, e.joined_at,
             e.admitted_at, e.pass_expires_at, q.admitted_through, q.admit_per_minute,
             not exists (select 1 from pools p where p.event_id = e.event_id and p.available > 0) as sold_out,
+            q.changed_at as queue_changed_at,
+            (select max(p.changed_at) from pools p where p.event_id = e.event_id) as stock_changed_at,
             clock_timestamp() as now
      from queue_entries e
      join event_queues q on q.event_id = e.event_id
@@ -268,6 +277,11 @@ pub async fn entry(conn: &mut PgConnection, event_id: &str, entry_id: Uuid) -> s
         .bind(event_id)
         .fetch_optional(conn)
         .await
+}
+
+/// The entries among `ids` that exist, for the live streams following them.
+pub async fn entries(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<EntryRow>> {
+    sqlx::query_as(concat!(entry!(), " where e.id = any($1)")).persistent(false).bind(ids).fetch_all(conn).await
 }
 
 /// The entries of these (event, user) pairs that exist.

@@ -12,8 +12,9 @@
 //!   event, entry and expiry: the API checks it with the public key alone.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use data_encoding::HEXLOWER;
+use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -34,6 +35,8 @@ pub struct QueueSettings {
     pub sale_opens_at: DateTime<Utc>,
     pub admit_per_minute: i32,
     pub pass_minutes: i32,
+    /// The shop's page the waiting room sends an admitted buyer to, with the pass.
+    pub return_url: Option<String>,
 }
 
 /// Settings to change; absent ones stay as they are (all are needed the first time).
@@ -44,7 +47,12 @@ pub struct QueuePatch {
     pub sale_opens_at: Option<DateTime<Utc>>,
     pub admit_per_minute: Option<i32>,
     pub pass_minutes: Option<i32>,
+    /// `Some(None)` removes it.
+    pub return_url: Option<Option<String>>,
 }
+
+/// The longest `return_url`.
+pub const MAX_RETURN_URL: usize = 2000;
 
 impl QueuePatch {
     /// The settings once this patch is applied to `current` (`None`: the event has no queue yet).
@@ -79,6 +87,13 @@ impl QueuePatch {
         if let Some(pass) = pass {
             v.check((1..=MAX_PASS_MINUTES).contains(&pass), "queue.pass_minutes", "must be 1 to 1440");
         }
+        let return_url = match self.return_url {
+            Some(url) => url,
+            None => current.and_then(|c| c.return_url.clone()),
+        };
+        if let Some(url) = &return_url {
+            v.check(web_address(url), "queue.return_url", "must be an http or https URL of at most 2000 characters");
+        }
         if let (Some(p), Some(s)) = (prequeue, sale) {
             v.check(p <= s, "queue.prequeue_opens_at", "the pre-queue must open no later than the sale");
         }
@@ -89,12 +104,23 @@ impl QueuePatch {
                 Some(sale_opens_at),
                 Some(admit_per_minute),
                 Some(pass_minutes),
-            ) if !v.has_errors() => {
-                Ok(QueueSettings { enabled, prequeue_opens_at, sale_opens_at, admit_per_minute, pass_minutes })
-            }
+            ) if !v.has_errors() => Ok(QueueSettings {
+                enabled,
+                prequeue_opens_at,
+                sale_opens_at,
+                admit_per_minute,
+                pass_minutes,
+                return_url,
+            }),
             _ => Err(v.finish().expect_err("a missing or bad setting was recorded")),
         }
     }
+}
+
+/// An absolute http(s) URL with a host, as a browser is sent to: nothing else (no `javascript:`).
+fn web_address(url: &str) -> bool {
+    url.len() <= MAX_RETURN_URL
+        && reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
 /// A queue's seed: drawn once, published as its commitment, revealed when the sale opens.
@@ -115,6 +141,29 @@ pub fn draw_key(seed: &[u8], entry_id: Uuid) -> [u8; 32] {
     hasher.update(seed);
     hasher.update(entry_id.hyphenated().to_string().as_bytes());
     hasher.finalize().into()
+}
+
+/// What an entry token is made of: the MAC of the entry's id under a key of its own, derived from
+/// the pass key (one stored secret; the passes' signatures never see this key).
+fn entry_token_mac(key: &SigningKey, entry_id: Uuid) -> Hmac<Sha256> {
+    let token_key =
+        Sha256::new().chain_update(b"boxoffice queue entry tokens\n").chain_update(key.to_bytes()).finalize();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&token_key).expect("HMAC takes a key of any length");
+    mac.update(entry_id.hyphenated().to_string().as_bytes());
+    mac
+}
+
+/// An entry's token: opens that entry's stream and waiting-room page, and nothing else, without an
+/// API key (a shop hands it to the buyer's browser). It does not expire: the entry's own state
+/// does (a pass is only shown while it is valid).
+pub fn entry_token(key: &SigningKey, entry_id: Uuid) -> String {
+    BASE64URL_NOPAD.encode(&entry_token_mac(key, entry_id).finalize().into_bytes())
+}
+
+/// Whether `token` is the token of `entry_id` (compared in constant time).
+pub fn entry_token_opens(key: &SigningKey, entry_id: Uuid, token: &str) -> bool {
+    let Ok(tag) = BASE64URL_NOPAD.decode(token.as_bytes()) else { return false };
+    entry_token_mac(key, entry_id).verify_slice(&tag).is_ok()
 }
 
 /// Where an entry stands, as a buyer is told.

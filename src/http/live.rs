@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use poem::Body;
 use poem::web::sse::{Event, SSE};
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Binary;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -23,10 +23,12 @@ use super::availability::{availability_of, status_of};
 use super::error::ApiError;
 use super::reservations::{Reservation, reservation_id};
 use super::seats::seatmap_of;
-use super::security::ApiKey;
+use super::security::{ApiKey, ApiKeyOrNone};
+use super::virtual_queue::{QueueEntry, entry_id as entry_id_of};
 use crate::domain::SeatState;
 use crate::services::availability::SeatListing;
-use crate::services::live::{Change, Live, Reader, State, Subject, Subscription};
+use crate::services::live::{Change, Follow, Live, ReadMany, Reader, State, Subject, Subscription};
+use crate::services::virtual_queue::{self, EntryAccess, PassKey};
 use crate::services::{self, Error};
 
 /// A comment line this often keeps proxies from closing an idle stream.
@@ -35,6 +37,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct LiveApi {
     pub pool: PgPool,
     pub live: Live,
+    /// Queue entries' passes and tokens.
+    pub passes: Arc<PassKey>,
     /// Streams end when the server shuts down (their clients reconnect elsewhere).
     pub shutdown: CancellationToken,
 }
@@ -117,9 +121,85 @@ impl LiveApi {
         services::reservations::get(&self.pool, &key.0, id).await?;
         let read = reservation_reader(id);
         let changed_by = format!("reservation:{id}");
-        let subject = Subject { topic: "reservation", changed_by, id: id.to_string(), polled: true };
+        let subject = Subject { topic: "reservation", changed_by, id: id.to_string(), follow: Follow::Statuses };
         self.follow(subject, read, ("reservation", "reservation"), &last_event_id).await
     }
+
+    /// A queue entry, live
+    ///
+    /// With a client key acting for the entry's user (as `GET /events/{id}/queue/{entry_id}`), or
+    /// with no key and the entry's `token` (from joining) in the query: a shop may hand the token
+    /// to the buyer's browser; it opens this entry only (another entry is a 404). Server-Sent
+    /// Events named `entry`, each carrying the entry's JSON as `GET` reads it (`state`, `position`,
+    /// `estimated_wait_seconds`, `pass` and `pass_expires_at` once admitted, `message`, ...) with
+    /// `as_of`: the current state at once, then one event per change (the draw, each admission
+    /// that moves it up, its own admission, its pass expiring, the event selling out), at most one
+    /// every 100 ms. `Last-Event-ID` resumes as for availability.
+    #[oai(path = "/events/:id/queue/:entry_id/stream", method = "get", tag = "Tag::Queues")]
+    async fn entry_stream(
+        &self,
+        key: ApiKeyOrNone,
+        id: Path<String>,
+        entry_id: Path<String>,
+        /// The entry's `token`, instead of an API key.
+        token: Query<Option<String>>,
+        /// The `id` of the last event received, to resume after a reconnection.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+    ) -> Result<Events, ApiError> {
+        let entry_id = entry_id_of(&entry_id)?;
+        let access = match (token.0.as_deref(), &key) {
+            (Some(token), _) => EntryAccess::Token(token),
+            (None, ApiKeyOrNone::Key(key)) => EntryAccess::Client(&key.0),
+            (None, ApiKeyOrNone::None) => {
+                let msg = "a client API key (Authorization: Bearer), or the entry's token (?token=)";
+                return Err(ApiError(Error::Unauthenticated(msg.into())));
+            }
+        };
+        // who may read it, checked once: the stream shows this entry only
+        let entry = virtual_queue::entry_for(&self.pool, &self.passes, access, &id, entry_id).await?;
+        let subject = Subject {
+            topic: "entry",
+            id: entry_id.to_string(),
+            changed_by: format!("queue:{}", entry.event_id),
+            follow: Follow::NotifiedEverySecond,
+        };
+        let (read, many) = entry_readers(self.passes.clone(), entry_id);
+        let subscription = self.live.subscribe_read_with(subject, read, Some(many)).await?;
+        Ok(self.stream(("entry", "entry"), subscription, &last_event_id))
+    }
+}
+
+/// An entry's state: its id and `as_of` the last change to what it shows; `shows` the rest, as
+/// its id also moves with changes of its event's stock that do not change it.
+fn entry_state(entry: virtual_queue::Entry) -> State {
+    let as_of = entry.as_of;
+    let json = QueueEntry::from(entry).to_json();
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&json.as_ref().map(ToString::to_string), &mut hasher);
+    let shows = Some(std::hash::Hasher::finish(&hasher));
+    State { id: as_of.timestamp_micros(), data: with_as_of(json, as_of), change: None, last: false, shows }
+}
+
+/// Reads an entry alone (when subscribing), and the followed entries of a round together.
+fn entry_readers(passes: Arc<PassKey>, id: uuid::Uuid) -> (Reader, ReadMany) {
+    let one_key = passes.clone();
+    let one: Reader = Arc::new(move |pool| {
+        let passes = one_key.clone();
+        Box::pin(async move {
+            let entries = virtual_queue::streamed(&pool, &passes, &[id]).await?;
+            Ok(entries.into_iter().next().map(entry_state))
+        })
+    });
+    let many: ReadMany = Arc::new(move |pool, ids| {
+        let passes = passes.clone();
+        Box::pin(async move {
+            let ids: Vec<uuid::Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            let entries = virtual_queue::streamed(&pool, &passes, &ids).await?;
+            Ok(entries.into_iter().map(|e| (e.id.to_string(), entry_state(e))).collect())
+        })
+    });
+    (one, many)
 }
 
 /// `json` (an object) with `as_of` added, as text.
@@ -134,7 +214,7 @@ fn with_as_of(json: Option<serde_json::Value>, as_of: chrono::DateTime<chrono::U
 
 /// A stream's subject that changes with a representation's pools.
 fn of_representation(topic: &'static str, rep: String) -> Subject {
-    Subject { topic, changed_by: format!("representation:{rep}"), id: rep, polled: false }
+    Subject { topic, changed_by: format!("representation:{rep}"), id: rep, follow: Follow::Notified }
 }
 
 impl LiveApi {
@@ -214,6 +294,7 @@ fn availability_reader(rep: String) -> Reader {
                     data: availability_of(a).to_json_string(),
                     change: None,
                     last: false,
+                    shows: None,
                 })),
                 Err(Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
@@ -263,7 +344,7 @@ fn seatmap_reader(rep: String) -> Reader {
             if before.as_ref().is_none_or(|last| last.id < id) {
                 *before = Some(LastMap { id, statuses: statuses.into_iter().collect() });
             }
-            Ok(Some(State { id, data, change, last: false }))
+            Ok(Some(State { id, data, change, last: false, shows: None }))
         })
     })
 }
@@ -277,7 +358,7 @@ fn reservation_reader(id: uuid::Uuid) -> Reader {
             };
             let (id, last) = (reservation.status.stage(), reservation.status.is_settled());
             let data = with_as_of(Reservation::from(reservation).to_json(), as_of);
-            Ok(Some(State { id, data, change: None, last }))
+            Ok(Some(State { id, data, change: None, last, shows: None }))
         })
     })
 }

@@ -10,6 +10,7 @@ mod events;
 pub(crate) mod idempotency;
 mod input;
 mod live;
+mod markup;
 pub mod middleware;
 mod ops;
 mod optional_json;
@@ -27,6 +28,7 @@ mod tickets;
 mod user_history;
 mod users;
 mod virtual_queue;
+mod waiting_room;
 mod waitlist;
 
 use poem::middleware::CatchPanic;
@@ -89,6 +91,8 @@ pub type Api = (
 /// The API, its batchers started on `tasks`.
 pub fn api_service(pool: &PgPool, reads: &Reads, limits: &Limits, tasks: &Tasks) -> OpenApiService<Api, ()> {
     let writer = Writer::start(pool.clone(), tasks);
+    // the key of queue passes and entry tokens, loaded once for the queue's routes and streams
+    let passes = Arc::new(services::virtual_queue::PassKey::default());
     let api = (
         ops::OpsApi { pool: pool.clone() },
         events::EventsApi { pool: pool.clone(), reads: reads.clone() },
@@ -97,6 +101,7 @@ pub fn api_service(pool: &PgPool, reads: &Reads, limits: &Limits, tasks: &Tasks)
         live::LiveApi {
             pool: pool.clone(),
             live: services::live::Live::start(pool.clone(), limits.max_subscribers, tasks),
+            passes: passes.clone(),
             shutdown: tasks.shutdown.clone(),
         },
         pools::PoolsApi { pool: pool.clone() },
@@ -118,7 +123,7 @@ pub fn api_service(pool: &PgPool, reads: &Reads, limits: &Limits, tasks: &Tasks)
             pool: pool.clone(),
             reads: reads.clone(),
             joins: services::virtual_queue::Joins::start(pool.clone(), tasks),
-            passes: Default::default(),
+            passes: passes.clone(),
         },
         report::ReportApi { pool: pool.clone() },
         tickets::TicketsApi { pool: pool.clone() },
@@ -163,9 +168,13 @@ pub fn app_on(pool: PgPool, reads: Reads, limits: Limits, tasks: &Tasks) -> impl
         .nest("/api", api)
         .at("/openapi.json", spec)
         .at("/metrics", poem::get(metrics_text))
+        .at("/queue/:event_id", poem::get(waiting_room::page))
+        .at(waiting_room::SCRIPT_PATH, poem::get(waiting_room::script))
+        .at(waiting_room::STYLE_PATH, poem::get(waiting_room::style))
         .nest("/docs", docs)
         .data(pool.clone())
         .data(keys.clone())
+        .data(Arc::new(services::virtual_queue::PassKey::default()))
         .around(public_reads::around);
     with_middleware(routes, limits, Some((pool, keys)), allowed)
 }

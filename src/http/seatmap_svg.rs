@@ -1,6 +1,7 @@
 //! The seat map as a picture: one circle per seat, coloured by status, sections stacked front to
 //! back, each row on a line with its seats placed by number (so aisles show as gaps).
 
+use super::markup::escape;
 use std::fmt::Write;
 
 use crate::domain::SeatState;
@@ -130,22 +131,6 @@ fn legend(svg: &mut String, x: i64, colour: &str, text: &str) {
         x + 16,
         escape(text),
     );
-}
-
-/// Text as XML character data or an attribute value.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The columns a section's rows need: seat numbers from its lowest to its highest (seats without

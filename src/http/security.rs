@@ -26,3 +26,12 @@ async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let cache = req.data::<Arc<KeyCache>>().expect("the key cache is attached to every request");
     services::auth::authenticate_cached(pool, cache, &bearer.token).await.map_err(|e| ApiError(e).into())
 }
+
+/// An API key, or none: the operation takes another credential instead (a queue entry's token).
+/// A key that is not valid counts as none.
+#[derive(SecurityScheme)]
+pub enum ApiKeyOrNone {
+    Key(ApiKey),
+    #[oai(fallback)]
+    None,
+}

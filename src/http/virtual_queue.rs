@@ -1,8 +1,11 @@
 //! Virtual queues: joining, an entry's standing and pass, the public view of the draw.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -22,7 +25,7 @@ pub struct QueueApi {
     /// The queue's public view may lag a little: a replica may serve it.
     pub reads: Reads,
     pub joins: Joins,
-    pub passes: PassKey,
+    pub passes: Arc<PassKey>,
 }
 
 /// A virtual queue's settings; absent fields stay as they are (all are needed the first time).
@@ -43,6 +46,9 @@ pub(super) struct QueueSettingsPatch {
     /// Minutes a pass lasts once admitted, 1 to 1440.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1440")))]
     pass_minutes: Option<i32>,
+    /// The shop's page (http or https, at most 2000 characters) where the waiting-room page
+    /// sends an admitted buyer, with `queue_pass` and `entry` added to its query; `null` removes it.
+    return_url: MaybeUndefined<String>,
 }
 
 impl From<QueueSettingsPatch> for QueuePatch {
@@ -53,6 +59,11 @@ impl From<QueueSettingsPatch> for QueuePatch {
             sale_opens_at: p.sale_opens_at,
             admit_per_minute: p.admit_per_minute,
             pass_minutes: p.pass_minutes,
+            return_url: match p.return_url {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(url) => Some(Some(url)),
+            },
         }
     }
 }
@@ -65,6 +76,9 @@ pub(super) struct QueueSettingsView {
     sale_opens_at: DateTime<Utc>,
     admit_per_minute: i32,
     pass_minutes: i32,
+    /// Where the waiting-room page sends an admitted buyer.
+    #[oai(nullable)]
+    return_url: Option<String>,
     /// Lowercase hex SHA-256 of the draw's 32-byte seed, fixed when the queue was first enabled.
     seed_commitment: String,
     /// The seed in lowercase hex, once the pre-queue is drawn (when the sale opens).
@@ -83,6 +97,7 @@ impl From<QueueInfo> for QueueSettingsView {
             sale_opens_at: s.sale_opens_at,
             admit_per_minute: s.admit_per_minute,
             pass_minutes: s.pass_minutes,
+            return_url: s.return_url,
             seed_commitment: q.seed_commitment,
             seed: q.seed,
             drawn_at: q.drawn_at,
@@ -107,7 +122,7 @@ struct WaitlistRef {
 
 /// A user's place in an event's queue.
 #[derive(Object)]
-struct QueueEntry {
+pub(super) struct QueueEntry {
     id: Uuid,
     event_id: String,
     user_id: String,
@@ -133,6 +148,10 @@ struct QueueEntry {
     message: String,
     /// When sold out: the waiting lists of the event.
     waitlists: Vec<WaitlistRef>,
+    /// Opens this entry's live stream (`GET .../queue/{entry_id}/stream?token=`) and its
+    /// waiting-room page (`/queue/{event_id}?entry={entry_id}&token=`) without an API key, and
+    /// nothing else: a shop may hand it to the buyer's browser.
+    token: String,
 }
 
 impl From<virtual_queue::Entry> for QueueEntry {
@@ -148,6 +167,7 @@ impl From<virtual_queue::Entry> for QueueEntry {
             pass_expires_at: e.pass_expires_at,
             joined_at: e.joined_at,
             admitted_at: e.admitted_at,
+            token: e.token,
             message: e.message,
             waitlists: e
                 .waitlists
@@ -204,7 +224,7 @@ struct Draw {
     entries: Vec<Uuid>,
 }
 
-fn entry_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn entry_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError(Error::not_found("queue entry", raw)))
 }
 

@@ -1,8 +1,10 @@
 //! Live streams' fan-out. One listener per API process hears what the database says changed
 //! (`db::live::CHANNEL`), and one query per round reads the statuses of the reservations followed
 //! (which notify nothing); each changed subject that has subscribers is read once, at most every
-//! [`COALESCE`], and its new state shared by all of them. A subscriber holds a receiver of the
-//! subject's latest state: however slow it reads, it never falls behind more than one state.
+//! [`COALESCE`], and its new state shared by all of them. Subjects of which each has a subscriber
+//! or two (queue entries) are read together, one query for all those of a round. A subscriber
+//! holds a receiver of the subject's latest state: however slow it reads, it never falls behind
+//! more than one state.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +34,10 @@ pub struct State {
     pub change: Option<Change>,
     /// Nothing follows: the stream ends after this state.
     pub last: bool,
+    /// What the state shows, but its time, when its id may move on while it shows the same (a
+    /// queue entry's id follows its event's stock): a state showing the same as the current one
+    /// is not sent again.
+    pub shows: Option<u64>,
 }
 
 /// The difference from one state to the next, as an event's JSON.
@@ -44,6 +50,9 @@ pub struct Change {
 /// Reads a subject's state: `None` when it no longer exists.
 pub type Reader = Arc<dyn Fn(PgPool) -> BoxFuture<'static, Result<Option<State>>> + Send + Sync>;
 
+/// Reads the states of many subjects of one topic in one go, by their ids (those that exist).
+pub type ReadMany = Arc<dyn Fn(PgPool, Vec<String>) -> BoxFuture<'static, Result<Vec<(String, State)>>> + Send + Sync>;
+
 /// A stream's subject: what it shows (`availability`), of what (a representation's id), and
 /// which notifications change it (`representation:ID`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,15 +60,32 @@ pub struct Subject {
     pub topic: &'static str,
     pub id: String,
     pub changed_by: String,
+    pub follow: Follow,
+}
+
+/// How the changes of a subject are learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Follow {
+    /// From the notifications named `changed_by`.
+    Notified,
     /// A reservation (`changed_by` is `reservation:ID`): nothing notifies its changes (an
     /// on-sale changes reservations by the thousand); the statuses of all followed reservations are
     /// read in one query each round instead.
-    pub polled: bool,
+    Statuses,
+    /// From the notifications named `changed_by`, and read again every second: what it shows
+    /// also moves with the clock (a pass expires) or with what notifies other names (its event
+    /// selling out).
+    NotifiedEverySecond,
 }
+
+/// How often [`Follow::NotifiedEverySecond`] subjects are read without a notification.
+const EVERY_SECOND: Duration = Duration::from_secs(1);
 
 struct Watched {
     state: watch::Sender<Option<Arc<State>>>,
     read: Reader,
+    /// Reads it together with the other subjects of its topic due in the same round.
+    many: Option<ReadMany>,
 }
 
 /// The fan-out of one API process.
@@ -119,6 +145,17 @@ impl Live {
     /// Subscribes to `subject`, read by `read`: its current state comes first. Beyond the
     /// process's subscriber limit, a 503.
     pub async fn subscribe(&self, subject: Subject, read: Reader) -> Result<Subscription> {
+        self.subscribe_read_with(subject, read, None).await
+    }
+
+    /// [`Live::subscribe`], the subject read with the others of its topic by `many` when it
+    /// changes (`read` alone when subscribing).
+    pub async fn subscribe_read_with(
+        &self,
+        subject: Subject,
+        read: Reader,
+        many: Option<ReadMany>,
+    ) -> Result<Subscription> {
         let inner = &self.inner;
         if inner.subscribers.fetch_add(1, Ordering::Relaxed) >= inner.max_subscribers {
             inner.subscribers.fetch_sub(1, Ordering::Relaxed);
@@ -153,7 +190,7 @@ impl Live {
                 let mut subjects = inner.subjects.lock().expect("subjects");
                 let watched = subjects
                     .entry(subject)
-                    .or_insert_with(|| Arc::new(Watched { state: watch::Sender::new(None), read }));
+                    .or_insert_with(|| Arc::new(Watched { state: watch::Sender::new(None), read, many }));
                 // the subject's other subscribers get it too (publish keeps only a newer state)
                 publish(watched, state);
                 watched.state.subscribe()
@@ -166,7 +203,7 @@ impl Live {
 /// Sends `state` to the subject's subscribers unless they have it already.
 fn publish(watched: &Watched, state: State) {
     watched.state.send_if_modified(|current| {
-        if current.as_ref().is_some_and(|c| c.id >= state.id) {
+        if current.as_ref().is_some_and(|c| c.id >= state.id || (state.shows.is_some() && c.shows == state.shows)) {
             return false;
         }
         *current = Some(Arc::new(state));
@@ -229,24 +266,43 @@ async fn rounds(inner: Arc<Inner>, shutdown: CancellationToken) {
             _ = inner.wake.notified() => {}
         }
         let changed = std::mem::take(&mut *inner.changed.lock().expect("changed"));
-        let due: Vec<Arc<Watched>> = {
+        let due: Vec<(Subject, Arc<Watched>)> = {
             let mut subjects = inner.subjects.lock().expect("subjects");
             subjects.retain(|_, watched| watched.state.receiver_count() > 0);
             subjects
                 .iter()
                 .filter(|(subject, _)| changed.everything || changed.names.contains(&subject.changed_by))
-                .map(|(_, watched)| watched.clone())
+                .map(|(subject, watched)| (subject.clone(), watched.clone()))
                 .collect()
         };
-        for watched in due {
-            match (watched.read)(inner.pool.clone()).await {
-                Ok(Some(state)) => publish(&watched, state),
-                // gone (deleted): its subscribers keep the last state
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "live streams: a subject could not be read; trying again next round");
-                    changed_everything(&inner);
+        // subjects read together, by topic; the others one by one
+        let mut together: HashMap<&'static str, ReadTogether> = HashMap::new();
+        for (subject, watched) in due {
+            match &watched.many {
+                Some(many) => {
+                    let group = together.entry(subject.topic).or_insert_with(|| (many.clone(), Vec::new()));
+                    group.1.push((subject.id, watched.clone()));
                 }
+                None => match (watched.read)(inner.pool.clone()).await {
+                    Ok(Some(state)) => publish(&watched, state),
+                    // gone (deleted): its subscribers keep the last state
+                    Ok(None) => {}
+                    Err(e) => read_failed(&inner, &e),
+                },
+            }
+        }
+        for (many, subjects) in together.into_values() {
+            let ids = subjects.iter().map(|(id, _)| id.clone()).collect();
+            match many(inner.pool.clone(), ids).await {
+                Ok(states) => {
+                    let mut states: HashMap<String, State> = states.into_iter().collect();
+                    for (id, watched) in subjects {
+                        if let Some(state) = states.remove(&id) {
+                            publish(&watched, state);
+                        }
+                    }
+                }
+                Err(e) => read_failed(&inner, &e),
             }
         }
         tokio::select! {
@@ -256,20 +312,33 @@ async fn rounds(inner: Arc<Inner>, shutdown: CancellationToken) {
     }
 }
 
+/// Subjects of one topic due in a round, and how to read them in one go: by subject id.
+type ReadTogether = (ReadMany, Vec<(String, Arc<Watched>)>);
+
+fn read_failed(inner: &Inner, e: &Error) {
+    tracing::warn!(error = %e, "live streams: a subject could not be read; trying again next round");
+    changed_everything(inner);
+}
+
 /// Every [`COALESCE`], reads the statuses of the followed reservations in one query and marks
 /// those whose status moved on as changed.
 async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let mut last_second = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(COALESCE) => {}
+        }
+        if last_second.elapsed() >= EVERY_SECOND {
+            last_second = tokio::time::Instant::now();
+            every_second(&inner);
         }
         // each followed reservation and the stage its subscribers have
         let followed: HashMap<uuid::Uuid, (String, Option<i64>)> = {
             let subjects = inner.subjects.lock().expect("subjects");
             subjects
                 .iter()
-                .filter(|(subject, _)| subject.polled)
+                .filter(|(subject, _)| subject.follow == Follow::Statuses)
                 .filter_map(|(subject, watched)| {
                     let id = subject.id.parse().ok()?;
                     let shown = watched.state.borrow().as_ref().map(|s| s.id);
@@ -303,5 +372,20 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
             inner.changed.lock().expect("changed").names.extend(moved);
             inner.wake.notify_one();
         }
+    }
+}
+
+/// Marks the subjects followed [`Follow::NotifiedEverySecond`] as changed.
+fn every_second(inner: &Inner) {
+    let names: HashSet<String> = {
+        let subjects = inner.subjects.lock().expect("subjects");
+        (subjects.keys())
+            .filter(|subject| subject.follow == Follow::NotifiedEverySecond)
+            .map(|subject| subject.changed_by.clone())
+            .collect()
+    };
+    if !names.is_empty() {
+        inner.changed.lock().expect("changed").names.extend(names);
+        inner.wake.notify_one();
     }
 }

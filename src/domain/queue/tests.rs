@@ -13,7 +13,37 @@ fn full_patch() -> QueuePatch {
         sale_opens_at: Some(at(3600)),
         admit_per_minute: Some(600),
         pass_minutes: Some(10),
+        return_url: None,
     }
+}
+
+#[test]
+fn a_return_url_is_an_http_or_https_address_and_may_be_removed() {
+    let with = |url: &str| QueuePatch { return_url: Some(Some(url.into())), ..full_patch() }.merged(None);
+    let kept = with("https://shop.example/checkout?step=2").unwrap();
+    assert_eq!(kept.return_url.as_deref(), Some("https://shop.example/checkout?step=2"));
+    assert!(with("http://127.0.0.1:8080/back").is_ok());
+    for bad in ["javascript:alert(1)", "/checkout", "ftp://shop.example/", "https://", "not a url"] {
+        assert!(with(bad).is_err(), "{bad}");
+    }
+    assert!(with(&format!("https://shop.example/{}", "a".repeat(2000))).is_err());
+    let removed = QueuePatch { return_url: Some(None), ..Default::default() }.merged(Some(&kept)).unwrap();
+    assert_eq!(removed.return_url, None);
+    let untouched = QueuePatch { admit_per_minute: Some(60), ..Default::default() }.merged(Some(&kept)).unwrap();
+    assert_eq!(untouched.return_url, kept.return_url);
+}
+
+#[test]
+fn an_entry_token_opens_its_own_entry_only() {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let (mine, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let token = entry_token(&key, mine);
+    assert!(entry_token_opens(&key, mine, &token));
+    assert!(!entry_token_opens(&key, other, &token));
+    assert!(!entry_token_opens(&SigningKey::from_bytes(&[8; 32]), mine, &token));
+    assert!(!entry_token_opens(&key, mine, &token[1..]));
+    assert!(!entry_token_opens(&key, mine, ""));
+    assert!(!entry_token_opens(&key, mine, "not base64 at all!"));
 }
 
 #[test]

@@ -94,6 +94,7 @@ mod tests {
             sale_opens_at: now,
             admit_per_minute: rate,
             pass_minutes: 10,
+            return_url: None,
             seed: vec![0; 32],
             drawn_at: Some(now),
             last_place: 100 + waiting,

@@ -5,6 +5,8 @@ pub mod admission;
 pub mod joins;
 pub mod passes;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use data_encoding::HEXLOWER;
 use ed25519_dalek::SigningKey;
@@ -82,6 +84,11 @@ pub struct Entry {
     pub message: String,
     /// Sold out: the waiting lists to join, as (offer id, representation id).
     pub waitlists: Vec<(String, String)>,
+    /// Opens this entry's stream and waiting-room page without an API key.
+    pub token: String,
+    /// The database time of the last change to what this shows: the entry's own (joined,
+    /// admitted, its pass expired), its queue's or its event's stock. Only ever moves on.
+    pub as_of: DateTime<Utc>,
 }
 
 fn facts_of(row: &EntryRow) -> EntryFacts {
@@ -99,17 +106,23 @@ fn facts_of(row: &EntryRow) -> EntryFacts {
 /// connection: loading it takes one of its own, and a burst of readers each holding a connection
 /// while waiting for the key would leave none to load it.
 async fn entry_of(conn: &mut PgConnection, key: &SigningKey, row: EntryRow) -> Result<Entry> {
+    let waitlists = match facts_of(&row).standing().state {
+        EntryState::SoldOut => db::queue::items_of_event(conn, &row.event_id).await?,
+        _ => vec![],
+    };
+    Ok(entry_with(key, row, waitlists))
+}
+
+/// [`entry_of`], given the event's waiting lists (used only when sold out).
+fn entry_with(key: &SigningKey, row: EntryRow, waitlists: Vec<(String, String)>) -> Entry {
     let standing = facts_of(&row).standing();
+    let waitlists = if standing.state == EntryState::SoldOut { waitlists } else { vec![] };
     let pass = match (standing.state, row.pass_expires_at) {
         (EntryState::Admitted, Some(expires)) => {
             let claims = PassClaims::new(row.id, &row.event_id, &row.user_id, expires);
             Some(claims.sign(key))
         }
         _ => None,
-    };
-    let waitlists = match standing.state {
-        EntryState::SoldOut => db::queue::items_of_event(conn, &row.event_id).await?,
-        _ => vec![],
     };
     let message = match standing.state {
         EntryState::PreQueue => {
@@ -126,7 +139,17 @@ async fn entry_of(conn: &mut PgConnection, key: &SigningKey, row: EntryRow) -> R
             .to_string(),
         EntryState::Expired => "your pass has expired".to_string(),
     };
-    Ok(Entry {
+    let mut as_of = [Some(row.joined_at), Some(row.queue_changed_at), row.stock_changed_at, row.admitted_at]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(row.joined_at);
+    if standing.state == EntryState::Expired {
+        as_of = as_of.max(row.pass_expires_at.unwrap_or(as_of));
+    }
+    Entry {
+        token: rules::entry_token(key, row.id),
+        as_of,
         id: row.id,
         event_id: row.event_id,
         user_id: row.user_id,
@@ -137,7 +160,7 @@ async fn entry_of(conn: &mut PgConnection, key: &SigningKey, row: EntryRow) -> R
         pass_expires_at: row.pass_expires_at,
         message,
         waitlists,
-    })
+    }
 }
 
 /// Reads an entry for the client acting for its user.
@@ -149,6 +172,88 @@ pub async fn entry(pool: &PgPool, key: &PassKey, who: &Principal, event_id: &str
         .ok_or_else(|| Error::not_found("queue entry", &entry_id.to_string()))?;
     require_buyer_agent_of(who, &row.organization_id)?;
     entry_of(&mut conn, key, row).await
+}
+
+/// How a request for an entry is let in: the client acting for its user, or the entry's token.
+pub enum EntryAccess<'a> {
+    Client(&'a Principal),
+    Token(&'a str),
+}
+
+/// Reads an entry for whoever holds its token or acts for its user; an entry the token does not
+/// open is not found (a token tells nothing about other entries).
+pub async fn entry_for(
+    pool: &PgPool,
+    key: &PassKey,
+    access: EntryAccess<'_>,
+    event_id: &str,
+    entry_id: Uuid,
+) -> Result<Entry> {
+    match access {
+        EntryAccess::Client(who) => entry(pool, key, who, event_id, entry_id).await,
+        EntryAccess::Token(token) => {
+            let key = key.get(pool).await?;
+            let not_found = || Error::not_found("queue entry", &entry_id.to_string());
+            if !rules::entry_token_opens(key, entry_id, token) {
+                return Err(not_found());
+            }
+            let mut conn = pool.acquire().await?;
+            let row = db::queue::entry(&mut conn, event_id, entry_id).await?.ok_or_else(not_found)?;
+            entry_of(&mut conn, key, row).await
+        }
+    }
+}
+
+/// The entries among `ids` that exist, as their streams show them: one query for all of them.
+pub async fn streamed(pool: &PgPool, key: &PassKey, ids: &[Uuid]) -> Result<Vec<Entry>> {
+    let key = key.get(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let rows = db::queue::entries(&mut conn, ids).await?;
+    // the waiting lists of a sold-out event, read once for all its entries
+    let mut waitlists: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let lists = match (facts_of(&row).standing().state, waitlists.get(&row.event_id)) {
+            (EntryState::SoldOut, Some(lists)) => lists.clone(),
+            (EntryState::SoldOut, None) => {
+                let lists = db::queue::items_of_event(&mut conn, &row.event_id).await?;
+                waitlists.insert(row.event_id.clone(), lists.clone());
+                lists
+            }
+            _ => vec![],
+        };
+        entries.push(entry_with(key, row, lists));
+    }
+    Ok(entries)
+}
+
+/// What the waiting-room page shows besides the entry.
+#[derive(Debug, Clone)]
+pub struct WaitingRoom {
+    pub entry: Entry,
+    pub event_title: String,
+    pub sale_opens_at: DateTime<Utc>,
+    pub return_url: Option<String>,
+}
+
+/// The waiting room of the entry its token opens.
+pub async fn waiting_room(
+    pool: &PgPool,
+    key: &PassKey,
+    event_id: &str,
+    entry_id: Uuid,
+    token: &str,
+) -> Result<WaitingRoom> {
+    let entry = entry_for(pool, key, EntryAccess::Token(token), event_id, entry_id).await?;
+    let mut conn = pool.acquire().await?;
+    let queue = queue_of(&mut conn, event_id).await?;
+    let event = db::events::find(&mut conn, event_id).await?.ok_or_else(|| Error::not_found("event", event_id))?;
+    Ok(WaitingRoom {
+        entry,
+        event_title: event.title,
+        sale_opens_at: queue.sale_opens_at,
+        return_url: queue.return_url,
+    })
 }
 
 /// What anyone may see of a queue.

@@ -1,6 +1,7 @@
 //! The virtual queue: joining, the draw, admission at the rate while there is stock, passes.
 
 mod draw;
+mod live;
 mod passes;
 mod settings;
 mod states;
