@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::TestApp;
 
 /// Serves the app's database over real HTTP on a free loopback port; returns the base URL.
-async fn serve(app: &TestApp) -> String {
+pub(super) async fn serve(app: &TestApp) -> String {
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("binds");
     let local = *acceptor.local_addr()[0].as_socket_addr().expect("a TCP address");
     let endpoint = boxoffice::http::app(app.db.pool.clone(), boxoffice::http::Limits::default()).map_to_response();

@@ -34,7 +34,7 @@ async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
 
 /// Admits one more place: one second of credit exactly (whatever time passed since the last
 /// sweep), and a sweep.
-async fn admit_one(app: &TestApp, event: &str) {
+pub(super) async fn admit_one(app: &TestApp, event: &str) {
     sqlx::query("update event_queues set credit_from = now() - interval '1 second' where event_id = $1")
         .bind(event)
         .execute(&app.db.pool)

@@ -1,5 +1,6 @@
 //! The virtual queue: joining, the draw, admission at the rate while there is stock, passes.
 
+mod browser;
 mod draw;
 mod live;
 mod passes;
