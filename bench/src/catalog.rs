@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::setup::Environment;
 
 /// The inventory item under load: one (offer, representation).
+#[derive(Clone)]
 pub struct Item {
     pub event_id: String,
     pub offer_id: String,

@@ -21,6 +21,7 @@ impl Cli {
             Scenario::Seated(args) => &args.common,
             Scenario::Queue(args) => &args.common,
             Scenario::Baskets(args) => &args.common,
+            Scenario::Stream(args) => &args.common,
         }
     }
 }
@@ -50,6 +51,10 @@ pub enum Scenario {
     /// parking pool; buyers send 1-3 lines each; decided/s, partial orders, oversell per pool,
     /// every decision replayed in arrival order, tickets per line after confirms, pgbench ratio.
     Baskets(BasketsArgs),
+    /// Live streams under the on-sale: 10,000 availability and 1,000 seat map subscribers on the
+    /// API process while buyers rush the item; delivery delay, events per subscriber, every
+    /// subscriber's last state against SQL, decided/s with subscribers over without.
+    Stream(StreamArgs),
 }
 
 /// Which system to drive, how hard, and what to print.
@@ -101,6 +106,9 @@ pub struct Common {
     /// etcd-server and haproxy (`deploy/ha/up` installs them as root).
     #[arg(long, conflicts_with_all = ["target", "profile"])]
     pub ha: bool,
+    /// More environment for the API process, set by a scenario (not an option).
+    #[arg(skip)]
+    pub api_env: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Args)]
@@ -243,4 +251,23 @@ pub struct WaitlistArgs {
     /// Seconds to wait, once the offers are due, for the waves to go through.
     #[arg(long, default_value_t = 240)]
     pub offers_timeout: u64,
+}
+
+#[derive(Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Reservation requests, one buyer each, in each of the two on-sales (without and with
+    /// subscribers).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Stock of each on-sale's item.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1..))]
+    pub tickets: i32,
+    /// Subscribers to the item's availability stream.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(0..=19_000))]
+    pub availability: u32,
+    /// Subscribers to the hall's seat map stream.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=19_000))]
+    pub seatmap: u32,
 }

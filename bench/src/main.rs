@@ -12,6 +12,8 @@
 //! - `bench queue`: 100,000 people through a virtual queue; the draw, the rate, the stop at sell-out.
 //! - `bench baskets`: orders of 1-3 lines over two shared pools; partial orders, oversell per pool,
 //!   arrival order replayed, tickets per line.
+//! - `bench stream`: the on-sale with 10,000 availability and 1,000 seat map subscribers on the
+//!   API; delivery delay, events per subscriber, their last states against SQL, the cost.
 //!
 //! Build the system first (`cargo build --release --bins`): the bench runs the binaries next to its
 //! own executable unless `--bin-dir` says otherwise. `--profile` runs on a private PostgreSQL with
@@ -45,6 +47,7 @@ mod queue;
 mod report;
 mod seated;
 mod setup;
+mod stream;
 mod system;
 mod undersell;
 mod waitlist;
@@ -100,6 +103,10 @@ fn main() -> ExitCode {
 /// `--keep`) and the private server is stopped and removed before this returns.
 async fn run(cli: Cli) -> anyhow::Result<Report> {
     let mut common = cli.common().clone();
+    if let Scenario::Stream(_) = cli.scenario {
+        // 11,000 subscribers from one address stand for as many buyers' browsers
+        common.api_env = vec![("RATE_LIMIT_PER_IP", "off")];
+    }
     let server = match common.profile {
         true => Some(interruptible(private_pg::PrivateServer::start(&common.database_url)).await??),
         false => None,
@@ -194,5 +201,6 @@ async fn run_scenario(cli: &Cli, env: &mut setup::Environment) -> anyhow::Result
         Scenario::Seated(args) => seated::run(env, args).await,
         Scenario::Queue(args) => queue::run(env, args).await,
         Scenario::Baskets(args) => baskets::run(env, args).await,
+        Scenario::Stream(args) => stream::run(env, args).await,
     }
 }

@@ -169,7 +169,9 @@ fn start_system(common: &Common, bins: &Binaries, database_url: &str, system: &m
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let bind = format!("127.0.0.1:{port}");
     note!("starting the API on {bind}, {} worker(s), {} scheduler(s)", common.workers, common.schedulers);
-    system.spawn("serve", &bins.path("boxoffice")?, &["serve"], database_url, &[("BIND_ADDR", &bind)])?;
+    let mut api_env: Vec<(&str, &str)> = vec![("BIND_ADDR", &bind)];
+    api_env.extend(common.api_env.iter().copied());
+    system.spawn("serve", &bins.path("boxoffice")?, &["serve"], database_url, &api_env)?;
     // located only when needed, so `--workers 0` runs without the worker binary
     let worker = if common.workers > 0 { Some(bins.path("reservation-worker")?) } else { None };
     for i in 1..=common.workers {

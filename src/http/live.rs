@@ -3,13 +3,13 @@
 //! with the state it shows, the same on every API process: a client resuming with `Last-Event-ID`
 //! gets nothing until the next change if it had the latest state, else the current state at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use poem::Body;
-use poem::web::sse::{Event, SSE};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Binary;
 use poem_openapi::types::ToJSON;
@@ -52,6 +52,9 @@ pub(super) enum Events {
         Binary<Body>,
         /// `no-cache`: every client reads the stream itself.
         #[oai(header = "Cache-Control")]
+        String,
+        /// `no`: a proxy that buffers answers (nginx) passes each event on at once.
+        #[oai(header = "X-Accel-Buffering")]
         String,
     ),
 }
@@ -178,7 +181,7 @@ fn entry_state(entry: virtual_queue::Entry) -> State {
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&json.as_ref().map(ToString::to_string), &mut hasher);
     let shows = Some(std::hash::Hasher::finish(&hasher));
-    State { id: as_of.timestamp_micros(), data: with_as_of(json, as_of), change: None, last: false, shows }
+    State { id: as_of.timestamp_micros(), data: with_as_of(json, as_of), shows, ..State::default() }
 }
 
 /// Reads an entry alone (when subscribing), and the followed entries of a round together.
@@ -234,53 +237,72 @@ impl LiveApi {
     fn stream(&self, names: Names, subscription: Subscription, last_event_id: &Option<String>) -> Events {
         let resumed_at = last_event_id.as_deref().and_then(|id| id.trim().parse::<i64>().ok());
         let events = events(names, subscription, resumed_at).take_until(self.shutdown.clone().cancelled_owned());
-        let body = poem::IntoResponse::into_response(SSE::new(events).keep_alive(KEEP_ALIVE)).into_body();
-        Events::Stream(Binary(body), "no-cache".into())
+        let body = Body::from_bytes_stream(events.map(Ok::<_, std::io::Error>));
+        Events::Stream(Binary(body), "no-cache".into(), "no".into())
     }
 }
 
 /// The names of a stream's events: a whole state's, a change's.
 type Names = (&'static str, &'static str);
 
+/// One event as sent: `id`, `event` and `data` lines (the JSON is on one line).
+fn encode(id: i64, name: &str, data: &str) -> Bytes {
+    Bytes::from(format!("id: {id}\nevent: {name}\ndata: {data}\n\n"))
+}
+
+/// A state's event for a subscriber that last had the state `sent`: the change from that one
+/// (`names.1`) if the state knows it, else the whole state (`names.0`); each encoded once for all
+/// the subscribers that send it.
+fn frame(state: &State, names: Names, sent: Option<i64>) -> Bytes {
+    match state.changes.iter().find(|c| Some(c.after) == sent) {
+        Some(change) => change.encoded.get_or_init(|| encode(state.id, names.1, &change.data)).clone(),
+        None => state.encoded.get_or_init(|| encode(state.id, names.0, &state.data)).clone(),
+    }
+}
+
+/// The comment line that keeps an idle stream open.
+const KEEP_ALIVE_LINE: &[u8] = b":\n\n";
+
 /// A subscriber's events: each state it has not seen (only what changed, when it had the state
-/// before), until a last state.
+/// before), until a last state; a comment line after [`KEEP_ALIVE`] without any.
 /// A client resuming at `resumed_at` gets a whole state first unless it has the latest (a change
 /// only follows a state the client is known to have).
-fn events(names: Names, subscription: Subscription, resumed_at: Option<i64>) -> impl Stream<Item = Event> + Send {
-    let start = Followed { subscription, seen: resumed_at, sent: None };
+fn events(names: Names, subscription: Subscription, resumed_at: Option<i64>) -> impl Stream<Item = Bytes> + Send {
+    let idle = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let start = Followed { subscription, seen: resumed_at, sent: None, idle };
     futures::stream::unfold(Some(start), move |followed| async move {
-        let Followed { mut subscription, seen, mut sent } = followed?;
+        let mut followed = followed?;
         loop {
-            let state = subscription.states.borrow_and_update().clone();
+            let state = followed.subscription.states.borrow_and_update().clone();
             match state {
-                Some(state) if Some(state.id) != seen => {
-                    let event = match &state.change {
-                        Some(change) if Some(change.after) == sent => {
-                            Event::message(change.data.clone()).event_type(names.1)
-                        }
-                        _ => Event::message(state.data.clone()).event_type(names.0),
-                    };
-                    let event = event.id(state.id.to_string());
-                    let next = Followed { subscription, seen: Some(state.id), sent: Some(state.id) };
-                    return Some((event, (!state.last).then_some(next)));
+                Some(state) if Some(state.id) != followed.seen => {
+                    let event = frame(&state, names, followed.sent);
+                    (followed.seen, followed.sent) = (Some(state.id), Some(state.id));
+                    followed.idle.reset();
+                    return Some((event, (!state.last).then_some(followed)));
                 }
                 // resumed at a last state: nothing follows
                 Some(state) if state.last => return None,
                 // resumed at the latest state: the client has it, the next change follows it
-                Some(_) => sent = seen,
+                Some(_) => followed.sent = followed.seen,
                 None => {}
             }
-            // the sender is gone only if the subject was pruned, which it is not while subscribed
-            subscription.states.changed().await.ok()?;
+            tokio::select! {
+                // the sender is gone only if the subject was pruned, which it is not while subscribed
+                changed = followed.subscription.states.changed() => changed.ok()?,
+                _ = followed.idle.tick() => return Some((Bytes::from_static(KEEP_ALIVE_LINE), Some(followed))),
+            }
         }
     })
 }
 
-/// Where a subscriber is: the last state it has (`seen`), and the last this connection sent.
+/// Where a subscriber is: the last state it has (`seen`), the last this connection sent, and
+/// the time since it last sent anything.
 struct Followed {
     subscription: Subscription,
     seen: Option<i64>,
     sent: Option<i64>,
+    idle: tokio::time::Interval,
 }
 
 /// Reads a representation's availability (without seats), its id the time of its last change.
@@ -292,9 +314,7 @@ fn availability_reader(rep: String) -> Reader {
                 Ok(a) => Ok(Some(State {
                     id: a.as_of.timestamp_micros(),
                     data: availability_of(a).to_json_string(),
-                    change: None,
-                    last: false,
-                    shows: None,
+                    ..State::default()
                 })),
                 Err(Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
@@ -303,15 +323,22 @@ fn availability_reader(rep: String) -> Reader {
     })
 }
 
-/// The seat statuses of the last seat map read, by label, and that state's id.
+/// How many states back a seat map's change reaches: a subscriber up to this many rounds behind
+/// gets the seats that changed, not the whole map again.
+const SEATMAP_CHANGES_KEPT: usize = 8;
+
+/// The seat statuses of the last seat map read, by label, that state's id, and the changes that
+/// led to it, newest first: (the state before, the seats that changed from it).
 #[derive(Default)]
 struct LastMap {
     id: i64,
     statuses: HashMap<String, SeatState>,
+    steps: VecDeque<(i64, Vec<(String, SeatState)>)>,
 }
 
 /// Reads a representation's seat map, its id the time of its last change, with the seats that
-/// changed since the state read before it (unless seats were added: then only the whole map).
+/// changed since each of the last few states read before it (unless seats were added: then only
+/// the whole map).
 fn seatmap_reader(rep: String) -> Reader {
     let before: Arc<Mutex<Option<LastMap>>> = Arc::default();
     Arc::new(move |pool| {
@@ -328,25 +355,53 @@ fn seatmap_reader(rep: String) -> Reader {
                 .collect();
             let data = with_as_of(seatmap_of(rep, sections).to_json(), as_of);
             let mut before = before.lock().expect("the seat map's last state");
-            let change = match &*before {
-                Some(last) if last.id < id && last.statuses.len() == statuses.len() => {
-                    let changes: Vec<serde_json::Value> = statuses
-                        .iter()
-                        .filter(|(label, status)| last.statuses.get(label) != Some(status))
-                        .map(|(label, status)| json!({"label": label, "status": status_of(*status).to_json()}))
-                        .collect();
-                    let data = json!({"changes": changes, "as_of": as_of.to_json()}).to_string();
-                    Some(Change { after: last.id, data })
+            // two reads may finish out of order: only a newer state moves the memory on
+            let last = match before.take() {
+                Some(last) if last.id >= id => {
+                    *before = Some(last);
+                    return Ok(Some(State { id, data, ..State::default() }));
                 }
-                _ => None,
+                last => last,
             };
-            // two reads may finish out of order: the memory keeps the newer
-            if before.as_ref().is_none_or(|last| last.id < id) {
-                *before = Some(LastMap { id, statuses: statuses.into_iter().collect() });
+            let mut next = LastMap { id, statuses: statuses.iter().cloned().collect(), steps: VecDeque::new() };
+            if let Some(last) = last.filter(|last| last.statuses.len() == statuses.len()) {
+                let step: Vec<(String, SeatState)> =
+                    statuses.into_iter().filter(|(label, status)| last.statuses.get(label) != Some(status)).collect();
+                next.steps = last.steps;
+                next.steps.push_front((last.id, step));
+                next.steps.truncate(SEATMAP_CHANGES_KEPT);
             }
-            Ok(Some(State { id, data, change, last: false, shows: None }))
+            let changes = changes_since(&next.steps, as_of);
+            *before = Some(next);
+            Ok(Some(State { id, data, changes, ..State::default() }))
         })
     })
+}
+
+/// The change from each state of `steps` (newest first) to now: the seats that changed since,
+/// with their status now (a later step's status wins).
+fn changes_since(
+    steps: &VecDeque<(i64, Vec<(String, SeatState)>)>,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Vec<Change> {
+    let mut since: Vec<(&str, SeatState)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    steps
+        .iter()
+        .map(|(after, step)| {
+            for (label, status) in step {
+                if seen.insert(label.as_str()) {
+                    since.push((label, *status));
+                }
+            }
+            let changes: Vec<serde_json::Value> = since
+                .iter()
+                .map(|(label, status)| json!({"label": label, "status": status_of(*status).to_json()}))
+                .collect();
+            let data = json!({"changes": changes, "as_of": as_of.to_json()}).to_string();
+            Change { after: *after, data, encoded: Default::default() }
+        })
+        .collect()
 }
 
 /// Reads a reservation, its id the stage of its status; a settled one is the stream's last.
@@ -358,7 +413,7 @@ fn reservation_reader(id: uuid::Uuid) -> Reader {
             };
             let (id, last) = (reservation.status.stage(), reservation.status.is_settled());
             let data = with_as_of(Reservation::from(reservation).to_json(), as_of);
-            Ok(Some(State { id, data, change: None, last, shows: None }))
+            Ok(Some(State { id, data, last, ..State::default() }))
         })
     })
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -25,26 +25,32 @@ pub const COALESCE: Duration = Duration::from_millis(100);
 
 /// A subject's state as its events carry it: its id (increasing with each change, the same on
 /// every process and across restarts) and the event's JSON.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct State {
     pub id: i64,
     pub data: String,
-    /// What changed since the state of id `after`, for a subscriber who has that one (a seat
-    /// map's seats that changed, rather than the whole map again).
-    pub change: Option<Change>,
+    /// What changed since each of the few states before it, for a subscriber who has one of them
+    /// (a seat map's seats that changed, rather than the whole map again): a subscriber a few
+    /// rounds behind still gets a change.
+    pub changes: Vec<Change>,
     /// Nothing follows: the stream ends after this state.
     pub last: bool,
     /// What the state shows, but its time, when its id may move on while it shows the same (a
     /// queue entry's id follows its event's stock): a state showing the same as the current one
     /// is not sent again.
     pub shows: Option<u64>,
+    /// The state as sent whole, encoded by the first stream that sends it and shared by all the
+    /// others: a state sent to 10,000 subscribers is encoded once.
+    pub encoded: OnceLock<bytes::Bytes>,
 }
 
-/// The difference from one state to the next, as an event's JSON.
+/// The difference from an earlier state to this one, as an event's JSON.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Change {
     pub after: i64,
     pub data: String,
+    /// As sent, encoded once (see [`State::encoded`]).
+    pub encoded: OnceLock<bytes::Bytes>,
 }
 
 /// Reads a subject's state: `None` when it no longer exists.

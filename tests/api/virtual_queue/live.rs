@@ -77,7 +77,9 @@ async fn an_entry_stream_follows_the_pre_queue_the_draw_each_admission_and_the_p
     assert_eq!(state(&admitted.data), "admitted", "{admitted:?}");
     assert!(admitted.data["pass"].as_str().is_some_and(|p| p.contains('.')));
     assert!(admitted.data["pass_expires_at"].is_string());
-    // admitting the others changes nothing it shows: no event
+    // admitting someone else (a late arrival, behind everyone) changes nothing it shows: no event
+    let late = app.create_user().await;
+    app.joined(&event, &late).await;
     admit_one(&app, &event).await;
     assert!(events.next_within(Duration::from_millis(1500)).await.is_none());
 }
