@@ -33,6 +33,7 @@ pub const OUTSIDE_WORDS: &[(&str, &str, &str)] = &[
     ("src/config.rs", "self.rate_limit_per_ip.trim()", "an environment variable's value"),
     ("src/domain/auth.rs", "s", "a role's name, parsed into `Role`"),
     ("src/domain/auth.rs", "w.trim()", "a rate window's unit, parsed"),
+    ("src/domain/queue.rs", "u.scheme()", "a return URL's scheme"),
     ("src/http/idempotency.rs", "key.to_str()", "the Idempotency-Key header"),
     ("src/services/error.rs", "db.code().as_deref()", "SQLSTATE codes"),
     ("src/services/error.rs", "db.constraint()", "the schema's constraint names"),
