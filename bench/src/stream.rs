@@ -1,8 +1,8 @@
 //! Live streams under an on-sale: `--availability` subscribers (10,000) to the on-sale item's
 //! availability stream and `--seatmap` subscribers (1,000) to a seated hall's seat map stream, all
 //! on the one API process, while `--buyers` buyers rush the item (and a few hundred take the
-//! hall's seats, so the seat maps move too). The same on-sale runs first without any subscriber,
-//! on another item of the same size, for the ratio.
+//! hall's seats, so the seat maps move too). The same on-sale, with its hall, runs first without
+//! any subscriber, on another item and hall of the same size, for the ratio.
 //!
 //! Checks that every subscriber's last state is what SQL says at the end (nothing left), and
 //! prints the delivery delay (receive time minus the event's `as_of`, leaving out the first event
@@ -55,14 +55,21 @@ pub async fn run(env: &mut Environment, args: &StreamArgs) -> anyhow::Result<Rep
     let hall_seats = HALL_SECTIONS.len() as u32 * HALL_ROWS * HALL_ROW_SEATS;
     catalog::insert_users(&env.pool, args.buyers + hall_seats).await?;
 
-    note!("the on-sale without subscribers");
-    let alone = catalog::create_item(env, "Bench on-sale without subscribers", args.tickets).await?;
-    let without = onsale(env, args, &alone).await?;
-
-    let item = catalog::create_item(env, "Bench on-sale followed live", args.tickets).await?;
     let rows: Vec<Value> =
         (1..=HALL_ROWS).map(|r| json!({"row": r.to_string(), "from": 1, "to": HALL_ROW_SEATS})).collect();
     let sections: Vec<(&str, Vec<Value>)> = HALL_SECTIONS.iter().map(|s| (*s, rows.clone())).collect();
+
+    // the same work twice, a hall sold alongside the item each time: only the subscribers differ
+    note!("the on-sale without subscribers");
+    let alone = catalog::create_item(env, "Bench on-sale without subscribers", args.tickets).await?;
+    let alone_hall = catalog::create_hall(env, "Bench hall without subscribers", &sections).await?;
+    let seats_taken =
+        tokio::spawn(take_seats(env.api.clone(), env.client_key.clone(), alone_hall.clone(), args.buyers, hall_seats));
+    let without = onsale(env, args, &alone).await?;
+    seats_taken.await??;
+    checks::wait_until_decided(&env.pool, &alone_hall, Duration::from_secs(common.timeout)).await?;
+
+    let item = catalog::create_item(env, "Bench on-sale followed live", args.tickets).await?;
     let hall = catalog::create_hall(env, "Bench hall followed live", &sections).await?;
 
     let client = reqwest::Client::builder().no_proxy().http1_only().tcp_nodelay(true).build()?;
