@@ -251,7 +251,8 @@ pub struct EntryRow {
     pub sold_out: bool,
     /// The last change to what the queue's entries show (see migration 0018).
     pub queue_changed_at: DateTime<Utc>,
-    /// The last change to the stock of the event (its pools'); none without pools.
+    /// The last change to the stock of the event (its pools'); none without pools. Read for the
+    /// live streams only ([`entries`]): a join's batch has no use for it.
     pub stock_changed_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
@@ -259,15 +260,22 @@ pub struct EntryRow {
 /// The select of an entry with its queue's facts and the clock, for `concat!`.
 macro_rules! entry {
     () => {
-        "select e.id, e.event_id, ev.organization_id, e.user_id, e.prequeue, e.place, e.joined_at,
+        entry!("null::timestamptz")
+    };
+    // `stock_changed_at`: what only the live streams need, left off the joins' batches
+    ($stock_changed_at:literal) => {
+        concat!(
+            "select e.id, e.event_id, ev.organization_id, e.user_id, e.prequeue, e.place, e.joined_at,
             e.admitted_at, e.pass_expires_at, q.admitted_through, q.admit_per_minute,
             not exists (select 1 from pools p where p.event_id = e.event_id and p.available > 0) as sold_out,
-            q.changed_at as queue_changed_at,
-            (select max(p.changed_at) from pools p where p.event_id = e.event_id) as stock_changed_at,
+            q.changed_at as queue_changed_at, ",
+            $stock_changed_at,
+            " as stock_changed_at,
             clock_timestamp() as now
      from queue_entries e
      join event_queues q on q.event_id = e.event_id
      join events ev on ev.id = e.event_id"
+        )
     };
 }
 
@@ -281,7 +289,14 @@ pub async fn entry(conn: &mut PgConnection, event_id: &str, entry_id: Uuid) -> s
 
 /// The entries among `ids` that exist, for the live streams following them.
 pub async fn entries(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<EntryRow>> {
-    sqlx::query_as(concat!(entry!(), " where e.id = any($1)")).persistent(false).bind(ids).fetch_all(conn).await
+    sqlx::query_as(concat!(
+        entry!("(select max(p.changed_at) from pools p where p.event_id = e.event_id)"),
+        " where e.id = any($1)"
+    ))
+    .persistent(false)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// The entries of these (event, user) pairs that exist.

@@ -87,7 +87,8 @@ pub struct Entry {
     /// Opens this entry's stream and waiting-room page without an API key.
     pub token: String,
     /// The database time of the last change to what this shows: the entry's own (joined,
-    /// admitted, its pass expired), its queue's or its event's stock. Only ever moves on.
+    /// admitted, its pass expired), its queue's or its event's stock (the stock only as
+    /// [`streamed`] reads it). Only ever moves on, as the streams read it.
     pub as_of: DateTime<Utc>,
 }
 
