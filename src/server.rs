@@ -1,7 +1,6 @@
 //! Serving the API until shutdown is asked for.
 
-use poem::Server;
-use poem::listener::TcpListener;
+use poem::EndpointExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +23,8 @@ pub async fn serve(
         None => Reads::primary(pool.clone()),
     };
     let app = crate::http::app_on(pool, reads, config.limits()?, &tasks);
-    let served = Server::new(TcpListener::bind(config.bind_addr))
-        .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(config.shutdown_timeout()))
-        .await;
+    let app = app.map_to_response().boxed();
+    let served = crate::http::connections::serve(config.bind_addr, app, shutdown, config.shutdown_timeout()).await;
     // the server ended on its own (it could not bind): the batchers end with it
     tasks.shutdown.cancel();
     tasks.drained().await;

@@ -17,6 +17,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -44,8 +46,8 @@ struct Seen {
     /// Delivery delays of its events but the first, in microseconds (kept apart per subscriber, so
     /// that 11,000 readers share no lock).
     delays_us: Vec<u64>,
-    /// Availability: what the last event said is available.
-    available: Option<i64>,
+    /// Availability: the last event's JSON, read at the end.
+    availability: Option<String>,
     /// Seat map: each seat's last status.
     seats: HashMap<String, String>,
 }
@@ -72,7 +74,6 @@ pub async fn run(env: &mut Environment, args: &StreamArgs) -> anyhow::Result<Rep
     let item = catalog::create_item(env, "Bench on-sale followed live", args.tickets).await?;
     let hall = catalog::create_hall(env, "Bench hall followed live", &sections).await?;
 
-    let client = reqwest::Client::builder().no_proxy().http1_only().tcp_nodelay(true).build()?;
     let availability_url =
         env.api.join(&format!("/api/representations/{}/availability/stream", item.representation_id))?;
     let seatmap_url = env.api.join(&format!("/api/representations/{}/seatmap/stream", hall.representation_id))?;
@@ -85,10 +86,10 @@ pub async fn run(env: &mut Environment, args: &StreamArgs) -> anyhow::Result<Rep
         let url = if i < args.availability { availability_url.clone() } else { seatmap_url.clone() };
         let state = Arc::new(Mutex::new(Seen::default()));
         seen.push((i < args.availability, state.clone()));
-        let (client, ready, connecting) = (client.clone(), ready_tx.clone(), connecting.clone());
+        let (ready, connecting) = (ready_tx.clone(), connecting.clone());
         subscribers.spawn(async move {
             let permit = connecting.acquire_owned().await;
-            let outcome = follow(&client, url, &state, move || {
+            let outcome = follow(url, &state, move || {
                 drop(permit);
                 let _ = ready.send(());
             })
@@ -156,7 +157,7 @@ pub async fn run(env: &mut Environment, args: &StreamArgs) -> anyhow::Result<Rep
         }
         if *availability {
             events_availability += state.events;
-            stale += u64::from(state.available != Some(available_now));
+            stale += u64::from(available_of(state.availability.as_deref()) != Some(available_now));
         } else {
             events_seatmap += state.events;
             let free = state.seats.values().filter(|s| s.as_str() == "AVAILABLE").count() as i64;
@@ -245,24 +246,49 @@ async fn take_seats(api: reqwest::Url, key: String, hall: Item, first_user: u32,
 
 /// Reads one stream until it is aborted: counts its events, keeps its last state, and measures
 /// each event's delay but the first's. `opened` is called once the first event is in.
-async fn follow(
-    client: &reqwest::Client,
-    url: reqwest::Url,
-    seen: &Mutex<Seen>,
-    opened: impl FnOnce(),
-) -> anyhow::Result<()> {
-    let mut answer = client.get(url).send().await?;
-    if !answer.status().is_success() {
-        bail!("the stream answered {}", answer.status());
+///
+/// The subscribers share the machine's two cores with the API and the database, so each reads
+/// its stream over a plain TCP connection with as little work per event as it can (the response
+/// head parsed by `httparse`, the chunks and events split here; an availability event is kept as
+/// text and read once at the end): what is measured is the API's fan-out, not an HTTP client's.
+async fn follow(url: reqwest::Url, seen: &Mutex<Seen>, opened: impl FnOnce()) -> anyhow::Result<()> {
+    let host = url.host_str().context("the API's host")?;
+    let port = url.port_or_known_default().context("the API's port")?;
+    let mut socket = TcpStream::connect((host, port)).await?;
+    socket.set_nodelay(true)?;
+    let request = format!("GET {} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n", url.path());
+    socket.write_all(request.as_bytes()).await?;
+    let mut raw: Vec<u8> = Vec::with_capacity(16 * 1024);
+    loop {
+        if socket.read_buf(&mut raw).await? == 0 {
+            bail!("the stream closed before its answer's head");
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut head = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(length) = head.parse(&raw)? {
+            if head.code != Some(200) {
+                bail!("the stream answered {:?}", head.code);
+            }
+            let chunked = head
+                .headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                bail!("the stream is not chunked");
+            }
+            raw.drain(..length);
+            break;
+        }
     }
     let mut opened = Some(opened);
-    let mut buffer: Vec<u8> = Vec::new();
-    while let Some(chunk) = answer.chunk().await? {
-        let received = Utc::now();
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            let frame = std::str::from_utf8(&frame).context("the stream is UTF-8")?;
+    let mut body: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut received = Utc::now();
+    loop {
+        let ended = dechunk(&mut raw, &mut body)?;
+        let mut start = 0;
+        while let Some(end) = memchr::memmem::find(&body[start..], b"\n\n") {
+            let frame = std::str::from_utf8(&body[start..start + end]).context("the stream is UTF-8")?;
+            start += end + 2;
             let Some((event, data)) = parse(frame) else { continue };
             let mut seen = seen.lock().expect("seen");
             apply(&mut seen, event, data)?;
@@ -275,8 +301,36 @@ async fn follow(
                 }
             }
         }
+        body.drain(..start);
+        if ended {
+            return Ok(());
+        }
+        if socket.read_buf(&mut raw).await? == 0 {
+            bail!("the stream closed");
+        }
+        received = Utc::now();
     }
-    Ok(())
+}
+
+/// Moves the complete chunks of `raw` (HTTP/1.1 chunked encoding) to `body`; true at the last.
+fn dechunk(raw: &mut Vec<u8>, body: &mut Vec<u8>) -> anyhow::Result<bool> {
+    let mut at = 0;
+    let ended = loop {
+        let Some(line) = memchr::memmem::find(&raw[at..], b"\r\n") else { break false };
+        let size = std::str::from_utf8(&raw[at..at + line])?.split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size.trim(), 16).context("a chunk's size")?;
+        let data = at + line + 2;
+        if raw.len() < data + size + 2 {
+            break false;
+        }
+        if size == 0 {
+            break true;
+        }
+        body.extend_from_slice(&raw[data..data + size]);
+        at = data + size + 2;
+    };
+    raw.drain(..at);
+    Ok(ended)
 }
 
 /// The `as_of` of an event's JSON, found without parsing the rest (a seat map is large).
@@ -322,13 +376,16 @@ struct SeatChange {
     status: String,
 }
 
+/// What an availability event's JSON says is left of the item.
+fn available_of(data: Option<&str>) -> Option<i64> {
+    let availability: Availability = serde_json::from_str(data?).ok()?;
+    availability.offers.first().map(|o| o.available)
+}
+
 fn apply(seen: &mut Seen, event: &str, data: &str) -> anyhow::Result<()> {
     seen.events += 1;
     match event {
-        "availability" => {
-            let availability: Availability = serde_json::from_str(data)?;
-            seen.available = availability.offers.first().map(|o| o.available);
-        }
+        "availability" => seen.availability = Some(data.to_string()),
         "seatmap" => {
             seen.seats.clear();
             collect_seats(&serde_json::from_str(data)?, &mut seen.seats);

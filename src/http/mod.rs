@@ -5,6 +5,7 @@ mod admin;
 mod allow;
 mod availability;
 mod catalog;
+pub mod connections;
 pub mod error;
 mod events;
 pub(crate) mod idempotency;
