@@ -5,7 +5,7 @@
 //! written, and it sets no `TCP_NODELAY`, so an event written while the previous one is
 //! unacknowledged waits for the client's delayed ACK. A live stream writes small chunks to
 //! thousands of connections: here the socket goes to hyper as it is (`writev`, no copy), with
-//! `TCP_NODELAY`, and a client has 30 s to send a request's headers.
+//! `TCP_NODELAY`, and a client has 75 s to send a request's head.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,8 +26,10 @@ use tokio_util::task::TaskTracker;
 /// What a response's body is to hyper.
 type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
 
-/// Time a client has to send a request's headers, once it starts one.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client has to send a request's head, counted from the end of its previous request on
+/// the connection: a connection left idle this long is closed too (nginx's default keep-alive
+/// time; clients' pools keep idle connections up to 90 s and open a new one when it is closed).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// Serves `app` on `addr` until `shutdown`; then every connection finishes the request it is
 /// serving (at most `grace`, after which the rest are dropped) and keeps no connection alive.

@@ -7,6 +7,7 @@ mod batch_failures;
 mod batched_writes;
 mod catalog;
 mod cli;
+mod connections;
 mod errors;
 mod events;
 mod expiry;
