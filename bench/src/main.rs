@@ -44,6 +44,7 @@ mod pgbench;
 mod private_pg;
 mod profile;
 mod queue;
+mod received;
 mod report;
 mod seated;
 mod setup;
