@@ -10,16 +10,16 @@ and the API's user and system CPU time per event (from /proc).
     bench/stream_cpu.py 10000 50
 """
 import os
-import socket
 import subprocess
 import sys
 import time
 
+import local_api
+
 streams, changes = int(sys.argv[1]), int(sys.argv[2])
 port = 8912
 ticks = os.sysconf("SC_CLK_TCK")
-env = dict(os.environ, BIND_ADDR=f"127.0.0.1:{port}", RATE_LIMIT_PER_IP="off", RUST_LOG="warn")
-api = subprocess.Popen(["target/release/boxoffice", "serve"], env=env)
+api = local_api.start(port)
 
 
 def cpu_seconds():
@@ -39,19 +39,7 @@ def events_read(sockets):
     return events
 
 
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", port)).close()
-        break
-    except OSError:
-        time.sleep(0.1)
-path = "/api/representations/rep_001/availability/stream"
-opened = []
-for _ in range(streams):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-    opened.append(s)
+opened = local_api.open_streams(port, "/api/representations/rep_001/availability/stream", streams, 1 << 20)
 time.sleep(3)
 events_read(opened)  # the first events
 user, system = cpu_seconds()

@@ -7,16 +7,14 @@ prints the API's resident memory before and after, and the difference per stream
 
     bench/stream_memory.py 5000 /api/representations/rep_001/availability/stream
 """
-import os
-import socket
-import subprocess
 import sys
 import time
 
+import local_api
+
 streams, path = int(sys.argv[1]), sys.argv[2]
 port = 8911
-env = dict(os.environ, BIND_ADDR=f"127.0.0.1:{port}", RATE_LIMIT_PER_IP="off", RUST_LOG="warn")
-api = subprocess.Popen(["target/release/boxoffice", "serve"], env=env)
+api = local_api.start(port)
 
 
 def rss_mib():
@@ -24,18 +22,8 @@ def rss_mib():
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", port)).close()
-        break
-    except OSError:
-        time.sleep(0.1)
 before = rss_mib()
-opened = []
-for _ in range(streams):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-    opened.append(s)
+opened = local_api.open_streams(port, path, streams)
 time.sleep(3)
 for s in opened:  # each has its first event: read it, so nothing waits to be sent
     s.setblocking(False)
